@@ -1,0 +1,163 @@
+//! Authentication of users against the store: the checks every protocol shares
+//! (existence, status, expiry, denied protocols and login methods) plus password and
+//! public-key verification.
+
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq;
+
+use crate::model::{User, UserStatus};
+use crate::store::UserStore;
+
+/// Why a login failed. Messages are for logs; clients only learn "denied".
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No such user.
+    #[error("user not found")]
+    UnknownUser,
+    /// `status` is 0.
+    #[error("user is disabled")]
+    Disabled,
+    /// `expiration_date` passed.
+    #[error("user account is expired")]
+    Expired,
+    /// A filter forbids this protocol or method.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// Wrong password or key.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The store failed.
+    #[error("data provider error: {0}")]
+    Store(String),
+}
+
+/// A login method, with SFTPGo's names for `denied_login_methods`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMethod {
+    /// `password` (and `password-over-SSH` for SSH).
+    Password,
+    /// `publickey`.
+    PublicKey,
+}
+
+impl LoginMethod {
+    fn denied_by(self, user: &User, protocol: &str) -> bool {
+        let denied = &user.filters.denied_login_methods;
+        match self {
+            LoginMethod::Password => denied
+                .iter()
+                .any(|m| m == "password" || (protocol == "SSH" && m == "password-over-SSH")),
+            LoginMethod::PublicKey => denied.iter().any(|m| m == "publickey"),
+        }
+    }
+}
+
+/// Authenticates users from a store.
+#[derive(Clone)]
+pub struct Authenticator {
+    store: Arc<dyn UserStore>,
+}
+
+impl Authenticator {
+    /// Builds an authenticator over `store`.
+    pub fn new(store: Arc<dyn UserStore>) -> Self {
+        Self { store }
+    }
+
+    /// The store behind this authenticator.
+    pub fn store(&self) -> &Arc<dyn UserStore> {
+        &self.store
+    }
+
+    async fn eligible(
+        &self,
+        username: &str,
+        protocol: &str,
+        method: LoginMethod,
+    ) -> Result<User, AuthError> {
+        let user = self
+            .store
+            .user_by_name(username)
+            .await
+            .map_err(|e| AuthError::Store(e.to_string()))?
+            .ok_or(AuthError::UnknownUser)?;
+        if user.status() == UserStatus::Disabled {
+            return Err(AuthError::Disabled);
+        }
+        if user.is_expired(crate::now_millis()) {
+            return Err(AuthError::Expired);
+        }
+        if user.filters.denied_protocols.iter().any(|p| p == protocol) {
+            return Err(AuthError::NotAllowed(format!(
+                "protocol {protocol} is not allowed"
+            )));
+        }
+        if method.denied_by(&user, protocol) {
+            return Err(AuthError::NotAllowed("login method is not allowed".into()));
+        }
+        Ok(user)
+    }
+
+    /// Password login. Hash verification runs on the blocking pool.
+    pub async fn password(
+        &self,
+        username: &str,
+        password: &str,
+        protocol: &str,
+    ) -> Result<User, AuthError> {
+        let user = self
+            .eligible(username, protocol, LoginMethod::Password)
+            .await?;
+        if user.password.is_empty() || password.is_empty() {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let stored = user.password.clone();
+        let plain = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || crate::password::verify(&plain, &stored))
+            .await
+            .unwrap_or(false);
+        if ok {
+            Ok(user)
+        } else {
+            Err(AuthError::InvalidCredentials)
+        }
+    }
+
+    /// Public-key login: `algo` and `blob_b64` as in an OpenSSH `authorized_keys` line.
+    pub async fn public_key(
+        &self,
+        username: &str,
+        algo: &str,
+        blob_b64: &str,
+        protocol: &str,
+    ) -> Result<User, AuthError> {
+        let user = self
+            .eligible(username, protocol, LoginMethod::PublicKey)
+            .await?;
+        let mut found = false;
+        for (a, b) in user.key_blobs() {
+            let same =
+                a.as_bytes().ct_eq(algo.as_bytes()) & b.as_bytes().ct_eq(blob_b64.as_bytes());
+            found |= bool::from(same);
+        }
+        if found {
+            Ok(user)
+        } else {
+            Err(AuthError::InvalidCredentials)
+        }
+    }
+
+    /// Whether `username` exists and may try public-key auth (a cheap pre-check).
+    pub async fn accepts_public_key(
+        &self,
+        username: &str,
+        algo: &str,
+        blob_b64: &str,
+        protocol: &str,
+    ) -> bool {
+        self.public_key(username, algo, blob_b64, protocol)
+            .await
+            .is_ok()
+    }
+}

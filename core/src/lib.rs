@@ -1,0 +1,36 @@
+//! sftpgo-core: the domain model and the policy every protocol goes through.
+//!
+//! Contract:
+//! - Owns users and their permissions, file patterns, canonical virtual paths, password and
+//!   public-key authentication, the session registry and the [`connection::Connection`]
+//!   API. Every file operation of every front-end goes through a `Connection`, which
+//!   canonicalises the client path once, checks permissions and patterns, and only then
+//!   calls the user's [`sftpgo_vfs::Fs`].
+//! - Defines the store traits ([`store::UserStore`]) that data providers implement.
+//! - Knows nothing of sockets, SSH, HTTP or SQL.
+//!
+//! Entry points: [`auth::Authenticator`], [`connection::Connection`], [`dump::Dump`],
+//! [`config::CommonConfig`].
+
+pub mod auth;
+pub mod config;
+pub mod connection;
+pub mod dump;
+pub mod error;
+pub mod hash;
+pub mod model;
+pub mod password;
+pub mod path;
+pub mod pattern;
+pub mod sessions;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// Current Unix time in milliseconds (SFTPGo's timestamp unit).
+pub fn now_millis() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

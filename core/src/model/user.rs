@@ -1,0 +1,369 @@
+//! The user: SFTPGo's `User` JSON object, with the fields this server acts on typed and
+//! every other field kept verbatim so dumps round-trip.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::Permission;
+use crate::path::VirtualPath;
+use crate::{Error, Result, pattern};
+
+/// `status`: 1 enabled, 0 disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Login refused.
+    Disabled,
+    /// Login allowed.
+    Enabled,
+}
+
+/// One `filters.file_patterns` entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PatternsFilter {
+    /// Virtual directory the patterns apply to (and below).
+    pub path: String,
+    /// If non-empty, only matching names are allowed.
+    pub allowed_patterns: Vec<String>,
+    /// Matching names are denied.
+    pub denied_patterns: Vec<String>,
+    /// 0 default, 1 hide denied names from listings.
+    pub deny_policy: i32,
+}
+
+/// `filters`: the typed subset plus everything else verbatim.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserFilters {
+    /// Per-directory allowed/denied name patterns.
+    pub file_patterns: Vec<PatternsFilter>,
+    /// Login methods this user may not use (`password`, `publickey`, ...).
+    pub denied_login_methods: Vec<String>,
+    /// Protocols this user may not use (`SSH`, `FTP`, `DAV`, `HTTP`).
+    pub denied_protocols: Vec<String>,
+    /// Maximum size of one uploaded file in bytes (0 = unlimited).
+    pub max_upload_file_size: i64,
+    /// Virtual directory a session starts in.
+    pub start_directory: String,
+    /// Fields not acted on yet, kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A virtual user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct User {
+    /// Store id.
+    pub id: i64,
+    /// 1 enabled, 0 disabled.
+    pub status: i32,
+    /// Unique login name.
+    pub username: String,
+    /// Contact e-mail.
+    pub email: String,
+    /// Free text.
+    pub description: String,
+    /// Account expiry, Unix ms (0 = never).
+    pub expiration_date: i64,
+    /// Password hash (plain text only on input; hashed before storing).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub password: String,
+    /// Authorised public keys in OpenSSH format.
+    pub public_keys: Vec<String>,
+    /// Home directory on the server (root of the local back-end).
+    pub home_dir: String,
+    /// System uid for created files (0 = server's).
+    pub uid: u32,
+    /// System gid for created files (0 = server's).
+    pub gid: u32,
+    /// Concurrent sessions allowed (0 = unlimited).
+    pub max_sessions: i32,
+    /// Disk quota in bytes (0 = unlimited).
+    pub quota_size: i64,
+    /// Disk quota in files (0 = unlimited).
+    pub quota_files: i32,
+    /// Virtual directory → permissions.
+    pub permissions: BTreeMap<String, Vec<String>>,
+    /// Bytes used.
+    pub used_quota_size: i64,
+    /// Files used.
+    pub used_quota_files: i32,
+    /// Last quota update, Unix ms.
+    pub last_quota_update: i64,
+    /// KB/s (0 = unlimited).
+    pub upload_bandwidth: i64,
+    /// KB/s (0 = unlimited).
+    pub download_bandwidth: i64,
+    /// Creation time, Unix ms.
+    pub created_at: i64,
+    /// Last update, Unix ms.
+    pub updated_at: i64,
+    /// Last login, Unix ms.
+    pub last_login: i64,
+    /// Login and file filters.
+    pub filters: UserFilters,
+    /// Storage back-end configuration (`provider` 0 = local).
+    pub filesystem: Value,
+    /// Free text for integrations.
+    pub additional_info: String,
+    /// Fields not acted on yet (virtual_folders, groups, limits, ...), kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for User {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            status: 1,
+            username: String::new(),
+            email: String::new(),
+            description: String::new(),
+            expiration_date: 0,
+            password: String::new(),
+            public_keys: Vec::new(),
+            home_dir: String::new(),
+            uid: 0,
+            gid: 0,
+            max_sessions: 0,
+            quota_size: 0,
+            quota_files: 0,
+            permissions: BTreeMap::new(),
+            used_quota_size: 0,
+            used_quota_files: 0,
+            last_quota_update: 0,
+            upload_bandwidth: 0,
+            download_bandwidth: 0,
+            created_at: 0,
+            updated_at: 0,
+            last_login: 0,
+            filters: UserFilters::default(),
+            filesystem: serde_json::json!({"provider": 0}),
+            additional_info: String::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
+impl User {
+    /// Enabled or disabled.
+    pub fn status(&self) -> UserStatus {
+        if self.status == 1 {
+            UserStatus::Enabled
+        } else {
+            UserStatus::Disabled
+        }
+    }
+
+    /// True when `expiration_date` is set and in the past.
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expiration_date > 0 && self.expiration_date < now_ms
+    }
+
+    /// Checks the user before it is stored: names, permissions, patterns, home dir.
+    pub fn validate(&self) -> Result<()> {
+        if self.username.is_empty() {
+            return Err(Error::invalid("username: mandatory"));
+        }
+        if self.username.len() > 255
+            || self.username == "."
+            || self.username == ".."
+            || self
+                .username
+                .chars()
+                .any(|c| c == '/' || c == '\\' || c.is_control())
+        {
+            return Err(Error::invalid(format!(
+                "username: {:?} is not valid (no '/', '\\', control characters, '.' or '..')",
+                self.username
+            )));
+        }
+        if self.status != 0 && self.status != 1 {
+            return Err(Error::invalid("status: must be 0 or 1"));
+        }
+        if !self.home_dir.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "home_dir: {:?} must be an absolute path",
+                self.home_dir
+            )));
+        }
+        if self.permissions.is_empty() || !self.permissions.contains_key("/") {
+            return Err(Error::invalid(
+                "permissions: permissions for the root dir \"/\" must be set",
+            ));
+        }
+        for (dir, perms) in &self.permissions {
+            let canon = VirtualPath::parse(dir)
+                .map_err(|e| Error::invalid(format!("permissions: {dir:?}: {e}")))?;
+            if canon.as_str() != dir {
+                return Err(Error::invalid(format!(
+                    "permissions: {dir:?} is not a clean absolute path (use {canon:?})"
+                )));
+            }
+            for p in perms {
+                p.parse::<Permission>()
+                    .map_err(|e| Error::invalid(format!("permissions: {dir:?}: {e}")))?;
+            }
+        }
+        for f in &self.filters.file_patterns {
+            VirtualPath::parse(&f.path)
+                .map_err(|e| Error::invalid(format!("filters.file_patterns.path: {e}")))?;
+            if f.deny_policy != 0 && f.deny_policy != 1 {
+                return Err(Error::invalid(
+                    "filters.file_patterns.deny_policy: must be 0 or 1",
+                ));
+            }
+        }
+        for key in &self.public_keys {
+            let mut it = key.split_whitespace();
+            if it.next().is_none() || it.next().is_none() {
+                return Err(Error::invalid("public_keys: could not parse key"));
+            }
+        }
+        if self
+            .filesystem
+            .get("provider")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            != 0
+        {
+            return Err(Error::invalid(
+                "filesystem.provider: only the local file system (0) is supported so far",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The permissions that apply to the virtual directory `dir`: those of the deepest
+    /// configured directory that contains it.
+    pub fn permissions_for(&self, dir: &VirtualPath) -> HashSet<Permission> {
+        for anc in dir.ancestors() {
+            if let Some(list) = self.permissions.get(anc.as_str()) {
+                return list.iter().filter_map(|p| p.parse().ok()).collect();
+            }
+        }
+        HashSet::new()
+    }
+
+    /// True when `perm` is granted in directory `dir` (`*` grants everything).
+    pub fn has_perm(&self, perm: Permission, dir: &VirtualPath) -> bool {
+        let set = self.permissions_for(dir);
+        set.contains(&Permission::Any) || set.contains(&perm)
+    }
+
+    /// True when any of `perms` is granted in `dir`.
+    pub fn has_any_perm(&self, perms: &[Permission], dir: &VirtualPath) -> bool {
+        let set = self.permissions_for(dir);
+        set.contains(&Permission::Any) || perms.iter().any(|p| set.contains(p))
+    }
+
+    fn patterns_for(&self, dir: &VirtualPath) -> Option<&PatternsFilter> {
+        dir.ancestors().into_iter().find_map(|anc| {
+            self.filters
+                .file_patterns
+                .iter()
+                .find(|f| VirtualPath::parse(&f.path).is_ok_and(|p| p == anc))
+        })
+    }
+
+    /// Whether the entry at `path` is allowed by the file patterns of its directory.
+    /// Returns (allowed, hidden-when-denied).
+    pub fn name_allowed(&self, path: &VirtualPath) -> (bool, bool) {
+        if path.is_root() {
+            return (true, false);
+        }
+        let Some(filter) = self.patterns_for(&path.parent()) else {
+            return (true, false);
+        };
+        let name = path.name();
+        let hide = filter.deny_policy == 1;
+        if filter
+            .denied_patterns
+            .iter()
+            .any(|p| pattern::matches(p, name))
+        {
+            return (false, hide);
+        }
+        if !filter.allowed_patterns.is_empty()
+            && !filter
+                .allowed_patterns
+                .iter()
+                .any(|p| pattern::matches(p, name))
+        {
+            return (false, hide);
+        }
+        (true, false)
+    }
+
+    /// Parses the stored public keys into (algorithm, base64 blob) pairs.
+    pub fn key_blobs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.public_keys.iter().filter_map(|k| {
+            let mut it = k.split_whitespace();
+            Some((it.next()?, it.next()?))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        serde_json::from_value(serde_json::json!({
+            "username": "u", "home_dir": "/srv/u",
+            "permissions": {"/": ["*"], "/ro": ["list", "download"], "/ro/deep/rw": ["upload"]},
+            "filters": {"file_patterns": [{"path": "/p", "allowed_patterns": ["*.txt"], "denied_patterns": ["bad*"]}]},
+            "virtual_folders": [], "some_future_field": {"x": 1}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn deepest_permissions_win() {
+        let u = user();
+        let ro = VirtualPath::parse("/ro/sub").unwrap();
+        assert!(u.has_perm(Permission::Download, &ro));
+        assert!(!u.has_perm(Permission::Upload, &ro));
+        assert!(u.has_perm(
+            Permission::Upload,
+            &VirtualPath::parse("/ro/deep/rw/x").unwrap()
+        ));
+        assert!(!u.has_perm(
+            Permission::List,
+            &VirtualPath::parse("/ro/deep/rw").unwrap()
+        ));
+        assert!(u.has_perm(Permission::Chmod, &VirtualPath::parse("/other").unwrap()));
+    }
+
+    #[test]
+    fn patterns() {
+        let u = user();
+        let ok = |s: &str| u.name_allowed(&VirtualPath::parse(s).unwrap()).0;
+        assert!(ok("/p/a.txt"));
+        assert!(!ok("/p/a.bin"));
+        assert!(!ok("/p/bad.txt"));
+        assert!(ok("/elsewhere/a.bin"));
+        assert!(!ok("/p/sub/a.bin"));
+    }
+
+    #[test]
+    fn unknown_fields_round_trip() {
+        let u = user();
+        let v = serde_json::to_value(&u).unwrap();
+        assert_eq!(v["some_future_field"]["x"], 1);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut u = user();
+        u.permissions.insert("/x".into(), vec!["fly".into()]);
+        let e = u.validate().unwrap_err();
+        assert!(e.message.contains("permissions"), "{e}");
+        let mut u = user();
+        u.username = "../x".into();
+        assert!(u.validate().unwrap_err().message.contains("username"));
+    }
+}

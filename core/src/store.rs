@@ -1,0 +1,42 @@
+//! Store traits implemented by data providers (`sftpgo-providers`).
+
+use async_trait::async_trait;
+
+use crate::model::User;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A unique name is taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The object failed validation.
+    #[error("validation error: {0}")]
+    Invalid(String),
+    /// The back-end failed.
+    #[error("data provider error: {0}")]
+    Backend(String),
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Users, as the login path and admin tooling need them.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user named `username`, if any.
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Inserts a user (validated, password already hashed); returns it with its id.
+    async fn add_user(&self, user: &User) -> StoreResult<User>;
+    /// Replaces a user identified by username.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Deletes a user.
+    async fn delete_user(&self, username: &str) -> StoreResult<()>;
+    /// Users ordered by username.
+    async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<Vec<User>>;
+    /// Records a successful login time (Unix ms).
+    async fn set_last_login(&self, username: &str, at_ms: i64) -> StoreResult<()>;
+}

@@ -1,0 +1,13 @@
+//! sftpgo-net: per-core workers, listeners and the protocol front-ends.
+//!
+//! Contract:
+//! - [`workers`] starts one OS thread per core, each with its own tokio current-thread
+//!   runtime and its own `SO_REUSEPORT` listener per binding; the kernel spreads accepted
+//!   connections across workers and a connection never moves.
+//! - [`ssh`] is the SSH front-end (SFTP engine, SCP, SSH commands). It authenticates and
+//!   performs every file operation through `sftpgo-core`; it never touches a back-end
+//!   directly.
+//! - This crate knows nothing of SQL, HTTP or concrete storage back-ends.
+
+pub mod ssh;
+pub mod workers;

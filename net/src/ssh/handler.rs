@@ -1,0 +1,226 @@
+//! The russh server handler: authentication through `sftpgo_core::auth`, session
+//! channels, and dispatch of the `sftp` subsystem and exec requests. Everything not
+//! listed here (shells, PTYs, forwarding, agent, X11) is refused by russh's defaults.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use russh::server::{
+    Auth, ChannelOpenHandle, Handler, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
+};
+use russh::{Channel, ChannelId};
+use sftpgo_core::auth::AuthError;
+use sftpgo_core::connection::Connection;
+use sftpgo_core::model::User;
+use sftpgo_core::sessions::SessionGuard;
+
+use super::SshServer;
+
+/// One SSH connection.
+pub struct SshHandler {
+    srv: Arc<SshServer>,
+    peer: String,
+    conn_id: String,
+    user: Option<Arc<User>>,
+    guard: Option<SessionGuard>,
+    channels: HashMap<ChannelId, Channel<Msg>>,
+}
+
+fn key_parts(key: &russh::keys::PublicKey) -> Option<(String, String)> {
+    let line = key.to_openssh().ok()?;
+    let mut it = line.split_whitespace();
+    Some((it.next()?.to_string(), it.next()?.to_string()))
+}
+
+impl SshHandler {
+    /// A handler for a client at `peer`.
+    pub fn new(srv: Arc<SshServer>, peer: String) -> Self {
+        let conn_id = srv.sessions.connection_id("SSH");
+        Self {
+            srv,
+            peer,
+            conn_id,
+            user: None,
+            guard: None,
+            channels: HashMap::new(),
+        }
+    }
+
+    fn login(&mut self, user: User, method: &str) -> Auth {
+        let Some(guard) = self
+            .srv
+            .sessions
+            .try_acquire(&user.username, user.max_sessions)
+        else {
+            tracing::warn!(connection_id = %self.conn_id, username = %user.username, remote = %self.peer,
+                "login refused: too many open sessions");
+            return Auth::reject();
+        };
+        tracing::info!(sender = "SSH", connection_id = %self.conn_id, username = %user.username,
+            remote = %self.peer, method, "login succeeded");
+        let store = self.srv.auth.store().clone();
+        let name = user.username.clone();
+        tokio::spawn(async move {
+            let _ = store.set_last_login(&name, sftpgo_core::now_millis()).await;
+        });
+        self.guard = Some(guard);
+        self.user = Some(Arc::new(user));
+        Auth::Accept
+    }
+
+    fn failed(&self, username: &str, method: &str, e: &AuthError) -> Auth {
+        tracing::warn!(sender = "SSH", connection_id = %self.conn_id, username, remote = %self.peer,
+            method, reason = %e, "login failed");
+        Auth::reject()
+    }
+
+    fn connection(&self, protocol: &'static str) -> Option<Connection> {
+        let user = self.user.clone()?;
+        let fs = match self.srv.fs_factory.fs_for(&user) {
+            Ok(fs) => fs,
+            Err(e) => {
+                tracing::error!(connection_id = %self.conn_id, username = %user.username, error = %e,
+                    "cannot open the user's file system");
+                return None;
+            }
+        };
+        Some(Connection::new(
+            self.conn_id.clone(),
+            protocol,
+            self.peer.clone(),
+            user,
+            fs,
+            self.srv.common.upload_mode,
+        ))
+    }
+}
+
+impl Handler for SshHandler {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        if !self.srv.config.password_authentication {
+            return Ok(Auth::reject());
+        }
+        Ok(match self.srv.auth.password(user, password, "SSH").await {
+            Ok(u) => self.login(u, "password"),
+            Err(e) => self.failed(user, "password", &e),
+        })
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let Some((algo, blob)) = key_parts(offer.public_key) else {
+            return Ok(Auth::reject());
+        };
+        Ok(
+            if self
+                .srv
+                .auth
+                .accepts_public_key(user, &algo, &blob, "SSH")
+                .await
+            {
+                Auth::Accept
+            } else {
+                Auth::reject()
+            },
+        )
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let Some((algo, blob)) = key_parts(key.public_key) else {
+            return Ok(Auth::reject());
+        };
+        Ok(
+            match self.srv.auth.public_key(user, &algo, &blob, "SSH").await {
+                Ok(u) => self.login(u, "publickey"),
+                Err(e) => self.failed(user, "publickey", &e),
+            },
+        )
+    }
+
+    async fn authentication_banner(&mut self) -> Result<Option<String>, Self::Error> {
+        Ok(self.srv.banner.clone())
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.user.is_none() {
+            return Ok(());
+        }
+        self.channels.insert(channel.id(), channel);
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        id: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if name != "sftp" {
+            return session.channel_failure(id);
+        }
+        let (Some(channel), Some(conn)) = (self.channels.remove(&id), self.connection("SFTP"))
+        else {
+            return session.channel_failure(id);
+        };
+        session.channel_success(id)?;
+        let limits = self.srv.sftp_limits;
+        tokio::spawn(super::sftp::serve(channel, conn, limits));
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        id: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(channel) = self.channels.remove(&id) else {
+            return session.channel_failure(id);
+        };
+        let line = String::from_utf8_lossy(data).into_owned();
+        let protocol = if line.trim_start().starts_with("scp ") {
+            "SCP"
+        } else {
+            "SSH"
+        };
+        let Some(conn) = self.connection(protocol) else {
+            return session.channel_failure(id);
+        };
+        session.channel_success(id)?;
+        tokio::spawn(super::commands::run(self.srv.clone(), channel, conn, line));
+        Ok(())
+    }
+
+    async fn shell_request(
+        &mut self,
+        id: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        tracing::warn!(connection_id = %self.conn_id, "shell request refused");
+        session.channel_failure(id)
+    }
+
+    async fn channel_close(
+        &mut self,
+        id: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.channels.remove(&id);
+        Ok(())
+    }
+}

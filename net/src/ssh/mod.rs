@@ -1,0 +1,58 @@
+//! SSH front-end: russh transport, our SFTP engine, SCP and SSH commands.
+
+mod commands;
+pub mod config;
+mod handler;
+pub mod keys;
+mod scp;
+pub mod sftp;
+
+use std::sync::Arc;
+
+use sftpgo_core::auth::Authenticator;
+use sftpgo_core::config::CommonConfig;
+use sftpgo_core::connection::FsFactory;
+use sftpgo_core::sessions::SessionRegistry;
+
+pub use config::Config;
+pub use handler::SshHandler;
+
+/// Everything an SSH connection needs, shared by all workers.
+pub struct SshServer {
+    /// `sftpd` settings.
+    pub config: Config,
+    /// `common` settings.
+    pub common: CommonConfig,
+    /// russh settings derived from `config`.
+    pub russh: Arc<russh::server::Config>,
+    /// Login checks.
+    pub auth: Authenticator,
+    /// Active sessions.
+    pub sessions: Arc<SessionRegistry>,
+    /// Storage for a logged-in user.
+    pub fs_factory: Arc<dyn FsFactory>,
+    /// Pre-authentication banner.
+    pub banner: Option<String>,
+    /// SFTP engine limits.
+    pub sftp_limits: sftp::Limits,
+}
+
+impl SshServer {
+    /// Serves one accepted TCP connection until it ends.
+    pub async fn serve_connection(self: Arc<Self>, stream: tokio::net::TcpStream) {
+        let peer = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let _ = stream.set_nodelay(true);
+        let handler = SshHandler::new(self.clone(), peer.clone());
+        match russh::server::run_stream(self.russh.clone(), stream, handler).await {
+            Ok(session) => {
+                if let Err(e) = session.await {
+                    tracing::debug!(remote = %peer, error = %e, "SSH connection ended with an error");
+                }
+            }
+            Err(e) => tracing::debug!(remote = %peer, error = %e, "SSH handshake failed"),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Thread-per-core workers: a current-thread tokio runtime per core, each accepting on
+//! its own `SO_REUSEPORT` socket of every binding.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::watch;
+
+/// Something that serves accepted TCP connections.
+pub trait Service: Send + Sync + 'static {
+    /// Serves one connection to its end.
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> impl Future<Output = ()> + Send;
+}
+
+impl Service for crate::ssh::SshServer {
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> impl Future<Output = ()> + Send {
+        self.serve_connection(stream)
+    }
+}
+
+/// Binds a listening socket with `SO_REUSEPORT` so every worker can own one.
+pub fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false).ok();
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Running workers.
+pub struct Workers {
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts `count` workers serving `service` on `addrs`. All sockets are bound before
+    /// any thread starts, so a bind error is reported here.
+    pub fn start<S: Service>(
+        count: usize,
+        addrs: &[SocketAddr],
+        service: Arc<S>,
+        shutdown: watch::Receiver<bool>,
+    ) -> std::io::Result<Self> {
+        let mut per_worker = Vec::with_capacity(count);
+        for _ in 0..count.max(1) {
+            let listeners = addrs
+                .iter()
+                .map(|a| bind_reuseport(*a))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            per_worker.push(listeners);
+        }
+        let mut threads = Vec::new();
+        for (i, listeners) in per_worker.into_iter().enumerate() {
+            let service = service.clone();
+            let shutdown = shutdown.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || worker_main(i, listeners, service, shutdown))?;
+            threads.push(t);
+        }
+        Ok(Self { threads })
+    }
+
+    /// Waits for every worker to stop.
+    pub fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn worker_main<S: Service>(
+    index: usize,
+    listeners: Vec<std::net::TcpListener>,
+    service: Arc<S>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(worker = index, error = %e, "cannot start worker runtime");
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let mut accept_tasks = Vec::new();
+        for l in listeners {
+            let listener = match tokio::net::TcpListener::from_std(l) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(worker = index, error = %e, "cannot register listener");
+                    continue;
+                }
+            };
+            let service = service.clone();
+            let mut stop = shutdown.clone();
+            accept_tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        res = listener.accept() => match res {
+                            Ok((stream, _)) => {
+                                tokio::spawn(service.clone().serve(stream));
+                            }
+                            Err(e) => {
+                                tracing::warn!(worker = index, error = %e, "accept failed");
+                                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        let _ = shutdown.changed().await;
+        for t in accept_tasks {
+            let _ = t.await;
+        }
+    });
+    // Dropping the runtime cancels the remaining connection tasks.
+}

@@ -1,0 +1,83 @@
+//! The `data_provider` configuration section.
+
+use serde::{Deserialize, Serialize};
+
+/// `data_provider.driver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// Embedded SQLite (default).
+    Sqlite,
+    /// PostgreSQL.
+    Postgresql,
+    /// MySQL / MariaDB.
+    Mysql,
+    /// CockroachDB.
+    Cockroachdb,
+    /// Embedded key/value store (SFTPGo's bbolt name).
+    Bolt,
+    /// In-memory.
+    Memory,
+}
+
+impl Driver {
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Sqlite => "sqlite",
+            Driver::Postgresql => "postgresql",
+            Driver::Mysql => "mysql",
+            Driver::Cockroachdb => "cockroachdb",
+            Driver::Bolt => "bolt",
+            Driver::Memory => "memory",
+        }
+    }
+}
+
+/// `data_provider` section (the keys acted on so far).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Engine.
+    pub driver: Driver,
+    /// Database name, or file path for SQLite (relative to the config dir).
+    pub name: String,
+    /// Prefix for every table name.
+    pub sql_tables_prefix: String,
+    /// Connection pool size (0 = engine default).
+    pub pool_size: u32,
+    /// 0: create/upgrade the schema at start; 1: leave it to `initprovider`.
+    pub update_mode: u8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            driver: Driver::Sqlite,
+            name: "sftpgo.db".into(),
+            sql_tables_prefix: String::new(),
+            pool_size: 0,
+            update_mode: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Checks values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.update_mode > 1 {
+            return Err("data_provider.update_mode: must be 0 or 1".into());
+        }
+        if !self
+            .sql_tables_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err("data_provider.sql_tables_prefix: only letters, digits and '_'".into());
+        }
+        if self.name.is_empty() {
+            return Err("data_provider.name: mandatory".into());
+        }
+        Ok(())
+    }
+}

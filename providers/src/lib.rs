@@ -1,0 +1,52 @@
+//! sftpgo-providers: data providers implementing `sftpgo-core`'s store traits.
+//!
+//! Contract:
+//! - Each engine implements [`sftpgo_core::store::UserStore`] and owns its schema: it
+//!   creates or upgrades it (`initialize`) and can drop it (`reset`).
+//! - The `data_provider` configuration section is [`Config`]; [`open`] builds the engine
+//!   it names.
+//! - Nothing here knows about protocols or file systems.
+//!
+//! Engines so far: SQLite (default, sqlx, WAL). PostgreSQL, MySQL/MariaDB, redb and
+//! memory follow the same traits.
+
+mod config;
+pub mod sqlite;
+
+pub use config::{Config, Driver};
+
+use std::sync::Arc;
+
+use sftpgo_core::store::{StoreError, UserStore};
+
+/// An opened provider: the store plus schema management.
+#[async_trait::async_trait]
+pub trait Provider: UserStore {
+    /// Creates or upgrades the schema; safe to run concurrently from several processes.
+    async fn initialize(&self) -> Result<(), StoreError>;
+    /// Drops every table of this provider.
+    async fn reset(&self) -> Result<(), StoreError>;
+    /// The current schema version (0 when not initialised).
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+}
+
+/// Opens the provider described by `cfg`; relative file names are taken from `config_dir`.
+pub async fn open(
+    cfg: &Config,
+    config_dir: &std::path::Path,
+) -> Result<Arc<dyn Provider>, StoreError> {
+    match cfg.driver {
+        Driver::Sqlite => {
+            let path = if std::path::Path::new(&cfg.name).is_absolute() {
+                std::path::PathBuf::from(&cfg.name)
+            } else {
+                config_dir.join(&cfg.name)
+            };
+            Ok(Arc::new(sqlite::SqliteProvider::open(&path, cfg).await?))
+        }
+        other => Err(StoreError::Backend(format!(
+            "data provider driver {:?} is not implemented yet (use \"sqlite\")",
+            other.as_str()
+        ))),
+    }
+}

@@ -1,0 +1,117 @@
+//! Configuration loading tests: files in three formats, env overrides, key checks.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+#[test]
+fn defaults_match_sftpgo() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = load_with_env(dir.path(), None, env(&[])).unwrap();
+    assert_eq!(l.config.sftpd.bindings[0].port, 2022);
+    assert_eq!(l.config.data_provider.name, "sftpgo.db");
+    assert_eq!(l.config.common.idle_timeout, 15);
+    assert!(l.file.is_none());
+}
+
+#[test]
+fn env_overrides_nested_lists_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = load_with_env(
+        dir.path(),
+        None,
+        env(&[
+            ("SFTPGO_SFTPD__BINDINGS__0__PORT", "2200"),
+            ("SFTPGO_SFTPD__BINDINGS__1__PORT", "2201"),
+            (
+                "SFTPGO_SFTPD__ENABLED_SSH_COMMANDS",
+                "md5sum, sha256sum,scp",
+            ),
+            ("SFTPGO_DATA_PROVIDER__NAME", "/var/lib/sftpgo/db.sqlite"),
+            ("SFTPGO_HTTPD__BINDINGS__0__PORT", "9999"),
+            ("SFTPGO_CONFIG_DIR", "/ignored"),
+        ]),
+    )
+    .unwrap();
+    let ports: Vec<u16> = l.config.sftpd.bindings.iter().map(|b| b.port).collect();
+    assert_eq!(ports, [2200, 2201]);
+    assert_eq!(
+        l.config.sftpd.enabled_ssh_commands,
+        ["md5sum", "sha256sum", "scp"]
+    );
+    assert_eq!(l.config.data_provider.name, "/var/lib/sftpgo/db.sqlite");
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.contains("SFTPGO_HTTPD__BINDINGS__0__PORT"))
+    );
+}
+
+#[test]
+fn bad_env_value_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load_with_env(
+        dir.path(),
+        None,
+        env(&[("SFTPGO_COMMON__IDLE_TIMEOUT", "soon")]),
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("SFTPGO_COMMON__IDLE_TIMEOUT"), "{err}");
+}
+
+#[test]
+fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sftpgo.json"),
+        r#"{"sftpd": {"bogus_key": 1, "keyboard_interactive_authentication": true}}"#,
+    )
+    .unwrap();
+    let err = load_with_env(dir.path(), None, env(&[])).err().unwrap();
+    assert!(err.contains("sftpd.bogus_key"), "{err}");
+    std::fs::write(
+        dir.path().join("sftpgo.json"),
+        r#"{"sftpd": {"keyboard_interactive_authentication": true, "bindings": [{"port": 2300}]},
+            "httpd": {"bindings": [{"port": 8080}]}}"#,
+    )
+    .unwrap();
+    let l = load_with_env(dir.path(), None, env(&[])).unwrap();
+    assert_eq!(l.config.sftpd.bindings[0].port, 2300);
+    assert!(l.config.sftpd.bindings[0].apply_proxy_config);
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.contains("keyboard_interactive_authentication"))
+    );
+    assert!(l.warnings.iter().any(|w| w.contains("httpd")));
+}
+
+#[test]
+fn toml_and_yaml_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sftpgo.toml"),
+        "[common]\nupload_mode = 1\n",
+    )
+    .unwrap();
+    let l = load_with_env(dir.path(), None, env(&[])).unwrap();
+    assert_eq!(
+        l.config.common.upload_mode,
+        sftpgo_core::config::UploadMode::Atomic
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sftpgo.yaml"),
+        "common:\n  upload_mode: 7\n",
+    )
+    .unwrap();
+    let err = load_with_env(dir.path(), None, env(&[])).err().unwrap();
+    assert!(err.contains("common.upload_mode"), "{err}");
+}

@@ -1,0 +1,211 @@
+//! `serve`, `initprovider` and `resetprovider`: wiring the layers together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sftpgo_core::auth::Authenticator;
+use sftpgo_core::dump::{Dump, LoadMode};
+use sftpgo_core::sessions::SessionRegistry;
+use sftpgo_net::ssh::SshServer;
+use sftpgo_net::workers::Workers;
+use sftpgo_providers::Provider;
+
+use crate::cli::{ConfigArgs, LoadDataArgs};
+use crate::config::{self, AppConfig};
+
+fn setup(args: &ConfigArgs) -> Result<AppConfig, String> {
+    let dir = &args.config_dir;
+    let loaded = config::load(dir, args.config_file.as_deref())?;
+    let log_path = if args.log_file_path.is_empty()
+        || std::path::Path::new(&args.log_file_path).is_absolute()
+    {
+        args.log_file_path.clone()
+    } else {
+        dir.join(&args.log_file_path).display().to_string()
+    };
+    crate::logging::init(&log_path, &args.log_level)?;
+    if let Some(f) = &loaded.file {
+        tracing::info!(file = %f.display(), "configuration loaded");
+    } else {
+        tracing::info!(dir = %dir.display(), "no configuration file found, using defaults");
+    }
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(loaded.config)
+}
+
+fn side_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("side")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runtime: {e}"))
+}
+
+async fn open_provider(
+    cfg: &AppConfig,
+    args: &ConfigArgs,
+    init: bool,
+) -> Result<Arc<dyn Provider>, String> {
+    let provider = sftpgo_providers::open(&cfg.data_provider, &args.config_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    if init || cfg.data_provider.update_mode == 0 {
+        provider.initialize().await.map_err(|e| e.to_string())?;
+    } else if provider.schema_version().await.map_err(|e| e.to_string())? == 0 {
+        return Err("the data provider is not initialized: run `sftpgo initprovider`".into());
+    }
+    Ok(provider)
+}
+
+async fn load_data(provider: &dyn Provider, load: &LoadDataArgs) -> Result<(), String> {
+    let Some(path) = &load.loaddata_from else {
+        return Ok(());
+    };
+    let mode = LoadMode::try_from(load.loaddata_mode).map_err(|e| e.message)?;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read dump {}: {e}", path.display()))?;
+    let dump = Dump::from_json(&bytes).map_err(|e| format!("{}: {}", path.display(), e.message))?;
+    let report = dump
+        .load(provider, mode)
+        .await
+        .map_err(|e| format!("{}: {}", path.display(), e.message))?;
+    tracing::info!(file = %path.display(), added = report.added, updated = report.updated,
+        skipped = report.skipped, "dump loaded");
+    for what in &report.unsupported {
+        tracing::warn!(file = %path.display(), "dump section {what:?} is not supported yet and was not loaded");
+    }
+    if load.loaddata_clean {
+        std::fs::remove_file(path)
+            .map_err(|e| format!("cannot remove dump {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `sftpgo initprovider`.
+pub fn init_provider(args: &ConfigArgs, load: &LoadDataArgs) -> Result<(), String> {
+    let cfg = setup(args)?;
+    side_runtime()?.block_on(async {
+        let provider = open_provider(&cfg, args, true).await?;
+        load_data(provider.as_ref(), load).await?;
+        tracing::info!("data provider initialized");
+        println!("Data provider successfully initialized/updated");
+        Ok(())
+    })
+}
+
+/// `sftpgo resetprovider --force`.
+pub fn reset_provider(args: &ConfigArgs, force: bool) -> Result<(), String> {
+    if !force {
+        return Err("resetprovider drops all data: re-run with --force to confirm".into());
+    }
+    let cfg = setup(args)?;
+    side_runtime()?.block_on(async {
+        let provider = sftpgo_providers::open(&cfg.data_provider, &args.config_dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        provider.reset().await.map_err(|e| e.to_string())?;
+        println!("Data provider successfully reset");
+        Ok(())
+    })
+}
+
+/// `sftpgo serve`.
+pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<(), String> {
+    let cfg = setup(args)?;
+    let rt = side_runtime()?;
+    let provider = rt.block_on(async {
+        let p = open_provider(&cfg, args, false).await?;
+        load_data(p.as_ref(), load).await?;
+        Ok::<_, String>(p)
+    })?;
+    let keys = sftpgo_net::ssh::keys::load_or_generate(&args.config_dir, &cfg.sftpd.host_keys)?;
+    let banner =
+        if cfg.sftpd.login_banner_file.is_empty() {
+            None
+        } else {
+            let p = args.config_dir.join(&cfg.sftpd.login_banner_file);
+            Some(std::fs::read_to_string(&p).map_err(|e| {
+                format!("sftpd.login_banner_file: cannot read {}: {e}", p.display())
+            })?)
+        };
+    let russh = Arc::new(
+        cfg.sftpd
+            .russh_config(keys, cfg.common.idle_timeout, banner.clone()),
+    );
+    let sessions = Arc::new(SessionRegistry::default());
+    let store: Arc<dyn sftpgo_core::store::UserStore> = provider_as_store(provider);
+    let server = Arc::new(SshServer {
+        config: cfg.sftpd.clone(),
+        common: cfg.common.clone(),
+        russh,
+        auth: Authenticator::new(store),
+        sessions: sessions.clone(),
+        fs_factory: Arc::new(crate::fs_factory::Backends),
+        banner,
+        sftp_limits: Default::default(),
+    });
+    let mut addrs = Vec::new();
+    for b in cfg.sftpd.bindings.iter().filter(|b| b.port != 0) {
+        let host = if b.address.is_empty() {
+            "0.0.0.0"
+        } else {
+            b.address.as_str()
+        };
+        let addr = format!("{host}:{}", b.port)
+            .parse()
+            .or_else(|_| format!("[{host}]:{}", b.port).parse())
+            .map_err(|_| format!("sftpd.bindings: invalid address {host:?}"))?;
+        addrs.push(addr);
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let running = if addrs.is_empty() {
+        tracing::warn!("no SFTP binding enabled");
+        None
+    } else {
+        let w = Workers::start(workers, &addrs, server, stop_rx)
+            .map_err(|e| format!("cannot listen on {addrs:?}: {e}"))?;
+        for a in &addrs {
+            tracing::info!(sender = "sftpd", address = %a, workers, "SFTP server listening");
+        }
+        Some(w)
+    };
+    rt.block_on(wait_for_signal());
+    tracing::info!("shutdown requested");
+    let _ = stop_tx.send(true);
+    if grace_time > 0 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(grace_time);
+        while sessions.total() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    if let Some(w) = running {
+        w.join();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn provider_as_store(p: Arc<dyn Provider>) -> Arc<dyn sftpgo_core::store::UserStore> {
+    p
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

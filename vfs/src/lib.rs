@@ -1,0 +1,69 @@
+//! sftpgo-vfs: storage back-ends behind one [`Fs`] trait.
+//!
+//! Contract:
+//! - A back-end serves paths *relative to its own root*, already canonicalised by
+//!   `sftpgo-core` (no `.`/`..` components, no leading `/`, `""` is the root). It must
+//!   still never let a path, a symlink or a race escape that root.
+//! - Errors are [`FsError`]s carrying a small [`FsErrorKind`]; front-ends map kinds to wire
+//!   codes, never strings.
+//! - This crate knows nothing of users, permissions, quotas or protocols.
+//!
+//! Entry points: [`Fs`], [`FileHandle`], [`local::LocalFs`].
+
+mod error;
+pub mod local;
+mod types;
+
+pub use error::{FsError, FsErrorKind, FsResult};
+pub use types::{FileInfo, FileKind, OpenOptions, SetAttrs, StatVfs};
+
+use async_trait::async_trait;
+
+/// An open file of a back-end. Offsets are absolute; there is no cursor, so several
+/// requests can be in flight on one handle.
+#[async_trait]
+pub trait FileHandle: Send + Sync {
+    /// Reads up to `buf.len()` bytes at `offset`; returns 0 at end of file. Fills the
+    /// buffer completely unless end of file is reached first.
+    async fn read_at(&self, buf: &mut [u8], offset: u64) -> FsResult<usize>;
+    /// Writes all of `buf` at `offset`.
+    async fn write_at(&self, buf: &[u8], offset: u64) -> FsResult<()>;
+    /// Current attributes of the open file.
+    async fn stat(&self) -> FsResult<FileInfo>;
+    /// Applies attribute changes to the open file.
+    async fn set_attrs(&self, attrs: &SetAttrs) -> FsResult<()>;
+    /// Flushes data and metadata to stable storage.
+    async fn sync(&self) -> FsResult<()>;
+}
+
+/// A storage back-end rooted somewhere. Paths are relative to that root (see the crate
+/// contract); `""` names the root itself.
+#[async_trait]
+pub trait Fs: Send + Sync {
+    /// Attributes, following a final symlink (within the root).
+    async fn stat(&self, path: &str) -> FsResult<FileInfo>;
+    /// Attributes of the entry itself (a symlink is reported as a symlink).
+    async fn lstat(&self, path: &str) -> FsResult<FileInfo>;
+    /// Opens (and optionally creates) a regular file.
+    async fn open(&self, path: &str, opts: &OpenOptions) -> FsResult<Box<dyn FileHandle>>;
+    /// Lists a directory (without `.` and `..`); entries are lstat'ed.
+    async fn read_dir(&self, path: &str) -> FsResult<Vec<FileInfo>>;
+    /// Creates one directory.
+    async fn mkdir(&self, path: &str, mode: u32) -> FsResult<()>;
+    /// Removes a file or symlink.
+    async fn remove_file(&self, path: &str) -> FsResult<()>;
+    /// Removes an empty directory.
+    async fn remove_dir(&self, path: &str) -> FsResult<()>;
+    /// Renames `from` to `to`; with `replace` false an existing `to` is an error.
+    async fn rename(&self, from: &str, to: &str, replace: bool) -> FsResult<()>;
+    /// Creates a symlink at `link` whose content is `target` (stored verbatim).
+    async fn symlink(&self, target: &str, link: &str) -> FsResult<()>;
+    /// Reads a symlink's content.
+    async fn read_link(&self, path: &str) -> FsResult<String>;
+    /// Creates a hard link `link` to the existing file `existing`.
+    async fn hard_link(&self, existing: &str, link: &str) -> FsResult<()>;
+    /// Applies attribute changes; `follow` false acts on a symlink itself where possible.
+    async fn set_attrs(&self, path: &str, attrs: &SetAttrs, follow: bool) -> FsResult<()>;
+    /// File-system statistics for the back-end holding `path`.
+    async fn statvfs(&self, path: &str) -> FsResult<StatVfs>;
+}

@@ -1,0 +1,105 @@
+//! Confinement and basic operation tests for the local back-end.
+
+use super::*;
+
+fn setup() -> (tempfile::TempDir, LocalFs) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(tmp.path().join("secret"), b"outside").unwrap();
+    let fs = LocalFs::new(&root).unwrap();
+    (tmp, fs)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn absolute_symlink_resolves_inside_root() {
+    let (tmp, fs) = setup();
+    let secret = tmp.path().join("secret");
+    std::os::unix::fs::symlink(&secret, tmp.path().join("root/link")).unwrap();
+    let err = fs.stat("link").await.unwrap_err();
+    assert_eq!(err.kind, FsErrorKind::NotFound);
+    let opts = OpenOptions {
+        read: true,
+        ..Default::default()
+    };
+    assert!(fs.open("link", &opts).await.is_err());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn relative_symlink_cannot_climb_out() {
+    let (tmp, fs) = setup();
+    std::os::unix::fs::symlink("../secret", tmp.path().join("root/up")).unwrap();
+    // `..` at the root stays at the root, so this names root/secret, which is missing.
+    assert_eq!(fs.stat("up").await.unwrap_err().kind, FsErrorKind::NotFound);
+    std::os::unix::fs::symlink("/", tmp.path().join("root/rootlink")).unwrap();
+    let list = fs.read_dir("rootlink").await.unwrap();
+    assert!(list.iter().all(|e| e.name != "secret"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn symlinked_parent_cannot_redirect_mkdir() {
+    let (tmp, fs) = setup();
+    std::os::unix::fs::symlink(tmp.path(), tmp.path().join("root/out")).unwrap();
+    let err = fs.mkdir("out/newdir", 0o755).await.unwrap_err();
+    assert_eq!(err.kind, FsErrorKind::NotFound);
+    assert!(!tmp.path().join("newdir").exists());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn write_read_rename_remove() {
+    let (_tmp, fs) = setup();
+    fs.mkdir("d", 0o755).await.unwrap();
+    let w = OpenOptions {
+        write: true,
+        create: true,
+        truncate: true,
+        ..Default::default()
+    };
+    let f = fs.open("d/a.txt", &w).await.unwrap();
+    f.write_at(b"hello world", 0).await.unwrap();
+    drop(f);
+    fs.rename("d/a.txt", "d/b.txt", false).await.unwrap();
+    let r = fs
+        .open(
+            "d/b.txt",
+            &OpenOptions {
+                read: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut buf = [0u8; 32];
+    let n = r.read_at(&mut buf, 6).await.unwrap();
+    assert_eq!(&buf[..n], b"world");
+    assert_eq!(fs.stat("d/b.txt").await.unwrap().size, 11);
+    let names: Vec<_> = fs
+        .read_dir("d")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, vec!["b.txt".to_string()]);
+    assert_eq!(
+        fs.remove_dir("d").await.unwrap_err().kind,
+        FsErrorKind::DirectoryNotEmpty
+    );
+    fs.remove_file("d/b.txt").await.unwrap();
+    fs.remove_dir("d").await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn rename_without_replace_refuses_existing_target() {
+    let (_tmp, fs) = setup();
+    let w = OpenOptions {
+        write: true,
+        create: true,
+        ..Default::default()
+    };
+    drop(fs.open("a", &w).await.unwrap());
+    drop(fs.open("b", &w).await.unwrap());
+    let err = fs.rename("a", "b", false).await.unwrap_err();
+    assert_eq!(err.kind, FsErrorKind::AlreadyExists);
+    fs.rename("a", "b", true).await.unwrap();
+}
