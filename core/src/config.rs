@@ -45,10 +45,6 @@ pub struct CommonConfig {
     pub idle_timeout: u64,
     /// Upload mode: 0 direct, 1 atomic, 2 atomic with resume.
     pub upload_mode: UploadMode,
-    /// Maximum concurrent connections overall (0 = unlimited).
-    pub max_total_connections: u32,
-    /// Maximum concurrent connections per client IP (0 = unlimited).
-    pub max_per_host_connections: u32,
 }
 
 impl Default for CommonConfig {
@@ -56,8 +52,6 @@ impl Default for CommonConfig {
         Self {
             idle_timeout: 15,
             upload_mode: UploadMode::Standard,
-            max_total_connections: 0,
-            max_per_host_connections: 20,
         }
     }
 }

@@ -84,7 +84,7 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
     .unwrap();
     let l = load_with_env(dir.path(), None, env(&[])).unwrap();
     assert_eq!(l.config.sftpd.bindings[0].port, 2300);
-    assert!(l.config.sftpd.bindings[0].apply_proxy_config);
+    assert_eq!(l.config.sftpd.bindings[0].address, "");
     assert!(
         l.warnings
             .iter()

@@ -15,9 +15,6 @@ pub struct Binding {
     pub port: u16,
     /// Address to listen on; empty means all addresses.
     pub address: String,
-    /// Apply the PROXY protocol settings of `common` (accepted; PROXY protocol is not
-    /// implemented yet).
-    pub apply_proxy_config: bool,
 }
 
 impl Default for Binding {
@@ -25,7 +22,6 @@ impl Default for Binding {
         Self {
             port: 2022,
             address: String::new(),
-            apply_proxy_config: true,
         }
     }
 }
