@@ -183,6 +183,15 @@ impl Connection {
         if attrs.is_empty() {
             return Ok(());
         }
+        self.authorize_set_attrs(p, attrs)?;
+        self.fs.set_attrs(p.fs_relative(), attrs, follow).await?;
+        tracing::info!(connection_id = %self.id, path = %p, ?attrs, "SetStat");
+        Ok(())
+    }
+
+    /// The permission checks of [`Connection::set_attrs`], for callers that apply the
+    /// change through an open handle (FSETSTAT).
+    pub fn authorize_set_attrs(&self, p: &VirtualPath, attrs: &SetAttrs) -> Result<()> {
         let dir = p.parent();
         if attrs.perm.is_some() {
             self.require(Permission::Chmod, &dir)?;
@@ -199,8 +208,6 @@ impl Connection {
         if !p.is_root() {
             self.require_name(p)?;
         }
-        self.fs.set_attrs(p.fs_relative(), attrs, follow).await?;
-        tracing::info!(connection_id = %self.id, path = %p, ?attrs, "SetStat");
         Ok(())
     }
 

@@ -118,8 +118,12 @@ impl Session {
             kind::FSETSTAT => {
                 let h = r.bytes()?;
                 let attrs = r.attrs()?;
+                // Same permission checks as SETSTAT, applied through the open handle.
                 let res = match self.file(h) {
-                    Ok(t) => t.set_attrs(&attrs).await,
+                    Ok(t) => match self.conn.authorize_set_attrs(t.path(), &attrs) {
+                        Ok(()) => t.set_attrs(&attrs).await,
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 };
                 done(id, res)
