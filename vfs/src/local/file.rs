@@ -60,17 +60,7 @@ impl FileHandle for LocalFile {
             )?;
         }
         if let Some((atime, mtime)) = attrs.times {
-            let ts = |s: i64| rustix::fs::Timespec {
-                tv_sec: s,
-                tv_nsec: 0,
-            };
-            rustix::fs::futimens(
-                &self.file,
-                &rustix::fs::Timestamps {
-                    last_access: ts(atime),
-                    last_modification: ts(mtime),
-                },
-            )?;
+            rustix::fs::futimens(&self.file, &super::timestamps(atime, mtime))?;
         }
         Ok(())
     }

@@ -95,17 +95,10 @@ impl LocalFs {
             )?;
         }
         if let Some((atime, mtime)) = attrs.times {
-            let ts = |s: i64| rustix::fs::Timespec {
-                tv_sec: s,
-                tv_nsec: 0,
-            };
             rustix::fs::utimensat(
                 rustix::fs::CWD,
                 &proc_path,
-                &rustix::fs::Timestamps {
-                    last_access: ts(atime),
-                    last_modification: ts(mtime),
-                },
+                &timestamps(atime, mtime),
                 AtFlags::empty(),
             )?;
         }
@@ -114,6 +107,18 @@ impl LocalFs {
             rustix::fs::ftruncate(&f, size)?;
         }
         Ok(())
+    }
+}
+
+/// Whole-second access and modification times for `utimensat`/`futimens`.
+pub(crate) fn timestamps(atime: i64, mtime: i64) -> rustix::fs::Timestamps {
+    let ts = |s: i64| rustix::fs::Timespec {
+        tv_sec: s,
+        tv_nsec: 0,
+    };
+    rustix::fs::Timestamps {
+        last_access: ts(atime),
+        last_modification: ts(mtime),
     }
 }
 
@@ -274,17 +279,10 @@ impl Fs for LocalFs {
                     )?;
                 }
                 if let Some((atime, mtime)) = attrs.times {
-                    let ts = |s: i64| rustix::fs::Timespec {
-                        tv_sec: s,
-                        tv_nsec: 0,
-                    };
                     rustix::fs::utimensat(
                         &dir,
                         name,
-                        &rustix::fs::Timestamps {
-                            last_access: ts(atime),
-                            last_modification: ts(mtime),
-                        },
+                        &timestamps(atime, mtime),
                         AtFlags::SYMLINK_NOFOLLOW,
                     )?;
                 }
