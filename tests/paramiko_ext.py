@@ -395,6 +395,33 @@ def check_copy_data(client, args):
           "copy-data with offset 1000 and length 5000 copies exactly that range")
 
 
+def check_fsetstat_permissions(client, args):
+    """FSETSTAT on an open handle gets the same chmod/chtimes checks as SETSTAT."""
+    if not args.home:
+        fail("--home is required for the FSETSTAT check")
+    local = os.path.join(args.home, "ro", "fsetstat.txt")
+    os.makedirs(os.path.dirname(local), exist_ok=True)
+    with open(local, "wb") as f:
+        f.write(b"read-only data")
+    os.chmod(local, 0o644)
+    os.utime(local, (1_000_000_000, 1_000_000_000))
+    handle = client.open("/ro/fsetstat.txt", "rb")
+    try:
+        for label, call in (("chmod", lambda: handle.chmod(0o600)),
+                            ("utime", lambda: handle.utime((5, 5)))):
+            try:
+                call()
+            except IOError:
+                pass
+            else:
+                fail("FSETSTAT %s in /ro (no chmod/chtimes permission) was allowed" % label)
+    finally:
+        handle.close()
+    st = os.stat(local)
+    check(st.st_mode & 0o777 == 0o644, "mode unchanged after a refused FSETSTAT")
+    check(int(st.st_mtime) == 1_000_000_000, "mtime unchanged after a refused FSETSTAT")
+
+
 def check_lsetstat(client):
     write_remote(client, "ext/lsetstat.txt", b"times")
     attr = paramiko.SFTPAttributes()
@@ -501,6 +528,7 @@ def run_default(args):
         run_step("expand-path", check_expand_path, client)
         run_step("copy-data", check_copy_data, client, args)
         run_step("lsetstat", check_lsetstat, client)
+        run_step("fsetstat permissions", check_fsetstat_permissions, client, args)
         run_step("error recovery", check_error_recovery, client)
         run_step("raw path confinement", check_raw_paths, client, args)
         client.close()
