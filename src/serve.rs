@@ -168,8 +168,14 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         tracing::warn!("no SFTP binding enabled");
         None
     } else {
-        let w = Workers::start(workers, &addrs, server, stop_rx)
-            .map_err(|e| format!("cannot listen on {addrs:?}: {e}"))?;
+        let w = Workers::start(
+            workers,
+            &addrs,
+            server,
+            stop_rx,
+            Duration::from_secs(grace_time),
+        )
+        .map_err(|e| format!("cannot listen on {addrs:?}: {e}"))?;
         for a in &addrs {
             tracing::info!(sender = "sftpd", address = %a, workers, "SFTP server listening");
         }
@@ -178,12 +184,6 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     rt.block_on(wait_for_signal());
     tracing::info!("shutdown requested");
     let _ = stop_tx.send(true);
-    if grace_time > 0 {
-        let deadline = std::time::Instant::now() + Duration::from_secs(grace_time);
-        while sessions.total() > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
     if let Some(w) = running {
         w.join();
     }

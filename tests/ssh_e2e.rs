@@ -1003,3 +1003,62 @@ fn default_algorithms_pass_ssh_audit() {
         failing.join("\n")
     );
 }
+
+#[test]
+fn shutdown_waits_for_open_sessions_up_to_the_grace_time() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    require_tools(&["sftp", "ssh"]);
+    let mut srv = Server::builder().env("SFTPGO_GRACE_TIME", "60").start();
+    let local = srv.local();
+    let data = write_data(&local.join("late.bin"), 1024 * 1024, 7);
+    let mut child = Command::new("sftp")
+        .args(["-b", "-", "-P", &srv.port.to_string()])
+        .args(ssh_client_opts(&srv.client_key))
+        .arg(format!("{USER}@127.0.0.1"))
+        .current_dir(&local)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sftp");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    writeln!(stdin, "pwd").expect("write pwd");
+    let mut line = String::new();
+    while !line.contains("Remote working directory") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).expect("read sftp output") > 0,
+            "sftp ended early"
+        );
+    }
+
+    srv.terminate();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        srv.wait_exit(Duration::from_millis(10)).is_none(),
+        "the server must wait for the open session during the grace time"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", srv.port)).is_err(),
+        "no new connections are accepted after SIGTERM"
+    );
+    writeln!(stdin, "put late.bin /late.bin\nbye").expect("write put");
+    drop(stdin);
+    let status = child.wait().expect("wait sftp");
+    assert!(
+        status.success(),
+        "the open session finishes its upload during the grace time"
+    );
+    assert_file_eq(
+        &srv.home().join("late.bin"),
+        &data,
+        "upload during the grace time",
+    );
+    let status = srv
+        .wait_exit(Duration::from_secs(20))
+        .expect("the server exits once the last session ends");
+    assert!(status.success(), "clean exit: {status}");
+}

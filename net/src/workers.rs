@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
@@ -41,12 +43,14 @@ pub struct Workers {
 
 impl Workers {
     /// Starts `count` workers serving `service` on `addrs`. All sockets are bound before
-    /// any thread starts, so a bind error is reported here.
+    /// any thread starts, so a bind error is reported here. On shutdown each worker stops
+    /// accepting and lets open connections finish for up to `grace`.
     pub fn start<S: Service>(
         count: usize,
         addrs: &[SocketAddr],
         service: Arc<S>,
         shutdown: watch::Receiver<bool>,
+        grace: Duration,
     ) -> std::io::Result<Self> {
         let mut per_worker = Vec::with_capacity(count);
         for _ in 0..count.max(1) {
@@ -62,7 +66,7 @@ impl Workers {
             let shutdown = shutdown.clone();
             let t = std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || worker_main(i, listeners, service, shutdown))?;
+                .spawn(move || worker_main(i, listeners, service, shutdown, grace))?;
             threads.push(t);
         }
         Ok(Self { threads })
@@ -81,6 +85,7 @@ fn worker_main<S: Service>(
     listeners: Vec<std::net::TcpListener>,
     service: Arc<S>,
     mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -92,6 +97,8 @@ fn worker_main<S: Service>(
             return;
         }
     };
+    let active = Arc::new(AtomicUsize::new(0));
+    let active_conns = active.clone();
     rt.block_on(async move {
         let mut accept_tasks = Vec::new();
         for l in listeners {
@@ -103,6 +110,7 @@ fn worker_main<S: Service>(
                 }
             };
             let service = service.clone();
+            let active = active_conns.clone();
             let mut stop = shutdown.clone();
             accept_tasks.push(tokio::spawn(async move {
                 loop {
@@ -110,7 +118,12 @@ fn worker_main<S: Service>(
                         _ = stop.changed() => break,
                         res = listener.accept() => match res {
                             Ok((stream, _)) => {
-                                tokio::spawn(service.clone().serve(stream));
+                                let service = service.clone();
+                                let guard = ActiveGuard::new(active.clone());
+                                tokio::spawn(async move {
+                                    service.serve(stream).await;
+                                    drop(guard);
+                                });
                             }
                             Err(e) => {
                                 tracing::warn!(worker = index, error = %e, "accept failed");
@@ -125,6 +138,34 @@ fn worker_main<S: Service>(
         for t in accept_tasks {
             let _ = t.await;
         }
+        let deadline = tokio::time::Instant::now() + grace;
+        while active_conns.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left = active_conns.load(Ordering::Acquire);
+        if left > 0 {
+            tracing::info!(
+                worker = index,
+                connections = left,
+                "closing connections still open after the grace time"
+            );
+        }
     });
     // Dropping the runtime cancels the remaining connection tasks.
+}
+
+/// Counts a connection as active until dropped.
+struct ActiveGuard(Arc<AtomicUsize>);
+
+impl ActiveGuard {
+    fn new(counter: Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Self(counter)
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
