@@ -1062,3 +1062,22 @@ fn shutdown_waits_for_open_sessions_up_to_the_grace_time() {
         .expect("the server exits once the last session ends");
     assert!(status.success(), "clean exit: {status}");
 }
+
+#[test]
+fn local_file_io_goes_through_io_uring() {
+    let srv = Server::start_default();
+    let data = write_data(&srv.ensure_home().join("u.bin"), 4 * 1024 * 1024, 3);
+    srv.sftp_batch(&["get u.bin u.bin", "put u.bin u2.bin"])
+        .assert_ok("transfer");
+    assert_file_eq(&srv.local().join("u.bin"), &data, "download");
+    assert_file_eq(&srv.home().join("u2.bin"), &data, "upload");
+    let fds = fs::read_dir(format!("/proc/{}/fd", srv.pid())).expect("read /proc/PID/fd");
+    let rings = fds
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("io_uring"))
+        .count();
+    assert!(
+        rings >= 1,
+        "the worker that served the transfer owns an io_uring"
+    );
+}

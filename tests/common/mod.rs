@@ -671,6 +671,11 @@ impl Server {
         ServerBuilder::new()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM to the server.
     pub fn terminate(&self) {
         let status = Command::new("kill")

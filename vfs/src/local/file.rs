@@ -1,11 +1,13 @@
-//! An open local file: positional reads and writes on an owned fd.
+//! An open local file: positional reads and writes on an owned fd, through the
+//! thread's io_uring when there is one (pread/pwrite otherwise).
 
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 
 use async_trait::async_trait;
 
+use super::uring::Ring;
 use crate::{FileHandle, FileInfo, FsResult, SetAttrs};
 
 /// A regular file opened by [`super::LocalFs`].
@@ -25,9 +27,15 @@ impl LocalFile {
 #[async_trait]
 impl FileHandle for LocalFile {
     async fn read_at(&self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
+        let ring = Ring::current();
+        let fd = self.file.as_raw_fd();
         let mut done = 0;
-        while done < buf.len() {
-            let n = self.file.read_at(&mut buf[done..], offset + done as u64)?;
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
+            let at = offset + done as u64;
+            let n = match &ring {
+                Some(ring) => ring.read_at(fd, rest, at).await?,
+                None => self.file.read_at(rest, at)?,
+            };
             if n == 0 {
                 break;
             }
@@ -37,7 +45,19 @@ impl FileHandle for LocalFile {
     }
 
     async fn write_at(&self, buf: &[u8], offset: u64) -> FsResult<()> {
-        Ok(self.file.write_all_at(buf, offset)?)
+        let Some(ring) = Ring::current() else {
+            return Ok(self.file.write_all_at(buf, offset)?);
+        };
+        let fd = self.file.as_raw_fd();
+        let mut done = 0;
+        while let Some(rest) = buf.get(done..).filter(|r| !r.is_empty()) {
+            let n = ring.write_at(fd, rest, offset + done as u64).await?;
+            if n == 0 {
+                return Err(crate::FsError::from_errno(libc::EIO));
+            }
+            done += n;
+        }
+        Ok(())
     }
 
     async fn stat(&self) -> FsResult<FileInfo> {

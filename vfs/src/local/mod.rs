@@ -6,9 +6,11 @@
 //! reach a file outside it. Operations on a final component (mkdir, unlink, rename, …)
 //! resolve the parent that way and then act on the bare name with the `*at` syscalls.
 //!
-//! File data uses positional I/O (`pread`/`pwrite`) on the calling worker thread.
+//! File data goes through the calling worker's io_uring ([`uring`]); `pread`/`pwrite`
+//! where io_uring is unavailable.
 
 mod file;
+pub mod uring;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
