@@ -1,0 +1,147 @@
+//! Black-box checks of start-up behaviour: stored password hashes, the login banner,
+//! JSON log lines, and the provider commands.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// A bcrypt hash of "bcrypt-pass-9" (cost 4), as SFTPGo would have stored it.
+const BCRYPT_HASH: &str = "$2b$04$nQn7DpGanxHVOmoq7geyoO66RgbHQ.AZGCDT7eQ1Iuw59nslg737m";
+
+/// Logs in with paramiko and a password; returns (success, banner).
+fn paramiko_login(port: u16, user: &str, password: &str) -> (bool, String) {
+    require_paramiko();
+    let script = "import sys, paramiko\n\
+        t = paramiko.Transport(('127.0.0.1', int(sys.argv[1])))\n\
+        try:\n    t.connect(username=sys.argv[2], password=sys.argv[3])\n\
+        except paramiko.AuthenticationException:\n    sys.exit(3)\n\
+        print(t.get_banner().decode() if t.get_banner() else '')\n\
+        t.close()\n";
+    let out = run(
+        Command::new("python3").args(["-c", script, &port.to_string(), user, password]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.success() || out.status.and_then(|s| s.code()) == Some(3),
+        "paramiko login crashed\n{}",
+        out.report()
+    );
+    (out.success(), out.stdout)
+}
+
+#[test]
+fn stored_hashes_are_kept_and_plain_passwords_are_hashed() {
+    let srv = Server::builder()
+        .user("bob", |u| u["password"] = BCRYPT_HASH.into())
+        .start();
+    assert!(
+        paramiko_login(srv.port, "bob", "bcrypt-pass-9").0,
+        "bcrypt hash from a dump verifies"
+    );
+    assert!(
+        !paramiko_login(srv.port, "bob", "bcrypt-pass-8").0,
+        "wrong password refused"
+    );
+    assert!(
+        paramiko_login(srv.port, USER, PASSWORD).0,
+        "plain password from the dump works"
+    );
+    // The plain-text password is never stored: only its argon2id hash is.
+    let mut stored = Vec::new();
+    for name in ["sftpgo.db", "sftpgo.db-wal"] {
+        if let Ok(bytes) = fs::read(srv.config_dir().join(name)) {
+            stored.extend(bytes);
+        }
+    }
+    let text = String::from_utf8_lossy(&stored);
+    assert!(text.contains("$argon2id$"), "an argon2id hash is stored");
+    assert!(
+        text.contains(BCRYPT_HASH),
+        "the bcrypt hash is kept as it was"
+    );
+    assert!(
+        !text.contains(PASSWORD),
+        "the plain-text password must not be stored"
+    );
+}
+
+#[test]
+fn login_banner_is_sent_before_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let banner = dir.path().join("banner.txt");
+    fs::write(&banner, "Authorised users only\n").unwrap();
+    let srv = Server::builder()
+        .env("SFTPGO_SFTPD__LOGIN_BANNER_FILE", banner.to_str().unwrap())
+        .start();
+    let (ok, shown) = paramiko_login(srv.port, USER, PASSWORD);
+    assert!(ok);
+    assert!(shown.contains("Authorised users only"), "banner: {shown:?}");
+}
+
+#[test]
+fn logs_are_json_lines_with_transfer_entries() {
+    let srv = Server::start_default();
+    write_data(&srv.local().join("log.bin"), 100_000, 5);
+    srv.sftp_batch(&["put log.bin /log.bin", "get /log.bin back.bin"])
+        .assert_ok("transfers");
+    std::thread::sleep(Duration::from_millis(300));
+    let lines: Vec<Value> = srv
+        .log_tail()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for l in &lines {
+        for key in ["level", "time", "sender", "message"] {
+            assert!(l.get(key).is_some(), "log line without {key}: {l}");
+        }
+    }
+    for sender in ["Upload", "Download"] {
+        let t = lines
+            .iter()
+            .find(|l| l["sender"] == sender && l["file_path"] == "/log.bin")
+            .unwrap_or_else(|| panic!("no {sender} transfer line"));
+        assert_eq!(t["size_bytes"], 100_000);
+        assert!(t["connection_id"].is_string() && t["elapsed_ms"].is_u64());
+    }
+    assert!(
+        !srv.log_tail().contains(PASSWORD),
+        "secrets never appear in logs"
+    );
+}
+
+#[test]
+fn resetprovider_needs_force_and_gen_man_writes_pages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = |cmd: &mut Command| {
+        cmd.arg("-c")
+            .arg(tmp.path())
+            .args(["-l", ""])
+            .current_dir(tmp.path());
+    };
+    let mut init = sftpgo_cmd();
+    init.arg("initprovider");
+    cfg(&mut init);
+    run(&mut init, Duration::from_secs(60)).assert_ok("initprovider");
+    let mut reset = sftpgo_cmd();
+    reset.arg("resetprovider");
+    cfg(&mut reset);
+    let out = run(&mut reset, Duration::from_secs(60));
+    out.assert_refused("resetprovider without --force");
+    assert!(out.stderr.contains("--force"), "{}", out.report());
+    let mut reset = sftpgo_cmd();
+    reset.args(["resetprovider", "--force"]);
+    cfg(&mut reset);
+    run(&mut reset, Duration::from_secs(60)).assert_ok("resetprovider --force");
+    let man = tmp.path().join("man");
+    run(
+        sftpgo_cmd().args(["gen", "man", "-d"]).arg(&man),
+        Duration::from_secs(60),
+    )
+    .assert_ok("gen man");
+    assert!(man.join("sftpgo.1").is_file(), "sftpgo.1 written");
+}
