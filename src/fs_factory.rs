@@ -18,7 +18,13 @@ impl FsFactory for Backends {
             std::fs::create_dir_all(home).map_err(|e| {
                 Error::new(ErrorKind::Internal, format!("cannot create home dir: {e}"))
             })?;
+            if user.uid != 0 || user.gid != 0 {
+                let id = |v: u32| (v != 0).then_some(v);
+                std::os::unix::fs::chown(home, id(user.uid), id(user.gid)).map_err(|e| {
+                    Error::new(ErrorKind::Internal, format!("cannot chown home dir: {e}"))
+                })?;
+            }
         }
-        Ok(Arc::new(LocalFs::new(home)?))
+        Ok(Arc::new(LocalFs::new(home)?.with_owner(user.uid, user.gid)))
     }
 }

@@ -145,3 +145,35 @@ fn resetprovider_needs_force_and_gen_man_writes_pages() {
     .assert_ok("gen man");
     assert!(man.join("sftpgo.1").is_file(), "sftpgo.1 written");
 }
+
+#[test]
+fn created_entries_belong_to_the_users_uid_and_gid() {
+    use std::os::unix::fs::MetadataExt;
+    let me = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1);
+    if me != 0 {
+        eprintln!("SKIPPED: needs root to give files away (CI runs as root)");
+        return;
+    }
+    let srv = Server::builder()
+        .user("owned", |u| {
+            u["uid"] = 4321.into();
+            u["gid"] = 4322.into();
+        })
+        .start();
+    write_data(&srv.local().join("o.bin"), 1000, 1);
+    let key = srv.client_key.clone();
+    srv.sftp_batch_as(
+        "owned",
+        &key,
+        &["put o.bin /o.bin", "mkdir /d", "symlink /o.bin /l"],
+        Duration::from_secs(60),
+    )
+    .assert_ok("uploads as the owned user");
+    let home = srv.home_of("owned");
+    for name in ["", "o.bin", "d"] {
+        let m = fs::metadata(home.join(name)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (4321, 4322), "owner of {name:?}");
+    }
+    let l = fs::symlink_metadata(home.join("l")).unwrap();
+    assert_eq!((l.uid(), l.gid()), (4321, 4322), "owner of the symlink");
+}

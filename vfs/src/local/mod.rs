@@ -29,6 +29,7 @@ pub use file::LocalFile;
 pub struct LocalFs {
     root: PathBuf,
     root_fd: OwnedFd,
+    owner: Option<(u32, u32)>,
 }
 
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
@@ -42,7 +43,36 @@ impl LocalFs {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(Self { root, root_fd })
+        Ok(Self {
+            root,
+            root_fd,
+            owner: None,
+        })
+    }
+
+    /// Gives files, directories and symlinks this back-end creates to `uid`/`gid` (SFTPGo's
+    /// per-user `uid`/`gid`; 0 leaves that id alone). Needs the privilege to chown.
+    pub fn with_owner(mut self, uid: u32, gid: u32) -> Self {
+        if uid != 0 || gid != 0 {
+            self.owner = Some((uid, gid));
+        }
+        self
+    }
+
+    /// Applies the configured owner to `name` in `dir` (not following symlinks).
+    fn chown_created(&self, dir: &OwnedFd, name: &str) -> FsResult<()> {
+        let Some((uid, gid)) = self.owner else {
+            return Ok(());
+        };
+        let id = |v: u32| (v != 0).then_some(v);
+        rustix::fs::chownat(
+            dir,
+            name,
+            id(uid).map(rustix::fs::Uid::from_raw),
+            id(gid).map(rustix::fs::Gid::from_raw),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?;
+        Ok(())
     }
 
     /// The host directory this back-end serves.
@@ -191,6 +221,17 @@ impl Fs for LocalFs {
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             return Err(FsError::new(FsErrorKind::IsADirectory, "is a directory"));
         }
+        if opts.create
+            && let Some((uid, gid)) = self.owner
+            && (st.st_uid != uid || st.st_gid != gid)
+        {
+            let id = |v: u32| (v != 0).then_some(v);
+            rustix::fs::fchown(
+                &fd,
+                id(uid).map(rustix::fs::Uid::from_raw),
+                id(gid).map(rustix::fs::Gid::from_raw),
+            )?;
+        }
         Ok(Box::new(LocalFile::new(fd)))
     }
 
@@ -219,6 +260,7 @@ impl Fs for LocalFs {
         let (dir, name) = self.parent_and_name(path)?;
         let mode = if mode == 0 { 0o777 } else { mode };
         rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(mode))?;
+        self.chown_created(&dir, name)?;
         Ok(())
     }
 
@@ -249,6 +291,7 @@ impl Fs for LocalFs {
     async fn symlink(&self, target: &str, link: &str) -> FsResult<()> {
         let (dir, name) = self.parent_and_name(link)?;
         rustix::fs::symlinkat(target, &dir, name)?;
+        self.chown_created(&dir, name)?;
         Ok(())
     }
 
