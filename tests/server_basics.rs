@@ -177,3 +177,74 @@ fn created_entries_belong_to_the_users_uid_and_gid() {
     let l = fs::symlink_metadata(home.join("l")).unwrap();
     assert_eq!((l.uid(), l.gid()), (4321, 4322), "owner of the symlink");
 }
+
+/// Opens `/up.bin` for writing, writes 100 kB, then drops the connection without
+/// closing the file.
+fn interrupted_upload(port: u16) {
+    require_paramiko();
+    let script = "import sys, time, paramiko\n\
+        t = paramiko.Transport(('127.0.0.1', int(sys.argv[1])))\n\
+        t.connect(username=sys.argv[2], password=sys.argv[3])\n\
+        s = paramiko.SFTPClient.from_transport(t)\n\
+        f = s.open('/up.bin', 'wb')\n\
+        f.set_pipelined(False)\n\
+        f.write(b'N' * 100000)\n\
+        f.flush()\n\
+        s.stat('/')\n\
+        t.sock.close()\n";
+    run(
+        Command::new("python3").args(["-c", script, &port.to_string(), USER, PASSWORD]),
+        Duration::from_secs(60),
+    )
+    .assert_ok("interrupted upload script");
+    std::thread::sleep(Duration::from_millis(700));
+}
+
+#[test]
+fn atomic_upload_modes_protect_the_target_on_interrupted_uploads() {
+    let old = b"previous content that must survive".to_vec();
+    // Mode 1: the old file stays intact and no temporary file is left behind.
+    let srv = Server::builder()
+        .env("SFTPGO_COMMON__UPLOAD_MODE", "1")
+        .start();
+    let home = srv.ensure_home();
+    fs::write(home.join("up.bin"), &old).unwrap();
+    interrupted_upload(srv.port);
+    assert_eq!(
+        fs::read(home.join("up.bin")).unwrap(),
+        old,
+        "mode 1 keeps the old file"
+    );
+    let leftovers: Vec<_> = fs::read_dir(&home)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".sftpgo-upload."))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    // A complete upload in mode 1 replaces the file.
+    write_data(&srv.local().join("new.bin"), 5000, 9);
+    srv.sftp_batch(&["put new.bin /up.bin"])
+        .assert_ok("atomic upload");
+    assert_eq!(fs::read(home.join("up.bin")).unwrap().len(), 5000);
+
+    // Mode 2: the partial upload is kept under the target name, to be resumed.
+    let srv = Server::builder()
+        .env("SFTPGO_COMMON__UPLOAD_MODE", "2")
+        .start();
+    let home = srv.ensure_home();
+    fs::write(home.join("up.bin"), &old).unwrap();
+    interrupted_upload(srv.port);
+    assert_eq!(
+        fs::read(home.join("up.bin")).unwrap(),
+        vec![b'N'; 100000],
+        "mode 2 keeps the partial upload"
+    );
+
+    // Mode 0 writes in place: the partial data is what is there.
+    let srv = Server::start_default();
+    let home = srv.ensure_home();
+    fs::write(home.join("up.bin"), &old).unwrap();
+    interrupted_upload(srv.port);
+    assert_eq!(fs::read(home.join("up.bin")).unwrap().len(), 100000);
+}
