@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::dump::{Dump, LoadMode};
-use sftpgo_core::sessions::SessionRegistry;
+use sftpgo_core::sessions::{ConnectionLimiter, SessionRegistry};
 use sftpgo_net::ssh::SshServer;
 use sftpgo_net::workers::Workers;
 use sftpgo_providers::Provider;
@@ -143,6 +143,10 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         russh,
         auth: Authenticator::new(store),
         sessions: sessions.clone(),
+        limiter: Arc::new(ConnectionLimiter::new(
+            cfg.common.max_total_connections,
+            cfg.common.max_per_host_connections,
+        )),
         fs_factory: Arc::new(crate::fs_factory::Backends),
         banner,
         sftp_limits: Default::default(),

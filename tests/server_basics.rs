@@ -248,3 +248,44 @@ fn atomic_upload_modes_protect_the_target_on_interrupted_uploads() {
     interrupted_upload(srv.port);
     assert_eq!(fs::read(home.join("up.bin")).unwrap().len(), 100000);
 }
+
+fn hold_connection(port: u16) -> std::net::TcpStream {
+    use std::io::BufRead;
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(s.try_clone().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("SSH-2.0-"),
+        "held connection got the banner: {line:?}"
+    );
+    s
+}
+
+fn works_again(srv: &Server) {
+    for _ in 0..50 {
+        if srv.sftp_batch(&["pwd"]).success() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("sessions never worked again after the held connection closed");
+}
+
+#[test]
+fn connection_caps_refuse_before_the_handshake() {
+    for var in [
+        "SFTPGO_COMMON__MAX_TOTAL_CONNECTIONS",
+        "SFTPGO_COMMON__MAX_PER_HOST_CONNECTIONS",
+    ] {
+        let srv = Server::builder().env(var, "1").start();
+        works_again(&srv);
+        let held = hold_connection(srv.port);
+        srv.sftp_batch(&["pwd"])
+            .assert_refused(&format!("second connection with {var}=1"));
+        drop(held);
+        works_again(&srv);
+    }
+}

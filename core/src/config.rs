@@ -45,6 +45,10 @@ pub struct CommonConfig {
     pub idle_timeout: u64,
     /// Upload mode: 0 direct, 1 atomic, 2 atomic with resume.
     pub upload_mode: UploadMode,
+    /// Maximum concurrent client connections over all protocols (0 = unlimited).
+    pub max_total_connections: u32,
+    /// Maximum concurrent client connections from one IP address (0 = unlimited).
+    pub max_per_host_connections: u32,
 }
 
 impl Default for CommonConfig {
@@ -52,6 +56,8 @@ impl Default for CommonConfig {
         Self {
             idle_timeout: 15,
             upload_mode: UploadMode::Standard,
+            max_total_connections: 0,
+            max_per_host_connections: 20,
         }
     }
 }

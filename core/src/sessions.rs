@@ -6,6 +6,68 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Caps on concurrent client connections, checked when a connection is accepted and
+/// before any protocol byte is read (`common.max_total_connections`,
+/// `common.max_per_host_connections`).
+#[derive(Debug, Default)]
+pub struct ConnectionLimiter {
+    max_total: u32,
+    max_per_host: u32,
+    state: Mutex<(u32, HashMap<std::net::IpAddr, u32>)>,
+}
+
+/// A counted connection; dropping it frees the slot.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    limiter: Arc<ConnectionLimiter>,
+    ip: std::net::IpAddr,
+}
+
+impl ConnectionLimiter {
+    /// A limiter; 0 means unlimited.
+    pub fn new(max_total: u32, max_per_host: u32) -> Self {
+        Self {
+            max_total,
+            max_per_host,
+            state: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    /// Counts a new connection from `ip`, or says why it is refused.
+    pub fn try_acquire(
+        self: &Arc<Self>,
+        ip: std::net::IpAddr,
+    ) -> Result<ConnectionSlot, &'static str> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if self.max_total > 0 && st.0 >= self.max_total {
+            return Err("too many open connections");
+        }
+        let per_host = st.1.get(&ip).copied().unwrap_or(0);
+        if self.max_per_host > 0 && per_host >= self.max_per_host {
+            return Err("too many open connections from this address");
+        }
+        st.0 += 1;
+        st.1.insert(ip, per_host + 1);
+        Ok(ConnectionSlot {
+            limiter: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut st = self.limiter.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 = st.0.saturating_sub(1);
+        if let Some(c) = st.1.get_mut(&self.ip) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                st.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Process-wide session registry.
 #[derive(Debug, Default)]
 pub struct SessionRegistry {
@@ -67,5 +129,24 @@ impl Drop for SessionGuard {
                 map.remove(&self.username);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_caps() {
+        let l = Arc::new(ConnectionLimiter::new(3, 2));
+        let a: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let b: std::net::IpAddr = "::1".parse().unwrap();
+        let s1 = l.try_acquire(a).unwrap();
+        let _s2 = l.try_acquire(a).unwrap();
+        assert!(l.try_acquire(a).is_err(), "per-host cap");
+        let _s3 = l.try_acquire(b).unwrap();
+        assert!(l.try_acquire(b).is_err(), "total cap");
+        drop(s1);
+        assert!(l.try_acquire(a).is_ok(), "slot freed on drop");
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::FsFactory;
-use sftpgo_core::sessions::SessionRegistry;
+use sftpgo_core::sessions::{ConnectionLimiter, SessionRegistry};
 
 pub use config::Config;
 pub use handler::SshHandler;
@@ -29,6 +29,8 @@ pub struct SshServer {
     pub auth: Authenticator,
     /// Active sessions.
     pub sessions: Arc<SessionRegistry>,
+    /// Connection caps shared by every front-end.
+    pub limiter: Arc<ConnectionLimiter>,
     /// Storage for a logged-in user.
     pub fs_factory: Arc<dyn FsFactory>,
     /// Pre-authentication banner.
@@ -40,10 +42,18 @@ pub struct SshServer {
 impl SshServer {
     /// Serves one accepted TCP connection until it ends.
     pub async fn serve_connection(self: Arc<Self>, stream: tokio::net::TcpStream) {
-        let peer = stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|_| "unknown".into());
+        let Ok(peer_addr) = stream.peer_addr() else {
+            return;
+        };
+        let peer = peer_addr.to_string();
+        // Caps apply before any protocol byte is read.
+        let _slot = match self.limiter.try_acquire(peer_addr.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                tracing::warn!(sender = "SSH", remote = %peer, reason = why, "connection refused");
+                return;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let handler = SshHandler::new(self.clone(), peer.clone());
         match russh::server::run_stream(self.russh.clone(), stream, handler).await {
