@@ -289,3 +289,46 @@ fn connection_caps_refuse_before_the_handshake() {
         works_again(&srv);
     }
 }
+
+#[test]
+fn configured_host_key_and_ciphers_are_honoured() {
+    require_tools(&["ssh", "ssh-keyscan", "ssh-keygen"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key_path, key_pub) = gen_key(dir.path(), "host_ed25519");
+    let srv = Server::builder()
+        .env("SFTPGO_SFTPD__HOST_KEYS", key_path.to_str().unwrap())
+        .env("SFTPGO_SFTPD__CIPHERS", "aes256-ctr,aes256-gcm@openssh.com")
+        .start();
+    let scan = run(
+        Command::new("ssh-keyscan").args([
+            "-t",
+            "ed25519",
+            "-p",
+            &srv.port.to_string(),
+            "127.0.0.1",
+        ]),
+        Duration::from_secs(30),
+    );
+    let blob = key_pub.split_whitespace().nth(1).unwrap();
+    assert!(
+        scan.stdout.contains(blob),
+        "the configured host key is served\n{}",
+        scan.report()
+    );
+    assert!(
+        !srv.config_dir().join("id_ed25519").exists(),
+        "no key is generated when host_keys is set"
+    );
+    let with_cipher = |cipher: &str| {
+        run(
+            Command::new("ssh")
+                .args(["-p", &srv.port.to_string(), "-c", cipher])
+                .args(ssh_client_opts(&srv.client_key))
+                .arg(format!("{USER}@127.0.0.1"))
+                .arg("pwd"),
+            Duration::from_secs(60),
+        )
+    };
+    with_cipher("aes256-ctr").assert_ok("a configured cipher");
+    with_cipher("aes128-gcm@openssh.com").assert_refused("a cipher left out of sftpd.ciphers");
+}
