@@ -332,3 +332,75 @@ fn configured_host_key_and_ciphers_are_honoured() {
     with_cipher("aes256-ctr").assert_ok("a configured cipher");
     with_cipher("aes128-gcm@openssh.com").assert_refused("a cipher left out of sftpd.ciphers");
 }
+
+/// Runs OpenSSH `ssh` with password auth only, answering every prompt with a wrong
+/// password through SSH_ASKPASS; returns (prompts answered, ssh stderr).
+fn wrong_password_prompts(srv: &Server, prompts: u32) -> (usize, String) {
+    require_tools(&["ssh"]);
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let askpass = dir.path().join("askpass.sh");
+    fs::write(
+        &askpass,
+        format!(
+            "#!/bin/sh\necho x >> '{}'\necho wrong-password\n",
+            count.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&askpass, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(
+        Command::new("setsid")
+            .args(["-w", "ssh", "-p", &srv.port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "PreferredAuthentications=password",
+                "-o",
+                "PubkeyAuthentication=no",
+                "-o",
+                &format!("NumberOfPasswordPrompts={prompts}"),
+            ])
+            .arg(format!("{USER}@127.0.0.1"))
+            .arg("pwd")
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .stdin(std::process::Stdio::null()),
+        Duration::from_secs(60),
+    );
+    assert!(
+        !out.success(),
+        "a wrong password must not log in\n{}",
+        out.report()
+    );
+    let answered = fs::read_to_string(&count)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    (answered, out.stderr)
+}
+
+#[test]
+fn password_retries_are_allowed_up_to_max_auth_tries() {
+    // Default limit (6): OpenSSH may ask three times on one connection, like with sshd.
+    let srv = Server::start_default();
+    let (answered, _) = wrong_password_prompts(&srv, 3);
+    assert_eq!(
+        answered, 3,
+        "each wrong password may be retried on the same connection"
+    );
+    // With max_auth_tries = 2 the server disconnects after the second failure.
+    let srv = Server::builder()
+        .env("SFTPGO_SFTPD__MAX_AUTH_TRIES", "2")
+        .start();
+    let (answered, stderr) = wrong_password_prompts(&srv, 5);
+    assert!(
+        answered <= 3,
+        "the connection must end after 2 failures, {answered} prompts answered; {stderr}"
+    );
+}

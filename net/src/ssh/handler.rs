@@ -54,7 +54,7 @@ impl SshHandler {
         else {
             tracing::warn!(connection_id = %self.conn_id, username = %user.username, remote = %self.peer,
                 "login refused: too many open sessions");
-            return Auth::reject();
+            return self.reject();
         };
         tracing::info!(sender = "SSH", connection_id = %self.conn_id, username = %user.username,
             remote = %self.peer, method, "login succeeded");
@@ -71,7 +71,17 @@ impl SshHandler {
     fn failed(&self, username: &str, method: &str, e: &AuthError) -> Auth {
         tracing::warn!(sender = "SSH", connection_id = %self.conn_id, username, remote = %self.peer,
             method, reason = %e, "login failed");
-        Auth::reject()
+        self.reject()
+    }
+
+    /// A refusal that keeps every configured method available, so a client can retry
+    /// (a mistyped password, another key) until `max_auth_tries`. russh's plain
+    /// `Auth::reject()` would withdraw the method after one failure.
+    fn reject(&self) -> Auth {
+        Auth::Reject {
+            proceed_with_methods: Some(self.srv.russh.methods.clone()),
+            partial_success: false,
+        }
     }
 
     fn connection(&self, protocol: &'static str) -> Option<Connection> {
@@ -125,7 +135,7 @@ impl Handler for SshHandler {
             {
                 Auth::Accept
             } else {
-                Auth::reject()
+                self.reject()
             },
         )
     }
