@@ -4,6 +4,7 @@ mod commands;
 pub mod config;
 mod handler;
 pub mod keys;
+mod read_buffer;
 mod scp;
 pub mod sftp;
 
@@ -56,6 +57,7 @@ impl SshServer {
         };
         let _ = stream.set_nodelay(true);
         let handler = SshHandler::new(self.clone(), peer.clone());
+        let stream = read_buffer::ReadBuffered::new(stream);
         match russh::server::run_stream(self.russh.clone(), stream, handler).await {
             Ok(session) => {
                 if let Err(e) = session.await {

@@ -170,3 +170,49 @@ async fn io_uring_many_reads_in_flight_and_a_dropped_one() {
         assert_eq!(&buf[..], &data[start..start + 32768]);
     }
 }
+
+/// Every I/O path of `LocalFile` (page-cache fast path and ring on disk file systems,
+/// inline pread/pwrite on tmpfs) returns the same bytes, full reads up to end of file
+/// and 0 past it.
+#[tokio::test(flavor = "current_thread")]
+async fn reads_match_on_disk_and_memory_backed_file_systems() {
+    let mut dirs = vec![tempfile::tempdir().unwrap()];
+    if std::path::Path::new("/dev/shm").is_dir() {
+        dirs.push(tempfile::tempdir_in("/dev/shm").unwrap());
+    }
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    for dir in dirs {
+        let fs = LocalFs::new(dir.path()).unwrap();
+        let w = OpenOptions {
+            write: true,
+            create: true,
+            truncate: true,
+            ..Default::default()
+        };
+        let f = fs.open("f", &w).await.unwrap();
+        for (i, chunk) in data.chunks(65_536).enumerate() {
+            f.write_at(chunk, (i * 65_536) as u64).await.unwrap();
+        }
+        f.sync().await.unwrap();
+        drop(f);
+        let r = OpenOptions {
+            read: true,
+            ..Default::default()
+        };
+        let f = fs.open("f", &r).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 262_144];
+        loop {
+            let n = f.read_at(&mut buf, got.len() as u64).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got.len(), data.len(), "in {}", dir.path().display());
+        assert!(got == data, "content differs in {}", dir.path().display());
+        // A read straddling the end returns the tail, not an error.
+        let n = f.read_at(&mut buf, data.len() as u64 - 10).await.unwrap();
+        assert_eq!(&buf[..n], &data[data.len() - 10..]);
+    }
+}

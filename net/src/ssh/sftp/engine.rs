@@ -100,7 +100,7 @@ pub async fn serve(channel: russh::Channel<Msg>, conn: Connection, limits: Limit
         next_handle: 0,
         version_sent: false,
     };
-    let mut inbuf = BytesMut::with_capacity(512 * 1024);
+    let mut inbuf = BytesMut::new();
     'outer: while let Some(msg) = rx.wait().await {
         match msg {
             ChannelMsg::Data { data } => {
@@ -115,7 +115,13 @@ pub async fn serve(channel: russh::Channel<Msg>, conn: Connection, limits: Limit
                                 break 'outer;
                             }
                         }
-                        Ok(None) => break,
+                        Ok(None) => {
+                            // An idle session keeps no input buffer.
+                            if inbuf.is_empty() {
+                                inbuf = BytesMut::new();
+                            }
+                            break;
+                        }
                         Err(Malformed) => {
                             tracing::warn!(connection_id = %conn_id, "malformed SFTP packet framing, closing the channel");
                             break 'outer;

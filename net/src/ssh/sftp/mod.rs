@@ -17,6 +17,7 @@
     clippy::indexing_slicing
 )]
 
+mod buffers;
 pub mod codec;
 mod engine;
 mod extensions;

@@ -9,6 +9,7 @@ use sftpgo_core::path::VirtualPath;
 use sftpgo_core::{Error, ErrorKind};
 use sftpgo_vfs::SetAttrs;
 
+use super::buffers::ReplyBuf;
 use super::codec::{Malformed, Packet, Reader, kind, long_name, pflags, status, status_packet};
 use super::engine::{Handle, Session};
 
@@ -24,6 +25,9 @@ const EXTENSIONS: &[(&str, &str)] = &[
     ("expand-path@openssh.com", "1"),
     ("copy-data", "1"),
 ];
+
+/// Bytes before the data in a DATA reply: length, type, id, data length.
+const DATA_HEADER: usize = 13;
 
 /// Directory entries per READDIR reply.
 const READDIR_BATCH: usize = 128;
@@ -254,17 +258,20 @@ impl Session {
             Ok(t) => t,
             Err(e) => return Ok(error_packet(id, &e)),
         };
-        // Reply: type, id, data length, data read in place.
-        let mut p = Packet::new(kind::DATA, Some(id), 4 + len);
-        let len_at = p.len();
-        p.u32(0);
-        let slot = p.data_slot(len);
-        match t.read_at(slot, offset).await {
+        // Reply: length, type, id, data length, then the data read in place.
+        let mut buf = ReplyBuf::take(DATA_HEADER + len);
+        let res = match buf.as_mut_slice().get_mut(DATA_HEADER..) {
+            Some(slot) => t.read_at(slot, offset).await,
+            None => Ok(0),
+        };
+        match res {
             Ok(0) => Ok(status_packet(id, status::EOF, "EOF")),
             Ok(n) => {
-                p.truncate_by(len - n);
-                p.patch_u32(len_at, u32::try_from(n).unwrap_or(0));
-                Ok(p.finish())
+                let n32 = u32::try_from(n).unwrap_or(0);
+                if let Some(head) = buf.as_mut_slice().get_mut(..DATA_HEADER) {
+                    head.copy_from_slice(&data_header(id, n32));
+                }
+                Ok(buf.freeze(DATA_HEADER + n))
             }
             Err(e) => Ok(error_packet(id, &e)),
         }
@@ -356,6 +363,21 @@ impl Session {
         };
         done(id, res)
     }
+}
+
+/// `length | SSH_FXP_DATA | id | data length` for a DATA reply carrying `n` bytes.
+fn data_header(id: u32, n: u32) -> [u8; DATA_HEADER] {
+    let mut h = [0u8; DATA_HEADER];
+    let fields = (n + 9)
+        .to_be_bytes()
+        .into_iter()
+        .chain([kind::DATA])
+        .chain(id.to_be_bytes())
+        .chain(n.to_be_bytes());
+    for (dst, src) in h.iter_mut().zip(fields) {
+        *dst = src;
+    }
+    h
 }
 
 fn handle_reply(id: u32, handle: &[u8]) -> Bytes {

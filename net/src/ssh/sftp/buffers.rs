@@ -1,0 +1,109 @@
+//! Recycled buffers for READ replies.
+//!
+//! A READ reply carries up to 256 KiB read straight from the file. Allocating and
+//! zeroing a fresh buffer for each one cost about a tenth of the download path (memset
+//! plus new pages, see docs/performance-notes.md). Instead each worker thread keeps a
+//! small free list: a reply's buffer goes back to it when the transport has sent (and
+//! dropped) the reply. Recycled buffers keep their initialised length, so they are not
+//! zeroed again. The list is per thread because a session and its transport task run on
+//! the same worker; a buffer dropped elsewhere simply joins that thread's list.
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+
+/// Buffers kept per worker thread (at most this many × the largest reply).
+const MAX_FREE: usize = 64;
+/// Smaller replies are not worth recycling.
+const MIN_RECYCLED: usize = 16 * 1024;
+
+thread_local! {
+    static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A reply buffer of at least `len` initialised bytes; contents are arbitrary.
+pub struct ReplyBuf {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl ReplyBuf {
+    /// Takes a buffer from this thread's free list, or allocates one.
+    pub fn take(len: usize) -> Self {
+        let recycled = if len >= MIN_RECYCLED {
+            FREE.with(|f| f.borrow_mut().pop())
+        } else {
+            None
+        };
+        let mut buf = recycled.unwrap_or_default();
+        if buf.len() < len {
+            // Zeroes only the part never used before.
+            buf.resize(len, 0);
+        }
+        Self { buf, len }
+    }
+
+    /// The usable bytes.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        self.buf.get_mut(..self.len).unwrap_or_default()
+    }
+
+    /// Hands the first `len` bytes to the transport; the buffer returns to the free list
+    /// when the last reference is dropped.
+    pub fn freeze(mut self, len: usize) -> Bytes {
+        self.len = len.min(self.len);
+        Bytes::from_owner(self)
+    }
+}
+
+impl AsRef<[u8]> for ReplyBuf {
+    fn as_ref(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Drop for ReplyBuf {
+    fn drop(&mut self) {
+        if self.buf.len() < MIN_RECYCLED {
+            return;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        // During thread teardown the list may be gone already; then the buffer is freed.
+        let _ = FREE.try_with(|f| {
+            let mut f = f.borrow_mut();
+            if f.len() < MAX_FREE {
+                f.push(buf);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_recycled_without_losing_length() {
+        let mut b = ReplyBuf::take(64 * 1024);
+        b.as_mut_slice().fill(7);
+        let ptr = b.as_mut_slice().as_ptr();
+        let frozen = b.freeze(100);
+        assert_eq!(frozen.len(), 100);
+        assert!(frozen.iter().all(|&x| x == 7));
+        drop(frozen);
+        let mut again = ReplyBuf::take(32 * 1024);
+        assert_eq!(again.as_mut_slice().len(), 32 * 1024);
+        assert_eq!(
+            again.as_mut_slice().as_ptr(),
+            ptr,
+            "the freed buffer is reused"
+        );
+    }
+
+    #[test]
+    fn small_buffers_are_not_kept() {
+        let b = ReplyBuf::take(100);
+        drop(b.freeze(10));
+        assert!(FREE.with(|f| f.borrow().is_empty()));
+    }
+}
