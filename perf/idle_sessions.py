@@ -2,22 +2,42 @@
 """Opens N authenticated SFTP sessions to a server, keeps them idle, and reports the
 server's memory before and after.
 
-Usage: idle_sessions.py HOST PORT USER KEY N PIDS_CMD
-PIDS_CMD is a shell command printing the server's process ids (one per line); it is
-run before and after, and the resident (RSS) and proportional (PSS) memory of those
-processes is summed from /proc/PID/smaps_rollup. Prints one JSON line.
+Usage: idle_sessions.py HOST PORT USER KEY N SERVER_PID [LABEL]
+The resident (RSS) and proportional (PSS) memory of SERVER_PID and all its descendants
+(OpenSSH forks a process or two per session plus sftp-server) is summed from
+/proc/PID/smaps_rollup before and after. Prints one JSON line, or with LABEL one
+markdown table row: label, sessions, PSS and RSS KiB per session, PSS after in MiB.
 """
 import asyncio
 import json
-import subprocess
+import os
 import sys
 import time
 
 import asyncssh
 
 
-def memory(pids_cmd):
-    pids = subprocess.run(pids_cmd, shell=True, capture_output=True, text=True).stdout.split()
+def descendants(root):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [int(root)]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def memory(root):
+    pids = descendants(root)
     rss = pss = 0
     for pid in pids:
         try:
@@ -44,9 +64,9 @@ async def open_session(host, port, user, key, sem):
 
 
 async def main():
-    host, port, user, key, n, pids_cmd = sys.argv[1:7]
+    host, port, user, key, n, server_pid = sys.argv[1:7]
     n = int(n)
-    before = memory(pids_cmd)
+    before = memory(server_pid)
     sem = asyncio.Semaphore(16)
     start = time.monotonic()
     sessions = await asyncio.gather(
@@ -54,11 +74,15 @@ async def main():
     )
     opened = time.monotonic() - start
     await asyncio.sleep(2)  # let the server settle
-    after = memory(pids_cmd)
+    after = memory(server_pid)
     per = (after["pss_kib"] - before["pss_kib"]) / n
-    print(json.dumps({"sessions": n, "open_seconds": round(opened, 2), "before": before,
-                      "after": after, "pss_kib_per_session": round(per, 1),
-                      "rss_kib_per_session": round((after["rss_kib"] - before["rss_kib"]) / n, 1)}))
+    rss_per = (after["rss_kib"] - before["rss_kib"]) / n
+    if len(sys.argv) > 7:
+        print(f"| {sys.argv[7]} | {n} | {per:.1f} | {rss_per:.1f} | {after['pss_kib'] / 1024:.0f} |")
+    else:
+        print(json.dumps({"sessions": n, "open_seconds": round(opened, 2), "before": before,
+                          "after": after, "pss_kib_per_session": round(per, 1),
+                          "rss_kib_per_session": round(rss_per, 1)}))
     for conn, sftp in sessions:
         sftp.exit()
         conn.close()

@@ -44,8 +44,13 @@ EXPECTED_EXTENSIONS = [
 FXP_INIT = 1
 FXP_VERSION = 2
 FXP_OPEN = 3
+FXP_CLOSE = 4
+FXP_READ = 5
+FXP_WRITE = 6
 FXP_REALPATH = 16
 FXP_STATUS = 101
+FXP_HANDLE = 102
+FXP_DATA = 103
 FXP_NAME = 104
 
 FAILURES = []
@@ -509,6 +514,77 @@ def check_raw_paths(client, args):
                   f"nothing was written to {directory}")
 
 
+def check_pipelined_requests(transport, args):
+    """Many READ/WRITE requests in flight at once on a raw channel: the server may answer
+    them out of order, but the result must be as if they ran in order where they overlap,
+    and CLOSE must answer after every earlier request."""
+    chan = open_sftp_channel(transport)
+    sftp_init(chan)
+    flags = 0x02 | 0x08 | 0x10  # WRITE | CREAT | TRUNC
+    send_packet(chan, FXP_OPEN, struct.pack(">I", 1) + pack_string("ext/pipelined.bin")
+                + struct.pack(">II", flags | 0x01, 0))
+    ptype, body = recv_packet(chan)
+    check(ptype == FXP_HANDLE, f"OPEN returns a handle (got type {ptype})")
+    (hlen,) = struct.unpack(">I", body[4:8])
+    handle = body[8:8 + hlen]
+    chunk = 64 * 1024
+    expected = {}
+
+    def write(req_id, offset, data):
+        send_packet(chan, FXP_WRITE, struct.pack(">I", req_id) + pack_string(handle)
+                    + struct.pack(">Q", offset) + pack_string(data))
+        expected[req_id] = ("status", 0)
+
+    def read(req_id, offset, length, want):
+        send_packet(chan, FXP_READ, struct.pack(">I", req_id) + pack_string(handle)
+                    + struct.pack(">QI", offset, length))
+        expected[req_id] = ("data", want)
+
+    write(10, 0, b"a" * chunk)
+    write(11, 0, b"b" * chunk)            # overlaps 10: must land after it
+    write(12, chunk, b"c" * chunk)
+    read(13, 0, 2 * chunk, b"b" * chunk + b"c" * chunk)  # must see 11 and 12
+    blocks = {}
+    for i in range(40):                   # disjoint writes, free to run together
+        data = data_of(chunk, 100 + i)
+        blocks[i] = data
+        write(100 + i, (2 + i) * chunk, data)
+    send_packet(chan, FXP_WRITE, struct.pack(">I", 14) + pack_string(b"\xff\xff\xff\xff")
+                + struct.pack(">Q", 0) + pack_string(b"x"))
+    expected[14] = ("status", 4)           # unknown handle: an error for that request only
+    for i in range(40):
+        read(200 + i, (2 + i) * chunk, chunk, blocks[i])
+    send_packet(chan, FXP_CLOSE, struct.pack(">I", 99) + pack_string(handle))
+
+    answered = []
+    while 99 not in answered:
+        ptype, body = recv_packet(chan)
+        (req_id,) = struct.unpack(">I", body[:4])
+        answered.append(req_id)
+        if req_id == 99:
+            check(ptype == FXP_STATUS and struct.unpack(">I", body[4:8])[0] == 0,
+                  "CLOSE after pipelined writes succeeds")
+            continue
+        kind, want = expected.get(req_id, (None, None))
+        if kind == "status":
+            code = struct.unpack(">I", body[4:8])[0] if ptype == FXP_STATUS else None
+            if code != want:
+                check(False, f"request {req_id}: status {code}, expected {want}")
+        elif kind == "data":
+            (dlen,) = struct.unpack(">I", body[4:8]) if ptype == FXP_DATA else (None,)
+            if ptype != FXP_DATA or body[8:8 + dlen] != want:
+                check(False, f"READ {req_id} did not return the bytes written before it")
+        else:
+            check(False, f"reply to unknown request {req_id}")
+    check(sorted(answered[:-1]) == sorted(expected), "every request answered once, CLOSE last")
+    chan.close()
+    if args.home:
+        with open(os.path.join(args.home, "ext", "pipelined.bin"), "rb") as f:
+            content = f.read()
+        want = b"b" * chunk + b"c" * chunk + b"".join(blocks[i] for i in range(40))
+        check(content == want, "file content is what in-order writes would give")
+
+
 def run_default(args):
     run_step("login", check_login, args)
 
@@ -531,6 +607,7 @@ def run_default(args):
         run_step("fsetstat permissions", check_fsetstat_permissions, client, args)
         run_step("error recovery", check_error_recovery, client)
         run_step("raw path confinement", check_raw_paths, client, args)
+        run_step("pipelined READ/WRITE", check_pipelined_requests, transport, args)
         client.close()
     finally:
         transport.close()

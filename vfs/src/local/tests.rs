@@ -216,3 +216,40 @@ async fn reads_match_on_disk_and_memory_backed_file_systems() {
         assert_eq!(&buf[..n], &data[data.len() - 10..]);
     }
 }
+
+/// A thread that outlives its runtime (tests, benches, a restarted worker) must not keep
+/// a ring whose completion driver died with the old runtime: operations completed by
+/// the kernel's workers would never wake their task.
+#[test]
+fn a_new_runtime_on_the_same_thread_gets_a_driven_ring() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(dir.path().join("f"))
+        .unwrap();
+    let data = vec![1u8; 256 * 1024];
+    for round in 0..2 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let ring = uring::Ring::current().expect("io_uring");
+            let work = async {
+                for i in 0..64u64 {
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+                    ring.write_at(fd, &data, i * data.len() as u64)
+                        .await
+                        .unwrap();
+                }
+                file.sync_all().unwrap();
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(20), work)
+                .await
+                .unwrap_or_else(|_| panic!("io_uring writes stalled in runtime {round}"));
+        });
+    }
+}

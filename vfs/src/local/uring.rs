@@ -21,6 +21,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -44,6 +45,18 @@ struct Inner {
 /// One thread's ring.
 pub struct Ring {
     inner: Mutex<Inner>,
+    /// Cleared when the driver task is dropped (its runtime shut down): completions
+    /// would no longer wake anyone, so the thread needs a new ring.
+    driven: Arc<AtomicBool>,
+}
+
+/// Lives inside the driver task; marks the ring undriven when the task goes away.
+struct DriverGuard(Arc<AtomicBool>);
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 thread_local! {
@@ -98,12 +111,14 @@ impl Inner {
 }
 
 impl Ring {
-    /// This thread's ring, created on first use; `None` when io_uring or a tokio runtime
-    /// is not available here.
+    /// This thread's ring, created on first use (and again when the runtime that drove
+    /// the previous one has shut down); `None` when io_uring or a tokio runtime is not
+    /// available here.
     pub fn current() -> Option<Arc<Ring>> {
         CURRENT.with(|c| {
             let mut c = c.borrow_mut();
-            if c.is_none() {
+            let stale = matches!(&*c, Some(Some(r)) if !r.driven.load(Ordering::Acquire));
+            if c.is_none() || stale {
                 *c = Some(Self::start().ok());
             }
             c.as_ref().and_then(|r| r.clone())
@@ -125,7 +140,9 @@ impl Ring {
                 slots: Vec::new(),
                 free: Vec::new(),
             }),
+            driven: Arc::new(AtomicBool::new(true)),
         });
+        let guard = DriverGuard(this.driven.clone());
         let driver = this.clone();
         let afd = {
             let _enter = handle.enter();
@@ -135,6 +152,7 @@ impl Ring {
                 .map_err(std::io::Error::from)?
         };
         handle.spawn(async move {
+            let _guard = guard;
             loop {
                 let Ok(mut guard) = afd.readable().await else {
                     return;

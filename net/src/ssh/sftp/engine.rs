@@ -11,6 +11,8 @@ use sftpgo_core::path::VirtualPath;
 use tokio::sync::mpsc;
 
 use super::codec::{Malformed, Reader, kind, status, status_packet};
+use super::pipeline::{MAX_IN_FLIGHT, Pipeline};
+use super::requests::Io;
 
 /// Size limits advertised through `limits@openssh.com` and enforced on input.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +40,11 @@ impl Default for Limits {
 
 /// An open handle.
 pub(super) enum Handle {
-    File(Arc<Transfer>),
+    File {
+        transfer: Arc<Transfer>,
+        /// Opened with SSH_FXF_APPEND: requests on it keep their order.
+        append: bool,
+    },
     Dir {
         path: VirtualPath,
         /// Entries not yet sent; loaded on the first READDIR.
@@ -101,17 +107,25 @@ pub async fn serve(channel: russh::Channel<Msg>, conn: Connection, limits: Limit
         version_sent: false,
     };
     let mut inbuf = BytesMut::new();
-    'outer: while let Some(msg) = rx.wait().await {
+    let mut pipeline = Pipeline::default();
+    'outer: loop {
+        let msg = tokio::select! {
+            biased;
+            Some(reply) = pipeline.next(), if !pipeline.is_empty() => {
+                if out_tx.send(reply).await.is_err() {
+                    break 'outer;
+                }
+                continue;
+            }
+            msg = rx.wait(), if pipeline.len() < MAX_IN_FLIGHT => msg,
+        };
         match msg {
-            ChannelMsg::Data { data } => {
+            Some(ChannelMsg::Data { data }) => {
                 inbuf.extend_from_slice(&data);
                 loop {
                     match next_packet(&mut inbuf, limits.max_packet) {
                         Ok(Some(pkt)) => {
-                            let reply = session.dispatch(&pkt).await;
-                            if let Some(reply) = reply
-                                && out_tx.send(reply).await.is_err()
-                            {
+                            if session.handle(pkt, &mut pipeline, &out_tx).await.is_err() {
                                 break 'outer;
                             }
                         }
@@ -129,13 +143,17 @@ pub async fn serve(channel: russh::Channel<Msg>, conn: Connection, limits: Limit
                     }
                 }
             }
-            ChannelMsg::Eof | ChannelMsg::Close => break,
-            _ => {}
+            Some(ChannelMsg::Eof | ChannelMsg::Close) | None => break,
+            Some(_) => {}
         }
     }
+    // Requests already received still complete (an upload's last writes land).
+    while let Some(reply) = pipeline.next().await {
+        let _ = out_tx.send(reply).await;
+    }
     for (_, h) in session.handles.drain() {
-        if let Handle::File(t) = h {
-            t.abort().await;
+        if let Handle::File { transfer, .. } = h {
+            transfer.abort().await;
         }
     }
     drop(out_tx);
@@ -161,7 +179,48 @@ fn next_packet(buf: &mut BytesMut, max: u32) -> Result<Option<Bytes>, Malformed>
     Ok(Some(buf.split_to(len as usize).freeze()))
 }
 
+/// The reply channel is gone: the client left.
+pub(super) struct Closed;
+
 impl Session {
+    /// Runs one request: READ and WRITE join the pipeline, everything else runs once the
+    /// pipeline is empty (see `pipeline` for the ordering rules).
+    async fn handle(
+        &mut self,
+        pkt: Bytes,
+        pipeline: &mut Pipeline,
+        out: &mpsc::Sender<Bytes>,
+    ) -> Result<(), Closed> {
+        let ty = pkt.first().copied();
+        if matches!(ty, Some(kind::READ | kind::WRITE)) {
+            let io = self.start_io(&pkt).unwrap_or_else(|Malformed| {
+                let id = Reader::new(pkt.get(1..).unwrap_or_default())
+                    .u32()
+                    .unwrap_or(0);
+                Io::Reply(status_packet(id, status::BAD_MESSAGE, "malformed request"))
+            });
+            match io {
+                Io::Reply(reply) => return out.send(reply).await.map_err(|_| Closed),
+                Io::Start(span, reply) => {
+                    while pipeline.blocks(&span) || pipeline.len() >= MAX_IN_FLIGHT {
+                        if let Some(done) = pipeline.next().await {
+                            out.send(done).await.map_err(|_| Closed)?;
+                        }
+                    }
+                    pipeline.push(span, reply);
+                    return Ok(());
+                }
+            }
+        }
+        while let Some(done) = pipeline.next().await {
+            out.send(done).await.map_err(|_| Closed)?;
+        }
+        match self.dispatch(&pkt).await {
+            Some(reply) => out.send(reply).await.map_err(|_| Closed),
+            None => Ok(()),
+        }
+    }
+
     /// Handles one packet; returns the reply, if any.
     async fn dispatch(&mut self, pkt: &[u8]) -> Option<Bytes> {
         let mut r = Reader::new(pkt);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sftpgo_core::connection::WriteOptions;
+use sftpgo_core::connection::{Transfer, WriteOptions};
 use sftpgo_core::path::VirtualPath;
 use sftpgo_core::{Error, ErrorKind};
 use sftpgo_vfs::SetAttrs;
@@ -12,6 +12,7 @@ use sftpgo_vfs::SetAttrs;
 use super::buffers::ReplyBuf;
 use super::codec::{Malformed, Packet, Reader, kind, long_name, pflags, status, status_packet};
 use super::engine::{Handle, Session};
+use super::pipeline::{ReplyFuture, Span};
 
 /// Extensions announced in VERSION: (name, version).
 const EXTENSIONS: &[(&str, &str)] = &[
@@ -86,7 +87,7 @@ impl Session {
 
     pub(super) fn file(&self, raw: &[u8]) -> Result<Arc<sftpgo_core::connection::Transfer>, Error> {
         match Self::handle_id(raw).and_then(|h| self.handles.get(&h)) {
-            Some(Handle::File(t)) => Ok(t.clone()),
+            Some(Handle::File { transfer, .. }) => Ok(transfer.clone()),
             _ => Err(Error::invalid("invalid handle")),
         }
     }
@@ -95,8 +96,6 @@ impl Session {
         Ok(match ty {
             kind::OPEN => self.open(id, r).await?,
             kind::CLOSE => self.close(id, r).await?,
-            kind::READ => self.read(id, r).await?,
-            kind::WRITE => self.write(id, r).await?,
             kind::LSTAT | kind::STAT => {
                 let p = r.string()?;
                 let res = match self.path(p) {
@@ -212,6 +211,7 @@ impl Session {
             Ok(vp) => vp,
             Err(e) => return Ok(error_packet(id, &e)),
         };
+        let append = flags & pflags::APPEND != 0;
         let res = if flags & (pflags::WRITE | pflags::APPEND) != 0 {
             let opts = WriteOptions {
                 read: flags & pflags::READ != 0,
@@ -228,7 +228,10 @@ impl Session {
         Ok(match res {
             Ok(t) => {
                 let t = Arc::new(t);
-                match self.add_handle(Handle::File(t.clone())) {
+                match self.add_handle(Handle::File {
+                    transfer: t.clone(),
+                    append,
+                }) {
                     Some(h) => handle_reply(id, &h),
                     None => {
                         t.abort().await;
@@ -244,50 +247,68 @@ impl Session {
         let raw = r.bytes()?;
         let h = Self::handle_id(raw).and_then(|h| self.handles.remove(&h));
         Ok(match h {
-            Some(Handle::File(t)) => done(id, t.close().await),
+            Some(Handle::File { transfer, .. }) => done(id, transfer.close().await),
             Some(Handle::Dir { .. }) => ok(id),
             None => status_packet(id, status::FAILURE, "invalid handle"),
         })
     }
 
-    async fn read(&mut self, id: u32, r: &mut Reader<'_>) -> Reply {
-        let h = r.bytes()?;
+    /// Parses a READ or WRITE and returns its reply future (or an immediate reply).
+    pub(super) fn start_io(&self, pkt: &Bytes) -> Result<Io, Malformed> {
+        let mut r = Reader::new(pkt);
+        let ty = r.u8()?;
+        let id = r.u32()?;
+        let raw = r.bytes()?;
         let offset = r.u64()?;
-        let len = r.u32()?.min(self.limits.max_read) as usize;
-        let t = match self.file(h) {
-            Ok(t) => t,
-            Err(e) => return Ok(error_packet(id, &e)),
+        let Some((handle, transfer, append)) = self.file_entry(raw) else {
+            return Ok(Io::Reply(status_packet(
+                id,
+                status::FAILURE,
+                "invalid handle",
+            )));
         };
-        // Reply: length, type, id, data length, then the data read in place.
-        let mut buf = ReplyBuf::take(DATA_HEADER + len);
-        let res = match buf.as_mut_slice().get_mut(DATA_HEADER..) {
-            Some(slot) => t.read_at(slot, offset).await,
-            None => Ok(0),
-        };
-        match res {
-            Ok(0) => Ok(status_packet(id, status::EOF, "EOF")),
-            Ok(n) => {
-                let n32 = u32::try_from(n).unwrap_or(0);
-                if let Some(head) = buf.as_mut_slice().get_mut(..DATA_HEADER) {
-                    head.copy_from_slice(&data_header(id, n32));
-                }
-                Ok(buf.freeze(DATA_HEADER + n))
-            }
-            Err(e) => Ok(error_packet(id, &e)),
+        if ty == kind::READ {
+            let len = r.u32()?.min(self.limits.max_read);
+            let span = Span {
+                handle,
+                write: false,
+                start: offset,
+                end: offset.saturating_add(u64::from(len)),
+                sequential: append,
+            };
+            return Ok(Io::Start(
+                span,
+                Box::pin(read_reply(transfer, id, offset, len as usize)),
+            ));
         }
-    }
-
-    async fn write(&mut self, id: u32, r: &mut Reader<'_>) -> Reply {
-        let h = r.bytes()?;
-        let offset = r.u64()?;
         let data = r.bytes()?;
         if data.len() > self.limits.max_write as usize {
-            return Ok(status_packet(id, status::FAILURE, "write too large"));
+            return Ok(Io::Reply(status_packet(
+                id,
+                status::FAILURE,
+                "write too large",
+            )));
         }
-        Ok(match self.file(h) {
-            Ok(t) => done(id, t.write_at(data, offset).await),
-            Err(e) => error_packet(id, &e),
-        })
+        let data = pkt.slice_ref(data);
+        let span = Span {
+            handle,
+            write: true,
+            start: offset,
+            end: offset.saturating_add(data.len() as u64),
+            sequential: append,
+        };
+        Ok(Io::Start(
+            span,
+            Box::pin(async move { done(id, transfer.write_at(&data, offset).await) }),
+        ))
+    }
+
+    fn file_entry(&self, raw: &[u8]) -> Option<(u32, Arc<Transfer>, bool)> {
+        let h = Self::handle_id(raw)?;
+        match self.handles.get(&h)? {
+            Handle::File { transfer, append } => Some((h, transfer.clone(), *append)),
+            Handle::Dir { .. } => None,
+        }
     }
 
     async fn opendir(&mut self, raw: &str) -> Result<Vec<u8>, Error> {
@@ -362,6 +383,35 @@ impl Session {
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         done(id, res)
+    }
+}
+
+/// A READ or WRITE, ready to run, or its reply when it failed before any I/O.
+pub(super) enum Io {
+    /// Answer now.
+    Reply(Bytes),
+    /// Run this future; it resolves to the reply.
+    Start(Span, ReplyFuture),
+}
+
+/// Reads up to `len` bytes at `offset` straight into a DATA reply.
+async fn read_reply(t: Arc<Transfer>, id: u32, offset: u64, len: usize) -> Bytes {
+    // Reply: length, type, id, data length, then the data read in place.
+    let mut buf = ReplyBuf::take(DATA_HEADER + len);
+    let res = match buf.as_mut_slice().get_mut(DATA_HEADER..) {
+        Some(slot) => t.read_at(slot, offset).await,
+        None => Ok(0),
+    };
+    match res {
+        Ok(0) => status_packet(id, status::EOF, "EOF"),
+        Ok(n) => {
+            let n32 = u32::try_from(n).unwrap_or(0);
+            if let Some(head) = buf.as_mut_slice().get_mut(..DATA_HEADER) {
+                head.copy_from_slice(&data_header(id, n32));
+            }
+            buf.freeze(DATA_HEADER + n)
+        }
+        Err(e) => error_packet(id, &e),
     }
 }
 
