@@ -243,7 +243,7 @@ idle() {
     echo
     echo "### Idle SFTP sessions (authenticated, SFTP started, then idle): memory growth of the server"
     echo
-    echo "| server | sessions | PSS KiB/session | RSS KiB/session | server PSS after (MiB) |"
+    echo "| server | sessions | PSS KiB/session | RSS KiB/session | server PSS MiB before → after |"
     echo "|---|---:|---:|---:|---:|"
     python3 perf/idle_sessions.py 127.0.0.1 "$OUR_PORT" "$me" "$work/ck" "$IDLE_OURS" "$our_pid" ours
     python3 perf/idle_sessions.py 127.0.0.1 "$SSHD_PORT" "$me" "$work/ck" "$IDLE_OPENSSH" \

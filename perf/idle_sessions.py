@@ -6,7 +6,8 @@ Usage: idle_sessions.py HOST PORT USER KEY N SERVER_PID [LABEL]
 The resident (RSS) and proportional (PSS) memory of SERVER_PID and all its descendants
 (OpenSSH forks a process or two per session plus sftp-server) is summed from
 /proc/PID/smaps_rollup before and after. Prints one JSON line, or with LABEL one
-markdown table row: label, sessions, PSS and RSS KiB per session, PSS after in MiB.
+markdown table row: label, sessions, PSS and RSS KiB per session, PSS before → after
+in MiB.
 """
 import asyncio
 import json
@@ -78,7 +79,8 @@ async def main():
     per = (after["pss_kib"] - before["pss_kib"]) / n
     rss_per = (after["rss_kib"] - before["rss_kib"]) / n
     if len(sys.argv) > 7:
-        print(f"| {sys.argv[7]} | {n} | {per:.1f} | {rss_per:.1f} | {after['pss_kib'] / 1024:.0f} |")
+        print(f"| {sys.argv[7]} | {n} | {per:.1f} | {rss_per:.1f} "
+              f"| {before['pss_kib'] / 1024:.0f} → {after['pss_kib'] / 1024:.0f} |")
     else:
         print(json.dumps({"sessions": n, "open_seconds": round(opened, 2), "before": before,
                           "after": after, "pss_kib_per_session": round(per, 1),

@@ -115,3 +115,29 @@ fn toml_and_yaml_files() {
     let err = load_with_env(dir.path(), None, env(&[])).err().unwrap();
     assert!(err.contains("common.upload_mode"), "{err}");
 }
+
+#[test]
+fn channel_window_and_packet_size_are_configurable_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = load_with_env(
+        dir.path(),
+        None,
+        env(&[
+            ("SFTPGO_SFTPD__CHANNEL_WINDOW_SIZE", "4194304"),
+            ("SFTPGO_SFTPD__CHANNEL_MAX_PACKET_SIZE", "65536"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(l.config.sftpd.channel_window_size, 4 << 20);
+    let russh = l.config.sftpd.russh_config(Vec::new(), 0, None);
+    assert_eq!(russh.window_size, 4 << 20);
+    assert_eq!(russh.maximum_packet_size, 65536);
+    let err = load_with_env(
+        dir.path(),
+        None,
+        env(&[("SFTPGO_SFTPD__CHANNEL_MAX_PACKET_SIZE", "1048576")]),
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("channel_max_packet_size"), "{err}");
+}

@@ -49,7 +49,19 @@ pub struct Config {
     pub enabled_ssh_commands: Vec<String>,
     /// Allow password authentication.
     pub password_authentication: bool,
+    /// Not in SFTPGo: bytes a client may send on a channel before waiting for the
+    /// server to open its window again (SSH flow control). Large windows keep uploads
+    /// streaming on fast links.
+    pub channel_window_size: u32,
+    /// Not in SFTPGo: largest SSH channel packet the server accepts and sends (at least
+    /// 32768 per RFC 4254, at most 262144).
+    pub channel_max_packet_size: u32,
 }
+
+/// Default `channel_window_size`: 16 MiB.
+pub const DEFAULT_WINDOW_SIZE: u32 = 16 * 1024 * 1024;
+/// Default `channel_max_packet_size`: 256 KiB.
+pub const DEFAULT_MAX_PACKET_SIZE: u32 = 256 * 1024;
 
 /// Every SSH command this server implements.
 pub const SUPPORTED_COMMANDS: &[&str] = &[
@@ -80,6 +92,8 @@ impl Default for Config {
                 .map(|s| s.to_string())
                 .collect(),
             password_authentication: true,
+            channel_window_size: DEFAULT_WINDOW_SIZE,
+            channel_max_packet_size: DEFAULT_MAX_PACKET_SIZE,
         }
     }
 }
@@ -136,6 +150,18 @@ impl Config {
         for m in &self.macs {
             russh::mac::Name::try_from(m.as_str())
                 .map_err(|_| format!("sftpd.macs: unsupported MAC {m:?}"))?;
+        }
+        if !(32_768..=262_144).contains(&self.channel_max_packet_size) {
+            return Err(format!(
+                "sftpd.channel_max_packet_size: {} is outside 32768..=262144",
+                self.channel_max_packet_size
+            ));
+        }
+        if !(65_536..=1 << 30).contains(&self.channel_window_size) {
+            return Err(format!(
+                "sftpd.channel_window_size: {} is outside 65536..=1073741824",
+                self.channel_window_size
+            ));
         }
         Ok(())
     }
@@ -202,8 +228,8 @@ impl Config {
             auth_rejection_time: Duration::from_millis(500),
             auth_rejection_time_initial: Some(Duration::from_millis(0)),
             keys,
-            window_size: 16 * 1024 * 1024,
-            maximum_packet_size: 256 * 1024,
+            window_size: self.channel_window_size,
+            maximum_packet_size: self.channel_max_packet_size,
             channel_buffer_size: 256,
             event_buffer_size: 64,
             preferred,
