@@ -79,6 +79,7 @@ impl Drop for ReplyBuf {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
