@@ -40,8 +40,22 @@ impl Driver {
 pub struct Config {
     /// Engine.
     pub driver: Driver,
-    /// Database name, or file path for SQLite (relative to the config dir).
+    /// Database name; for SQLite the file path (relative to the config dir); for memory
+    /// an optional dump file loaded at start.
     pub name: String,
+    /// PostgreSQL/MySQL host (default 127.0.0.1).
+    pub host: String,
+    /// PostgreSQL/MySQL port (0: the engine's default, 5432 or 3306).
+    pub port: u16,
+    /// PostgreSQL/MySQL user.
+    pub username: String,
+    /// PostgreSQL/MySQL password.
+    pub password: String,
+    /// TLS to the database: 0 off. Other values are not supported yet.
+    pub sslmode: u8,
+    /// A full connection URL (`postgres://…`, `mysql://…`, `sqlite://…`); overrides
+    /// host, port, username, password, name and sslmode.
+    pub connection_string: String,
     /// Prefix for every table name.
     pub sql_tables_prefix: String,
     /// Connection pool size (0 = engine default).
@@ -55,6 +69,12 @@ impl Default for Config {
         Self {
             driver: Driver::Sqlite,
             name: "sftpgo.db".into(),
+            host: String::new(),
+            port: 0,
+            username: String::new(),
+            password: String::new(),
+            sslmode: 0,
+            connection_string: String::new(),
             sql_tables_prefix: String::new(),
             pool_size: 0,
             update_mode: 0,
@@ -75,8 +95,22 @@ impl Config {
         {
             return Err("data_provider.sql_tables_prefix: only letters, digits and '_'".into());
         }
-        if self.name.is_empty() {
+        if self.name.is_empty() && self.driver != Driver::Memory {
             return Err("data_provider.name: mandatory".into());
+        }
+        match self.driver {
+            Driver::Sqlite | Driver::Postgresql | Driver::Mysql | Driver::Memory => {}
+            other => {
+                return Err(format!(
+                    "data_provider.driver: {:?} is not supported yet (use sqlite, postgresql, mysql or memory)",
+                    other.as_str()
+                ));
+            }
+        }
+        if self.sslmode != 0 {
+            return Err(
+                "data_provider.sslmode: TLS to the database is not supported yet; use 0".into(),
+            );
         }
         Ok(())
     }

@@ -7,11 +7,13 @@
 //!   it names.
 //! - Nothing here knows about protocols or file systems.
 //!
-//! Engines so far: SQLite (default, sqlx, WAL). PostgreSQL, MySQL/MariaDB, redb and
-//! memory follow the same traits.
+//! Engines so far: SQLite (default, WAL), PostgreSQL and MySQL/MariaDB (one sqlx
+//! implementation, `sql`), and memory. redb follows the same traits. Every engine passes
+//! the same conformance suite (`tests/conformance.rs`).
 
 mod config;
-pub mod sqlite;
+pub mod memory;
+pub mod sql;
 
 pub use config::{Config, Driver};
 
@@ -36,16 +38,36 @@ pub async fn open(
     config_dir: &std::path::Path,
 ) -> Result<Arc<dyn Provider>, StoreError> {
     match cfg.driver {
-        Driver::Sqlite => {
+        Driver::Memory => {
+            let p = memory::MemoryProvider::default();
+            let dump = config_dir.join(&cfg.name);
+            if !cfg.name.is_empty() && dump.is_file() {
+                let bytes = std::fs::read(&dump).map_err(|e| {
+                    StoreError::Backend(format!("cannot read {}: {e}", dump.display()))
+                })?;
+                let parsed = sftpgo_core::dump::Dump::from_json(&bytes).map_err(|e| {
+                    StoreError::Invalid(format!("{}: {}", dump.display(), e.message))
+                })?;
+                parsed
+                    .load(&p, sftpgo_core::dump::LoadMode::AddUpdate)
+                    .await
+                    .map_err(|e| {
+                        StoreError::Invalid(format!("{}: {}", dump.display(), e.message))
+                    })?;
+            }
+            Ok(Arc::new(p))
+        }
+        Driver::Sqlite | Driver::Postgresql | Driver::Mysql => {
             let path = if std::path::Path::new(&cfg.name).is_absolute() {
                 std::path::PathBuf::from(&cfg.name)
             } else {
                 config_dir.join(&cfg.name)
             };
-            Ok(Arc::new(sqlite::SqliteProvider::open(&path, cfg).await?))
+            let url = sql::connection_url(cfg, &path)?;
+            Ok(Arc::new(sql::SqlProvider::connect(&url, cfg).await?))
         }
         other => Err(StoreError::Backend(format!(
-            "data provider driver {:?} is not implemented yet (use \"sqlite\")",
+            "data provider driver {:?} is not implemented yet",
             other.as_str()
         ))),
     }

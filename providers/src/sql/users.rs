@@ -1,13 +1,14 @@
-//! `UserStore` on SQLite: typed columns for scalars, JSON text for nested fields.
+//! `UserStore` on the SQL engines: typed columns for scalars, JSON text for nested fields
+//! (the same layout on every engine, so a dump moves between them unchanged).
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sftpgo_core::model::{User, UserFilters};
 use sftpgo_core::store::{StoreError, StoreResult, UserStore};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, AssertSqlSafe, Row};
 
-use super::{SqliteProvider, backend};
+use super::{Dialect, SqlProvider, backend};
 
 const COLUMNS: &str = "id, username, status, password, public_keys, home_dir, uid, gid, \
     max_sessions, quota_size, quota_files, permissions, used_quota_size, used_quota_files, \
@@ -18,12 +19,12 @@ fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> StoreResult<T> {
+fn parse<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
     let s: String = row.try_get(col).map_err(backend)?;
     serde_json::from_str(&s).map_err(|e| StoreError::Backend(format!("column {col}: {e}")))
 }
 
-fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+fn user_from_row(row: &AnyRow) -> StoreResult<User> {
     let g = |c: &str| -> StoreResult<i64> { row.try_get::<i64, _>(c).map_err(backend) };
     let filters: UserFilters = parse(row, "filters")?;
     let extra: Map<String, Value> = parse(row, "extra")?;
@@ -67,12 +68,10 @@ fn conflict_or_backend(e: sqlx::Error, username: &str) -> StoreError {
     backend(e)
 }
 
-impl SqliteProvider {
-    fn bind_user<'q>(
-        &self,
-        q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-        u: &'q User,
-    ) -> StoreResult<sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>> {
+type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
+
+impl SqlProvider {
+    fn bind_user<'q>(&self, q: Query<'q>, u: &'q User) -> StoreResult<Query<'q>> {
         Ok(q.bind(&u.username)
             .bind(u.status)
             .bind(&u.password)
@@ -102,17 +101,21 @@ impl SqliteProvider {
     }
 }
 
+/// Number of columns in `SET_COLUMNS`.
+const SET_COUNT: usize = 26;
+
 const SET_COLUMNS: &str = "username, status, password, public_keys, home_dir, uid, gid, \
     max_sessions, quota_size, quota_files, permissions, used_quota_size, used_quota_files, \
     last_quota_update, upload_bandwidth, download_bandwidth, expiration_date, last_login, \
     filters, filesystem, additional_info, description, email, created_at, updated_at, extra";
 
 #[async_trait]
-impl UserStore for SqliteProvider {
+impl UserStore for SqlProvider {
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE username = ?",
-            self.table("users")
+            "SELECT {COLUMNS} FROM {} WHERE username = {}",
+            self.table("users"),
+            self.dialect.ph(1)
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(username)
@@ -125,18 +128,31 @@ impl UserStore for SqliteProvider {
     async fn add_user(&self, user: &User) -> StoreResult<User> {
         user.validate()
             .map_err(|e| StoreError::Invalid(e.message))?;
-        let placeholders = vec!["?"; 26].join(", ");
-        let sql = format!(
-            "INSERT INTO {} ({SET_COLUMNS}) VALUES ({placeholders})",
-            self.table("users")
+        let mut sql = format!(
+            "INSERT INTO {} ({SET_COLUMNS}) VALUES ({})",
+            self.table("users"),
+            self.dialect.phs(1, SET_COUNT)
         );
-        let q = self.bind_user(sqlx::query(AssertSqlSafe(sql)), user)?;
-        let res = q
-            .execute(&self.pool)
-            .await
-            .map_err(|e| conflict_or_backend(e, &user.username))?;
         let mut out = user.clone();
-        out.id = res.last_insert_rowid();
+        // MySQL has no RETURNING; sqlx reports its insert id instead (and only there).
+        if self.dialect != Dialect::Mysql {
+            sql.push_str(" RETURNING id");
+            let row = self
+                .bind_user(sqlx::query(AssertSqlSafe(sql)), user)?
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| conflict_or_backend(e, &user.username))?;
+            out.id = row.try_get::<i64, _>("id").map_err(backend)?;
+        } else {
+            let res = self
+                .bind_user(sqlx::query(AssertSqlSafe(sql)), user)?
+                .execute(&self.pool)
+                .await
+                .map_err(|e| conflict_or_backend(e, &user.username))?;
+            out.id = res
+                .last_insert_id()
+                .ok_or_else(|| StoreError::Backend("no id for the new user".into()))?;
+        }
         Ok(out)
     }
 
@@ -145,12 +161,14 @@ impl UserStore for SqliteProvider {
             .map_err(|e| StoreError::Invalid(e.message))?;
         let sets = SET_COLUMNS
             .split(',')
-            .map(|c| format!("{} = ?", c.trim()))
+            .enumerate()
+            .map(|(i, c)| format!("{} = {}", c.trim(), self.dialect.ph(i + 1)))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "UPDATE {} SET {sets} WHERE username = ?",
-            self.table("users")
+            "UPDATE {} SET {sets} WHERE username = {}",
+            self.table("users"),
+            self.dialect.ph(SET_COUNT + 1)
         );
         let q = self
             .bind_user(sqlx::query(AssertSqlSafe(sql)), user)?
@@ -166,7 +184,11 @@ impl UserStore for SqliteProvider {
     }
 
     async fn delete_user(&self, username: &str) -> StoreResult<()> {
-        let sql = format!("DELETE FROM {} WHERE username = ?", self.table("users"));
+        let sql = format!(
+            "DELETE FROM {} WHERE username = {}",
+            self.table("users"),
+            self.dialect.ph(1)
+        );
         let res = sqlx::query(AssertSqlSafe(sql))
             .bind(username)
             .execute(&self.pool)
@@ -180,8 +202,10 @@ impl UserStore for SqliteProvider {
 
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<Vec<User>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM {} ORDER BY username ASC LIMIT ? OFFSET ?",
-            self.table("users")
+            "SELECT {COLUMNS} FROM {} ORDER BY username ASC LIMIT {} OFFSET {}",
+            self.table("users"),
+            self.dialect.ph(1),
+            self.dialect.ph(2)
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(limit)
@@ -194,8 +218,10 @@ impl UserStore for SqliteProvider {
 
     async fn set_last_login(&self, username: &str, at_ms: i64) -> StoreResult<()> {
         let sql = format!(
-            "UPDATE {} SET last_login = ? WHERE username = ?",
-            self.table("users")
+            "UPDATE {} SET last_login = {} WHERE username = {}",
+            self.table("users"),
+            self.dialect.ph(1),
+            self.dialect.ph(2)
         );
         sqlx::query(AssertSqlSafe(sql))
             .bind(at_ms)

@@ -1,0 +1,234 @@
+//! The SQL providers: SQLite (default, WAL), PostgreSQL and MySQL/MariaDB through sqlx's
+//! `Any` driver, one implementation with per-engine SQL where the dialects differ
+//! (`dialect`). Each engine has its own migrations under `migrations/<engine>/`, applied
+//! by our runner in one transaction under an engine lock, so servers starting together
+//! wait for each other instead of racing.
+
+mod dialect;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sftpgo_core::store::StoreError;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor};
+
+pub use dialect::Dialect;
+
+use crate::{Config, Driver};
+
+/// A SQL store.
+#[derive(Debug, Clone)]
+pub struct SqlProvider {
+    pool: AnyPool,
+    prefix: String,
+    dialect: Dialect,
+}
+
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Percent-encodes `s` for the user-info or path part of a URL.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The connection URL for `cfg`; `sqlite_path` is the resolved file for SQLite.
+pub fn connection_url(cfg: &Config, sqlite_path: &std::path::Path) -> Result<String, StoreError> {
+    if !cfg.connection_string.is_empty() {
+        return Ok(cfg.connection_string.clone());
+    }
+    let (scheme, default_port) = match cfg.driver {
+        Driver::Sqlite => return Ok(format!("sqlite://{}?mode=rwc", sqlite_path.display())),
+        Driver::Postgresql => ("postgres", 5432),
+        Driver::Mysql => ("mysql", 3306),
+        other => {
+            return Err(StoreError::Backend(format!(
+                "{} is not a SQL driver",
+                other.as_str()
+            )));
+        }
+    };
+    let host = if cfg.host.is_empty() {
+        "127.0.0.1"
+    } else {
+        &cfg.host
+    };
+    let port = if cfg.port == 0 {
+        default_port
+    } else {
+        cfg.port
+    };
+    let auth = match (cfg.username.is_empty(), cfg.password.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => format!("{}@", url_escape(&cfg.username)),
+        (false, false) => format!(
+            "{}:{}@",
+            url_escape(&cfg.username),
+            url_escape(&cfg.password)
+        ),
+    };
+    let tls = match cfg.driver {
+        Driver::Postgresql => "sslmode=disable",
+        _ => "ssl-mode=DISABLED",
+    };
+    Ok(format!(
+        "{scheme}://{auth}{host}:{port}/{}?{tls}",
+        url_escape(&cfg.name)
+    ))
+}
+
+impl SqlProvider {
+    /// Connects to the database `url` (see [`connection_url`]).
+    pub async fn connect(url: &str, cfg: &Config) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = match url.split(':').next() {
+            Some("sqlite") => Dialect::Sqlite,
+            Some("postgres" | "postgresql") => Dialect::Postgres,
+            Some("mysql" | "mariadb") => Dialect::Mysql,
+            _ => {
+                return Err(StoreError::Backend(
+                    "unsupported connection string scheme (want sqlite:, postgres: or mysql:)"
+                        .into(),
+                ));
+            }
+        };
+        let opts = AnyConnectOptions::from_str(url).map_err(backend)?;
+        // One direct connection first: the pool would retry until its timeout and then
+        // report only "timed out", hiding the cause (refused, bad password, no database).
+        let probe = sqlx::AnyConnection::connect_with(&opts)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot connect to the database: {e}")))?;
+        let _ = probe.close().await;
+        let size = match (cfg.pool_size, dialect) {
+            (0, Dialect::Sqlite) => 4,
+            (0, _) => 10,
+            (n, _) => n,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                             PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await
+            .map_err(backend)?;
+        Ok(Self {
+            pool,
+            prefix: cfg.sql_tables_prefix.clone(),
+            dialect,
+        })
+    }
+
+    /// The engine.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub(crate) fn table(&self, name: &str) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    async fn migrate(&self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+        if let Some(lock) = self.dialect.schema_lock() {
+            sqlx::query(lock).execute(&mut *conn).await?;
+        }
+        let version_table = self.table("schema_version");
+        sqlx::query(AssertSqlSafe(
+            self.dialect.version_table_ddl(&version_table),
+        ))
+        .execute(&mut *conn)
+        .await?;
+        let current: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT version FROM {version_table} WHERE id = 1"
+        )))
+        .fetch_optional(&mut *conn)
+        .await?;
+        let current = current.unwrap_or(0);
+        for (version, sql) in self.dialect.migrations() {
+            if *version <= current {
+                continue;
+            }
+            let sql = sql.replace("{prefix}", &self.prefix);
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(AssertSqlSafe(self.dialect.set_version(&version_table)))
+                .bind(*version)
+                .execute(&mut *conn)
+                .await?;
+            tracing::info!(version, "data provider schema upgraded");
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Provider for SqlProvider {
+    async fn initialize(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        sqlx::query(self.dialect.begin_exclusive())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        let result = self.migrate(&mut conn).await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sqlx::query(end).execute(&mut *conn).await;
+        if let Some(unlock) = self.dialect.schema_unlock() {
+            let _ = sqlx::query(unlock).execute(&mut *conn).await;
+        }
+        result.map_err(backend)?;
+        ended.map(|_| ()).map_err(backend)
+    }
+
+    async fn reset(&self) -> Result<(), StoreError> {
+        for t in ["users", "schema_version"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DROP TABLE IF EXISTS {}",
+                self.table(t)
+            )))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        let exists: Option<String> = sqlx::query_scalar(self.dialect.table_exists())
+            .bind(self.table("schema_version"))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        if exists.is_none() {
+            return Ok(0);
+        }
+        let v: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT version FROM {} WHERE id = 1",
+            self.table("schema_version")
+        )))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(v.unwrap_or(0))
+    }
+}

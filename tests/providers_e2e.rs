@@ -1,0 +1,101 @@
+//! The real binary on each data provider engine: users loaded from a dump, SFTP login
+//! and transfers, then `resetprovider` cleaning up. PostgreSQL (127.0.0.1:5432, user
+//! `postgres`, db `test`) and MariaDB/MySQL (127.0.0.1:3306, user `root`, db `test`) are
+//! skipped with a message where they are not running.
+
+mod common;
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::*;
+
+fn reachable(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(2),
+    )
+    .is_ok()
+}
+
+/// Serves from the given provider settings and checks a login and a round trip.
+fn serve_and_transfer(label: &str, env: &[(&str, &str)]) {
+    let mut builder = Server::builder();
+    for (k, v) in env {
+        builder = builder.env(k, v);
+    }
+    let srv = builder.start();
+    let data = write_data(&srv.local().join("up.bin"), 300_000, 7);
+    srv.sftp_batch(&["put up.bin /up.bin", "get /up.bin down.bin"])
+        .assert_ok(&format!("sftp on the {label} provider"));
+    assert_file_eq(&srv.home().join("up.bin"), &data, "uploaded file");
+    assert_file_eq(&srv.local().join("down.bin"), &data, "downloaded file");
+    let mut reset = sftpgo_cmd();
+    reset
+        .args(["resetprovider", "--force", "-l", "", "-c"])
+        .arg(srv.config_dir())
+        .envs(env.iter().copied());
+    drop(srv);
+    run(&mut reset, Duration::from_secs(60)).assert_ok(&format!("resetprovider on {label}"));
+}
+
+#[test]
+fn postgresql_provider_serves_logins() {
+    if !reachable(5432) {
+        eprintln!("SKIP postgresql_provider_serves_logins: nothing listens on 127.0.0.1:5432");
+        return;
+    }
+    let prefix = format!("e2e{}_", std::process::id());
+    serve_and_transfer(
+        "PostgreSQL",
+        &[
+            ("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql"),
+            ("SFTPGO_DATA_PROVIDER__NAME", "test"),
+            ("SFTPGO_DATA_PROVIDER__HOST", "127.0.0.1"),
+            ("SFTPGO_DATA_PROVIDER__PORT", "5432"),
+            ("SFTPGO_DATA_PROVIDER__USERNAME", "postgres"),
+            ("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", &prefix),
+        ],
+    );
+}
+
+#[test]
+fn mysql_provider_serves_logins() {
+    if !reachable(3306) {
+        eprintln!("SKIP mysql_provider_serves_logins: nothing listens on 127.0.0.1:3306");
+        return;
+    }
+    let prefix = format!("e2e{}_", std::process::id());
+    serve_and_transfer(
+        "MariaDB/MySQL",
+        &[
+            ("SFTPGO_DATA_PROVIDER__DRIVER", "mysql"),
+            ("SFTPGO_DATA_PROVIDER__NAME", "test"),
+            ("SFTPGO_DATA_PROVIDER__USERNAME", "root"),
+            ("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", &prefix),
+        ],
+    );
+}
+
+#[test]
+fn memory_provider_serves_logins() {
+    serve_and_transfer("memory", &[("SFTPGO_DATA_PROVIDER__DRIVER", "memory")]);
+}
+
+#[test]
+fn unreachable_database_stops_start_up_with_the_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = sftpgo_cmd();
+    cmd.args(["initprovider", "-l", "", "-c"])
+        .arg(tmp.path())
+        .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
+        .env("SFTPGO_DATA_PROVIDER__NAME", "test")
+        .env("SFTPGO_DATA_PROVIDER__PORT", free_port().to_string());
+    let out = run(&mut cmd, Duration::from_secs(60));
+    out.assert_refused("initprovider against a closed port");
+    assert!(
+        out.stderr.to_lowercase().contains("refused"),
+        "the error names the cause: {}",
+        out.report()
+    );
+}
