@@ -32,6 +32,7 @@ fn setup(args: &ConfigArgs) -> Result<AppConfig, String> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    sftpgo_core::password::configure(loaded.config.data_provider.password_hashing);
     Ok(loaded.config)
 }
 
@@ -141,7 +142,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
         russh,
-        auth: Authenticator::new(store),
+        auth: Authenticator::new(store).with_password_caching(cfg.data_provider.password_caching),
         sessions: sessions.clone(),
         limiter: Arc::new(ConnectionLimiter::new(
             cfg.common.max_total_connections,

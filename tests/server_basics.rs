@@ -404,3 +404,77 @@ fn password_retries_are_allowed_up_to_max_auth_tries() {
         "the connection must end after 2 failures, {answered} prompts answered; {stderr}"
     );
 }
+
+/// Reads `username → password hash` from the SQLite provider with Python's sqlite3
+/// (WAL-aware, so it sees committed writes the server has not checkpointed).
+fn stored_hashes(db: &std::path::Path) -> std::collections::HashMap<String, String> {
+    let script = "import sqlite3, sys, json\n\
+        c = sqlite3.connect(sys.argv[1])\n\
+        print(json.dumps(dict(c.execute('select username, password from users'))))\n";
+    let out = run(
+        Command::new("python3").args(["-c", script]).arg(db),
+        Duration::from_secs(30),
+    );
+    out.assert_ok("read the users table");
+    serde_json::from_str(out.stdout.trim()).expect("json from sqlite3")
+}
+
+#[test]
+fn legacy_password_hashes_log_in_and_are_upgraded() {
+    let legacy = [
+        (
+            "carol",
+            "digest-256",
+            "{SHA256}b8b8ef20ceef758b05fd83c38942b43ec842fca03f78f751334f04d7a794910f",
+        ),
+        (
+            "dave",
+            "pbkdf-pass",
+            "$pbkdf2-sha256$1000$NaClsalt$zSrHn95NNoev0Hn1DJXAfI5QFwrcmRTLqnEBuFUsadE=",
+        ),
+        ("erin", "secret", "$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/"),
+        (
+            "frank",
+            "secret6",
+            "$6$saltysalt$QF7p9IpyKWgy6we4Q.Q14EuymHQn2qRQ1tTH5/czU2fqQVS0EqlvM5AD.E/4N0mM4g96MX.v.bFJaZ53seCpM/",
+        ),
+    ];
+    let mut builder = Server::builder();
+    for (name, _, hash) in legacy {
+        builder = builder.user(name, |u| u["password"] = hash.into());
+    }
+    let srv = builder.start();
+    let db = srv.config_dir().join("sftpgo.db");
+    let before = stored_hashes(&db);
+    for (name, plain, hash) in legacy {
+        assert_eq!(
+            before[name], hash,
+            "{name}: the dump's hash is stored as is"
+        );
+        assert!(
+            !paramiko_login(srv.port, name, &format!("{plain}-wrong")).0,
+            "{name}: wrong password refused"
+        );
+        assert_eq!(
+            stored_hashes(&db)[name],
+            hash,
+            "a failed login changes nothing"
+        );
+        assert!(
+            paramiko_login(srv.port, name, plain).0,
+            "{name}: {hash} verifies"
+        );
+    }
+    let after = stored_hashes(&db);
+    for (name, plain, _) in legacy {
+        assert!(
+            after[name].starts_with("$argon2id$"),
+            "{name}: upgraded to argon2id after login, got {}",
+            after[name]
+        );
+        assert!(
+            paramiko_login(srv.port, name, plain).0,
+            "{name}: logs in with the upgraded hash"
+        );
+    }
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use crate::model::{User, UserStatus};
+use crate::password::PasswordCache;
 use crate::store::UserStore;
 
 /// Why a login failed. Messages are for logs; clients only learn "denied".
@@ -57,12 +58,22 @@ impl LoginMethod {
 #[derive(Clone)]
 pub struct Authenticator {
     store: Arc<dyn UserStore>,
+    cache: Option<Arc<PasswordCache>>,
 }
 
 impl Authenticator {
-    /// Builds an authenticator over `store`.
+    /// Builds an authenticator over `store` (password caching on, as SFTPGo's default).
     pub fn new(store: Arc<dyn UserStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            cache: Some(Arc::new(PasswordCache::default())),
+        }
+    }
+
+    /// Turns the password cache (`data_provider.password_caching`) on or off.
+    pub fn with_password_caching(mut self, enabled: bool) -> Self {
+        self.cache = enabled.then(|| Arc::new(PasswordCache::default()));
+        self
     }
 
     /// The store behind this authenticator.
@@ -113,15 +124,51 @@ impl Authenticator {
             return Err(AuthError::InvalidCredentials);
         }
         let stored = user.password.clone();
+        if self
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.check(username, &stored, password))
+        {
+            return Ok(user);
+        }
         let plain = password.to_string();
         let ok = tokio::task::spawn_blocking(move || crate::password::verify(&plain, &stored))
             .await
             .unwrap_or(false);
-        if ok {
-            Ok(user)
-        } else {
-            Err(AuthError::InvalidCredentials)
+        if !ok {
+            return Err(AuthError::InvalidCredentials);
         }
+        let user = self.upgrade_hash(user, password).await;
+        if let Some(cache) = &self.cache {
+            cache.insert(username, &user.password, password);
+        }
+        Ok(user)
+    }
+
+    /// Replaces a hash in a format we only verify (PBKDF2, Unix crypt, digests) with one
+    /// made by the configured algorithm, now that the plain password is known. A failure
+    /// is logged and the login goes on.
+    async fn upgrade_hash(&self, mut user: User, password: &str) -> User {
+        if !crate::password::needs_upgrade(&user.password) {
+            return user;
+        }
+        let plain = password.to_string();
+        let hashed = tokio::task::spawn_blocking(move || crate::password::hash(&plain)).await;
+        let Ok(Ok(hashed)) = hashed else {
+            tracing::warn!(username = %user.username, "cannot re-hash the password");
+            return user;
+        };
+        let previous = std::mem::replace(&mut user.password, hashed);
+        match self.store.update_user(&user).await {
+            Ok(()) => {
+                tracing::info!(username = %user.username, "password hash upgraded");
+            }
+            Err(e) => {
+                tracing::warn!(username = %user.username, error = %e, "cannot store the upgraded password hash");
+                user.password = previous;
+            }
+        }
+        user
     }
 
     /// Public-key login: `algo` and `blob_b64` as in an OpenSSH `authorized_keys` line.

@@ -62,6 +62,10 @@ pub struct Config {
     pub pool_size: u32,
     /// 0: create/upgrade the schema at start; 1: leave it to `initprovider`.
     pub update_mode: u8,
+    /// How new password hashes are made.
+    pub password_hashing: sftpgo_core::password::PasswordHashing,
+    /// Remember recent successful password checks (see `PasswordCache`).
+    pub password_caching: bool,
 }
 
 impl Default for Config {
@@ -78,6 +82,8 @@ impl Default for Config {
             sql_tables_prefix: String::new(),
             pool_size: 0,
             update_mode: 0,
+            password_hashing: Default::default(),
+            password_caching: true,
         }
     }
 }
@@ -85,6 +91,7 @@ impl Default for Config {
 impl Config {
     /// Checks values that serde cannot.
     pub fn validate(&self) -> Result<(), String> {
+        self.password_hashing.validate()?;
         if self.update_mode > 1 {
             return Err("data_provider.update_mode: must be 0 or 1".into());
         }

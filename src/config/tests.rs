@@ -141,3 +141,47 @@ fn channel_window_and_packet_size_are_configurable_and_checked() {
     .unwrap();
     assert!(err.contains("channel_max_packet_size"), "{err}");
 }
+
+#[test]
+fn password_hashing_and_caching_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = load_with_env(dir.path(), None, env(&[])).unwrap();
+    assert_eq!(
+        l.config.data_provider.password_hashing.algo,
+        sftpgo_core::password::HashAlgo::Argon2id
+    );
+    assert!(l.config.data_provider.password_caching);
+    let l = load_with_env(
+        dir.path(),
+        None,
+        env(&[
+            ("SFTPGO_DATA_PROVIDER__PASSWORD_HASHING__ALGO", "bcrypt"),
+            (
+                "SFTPGO_DATA_PROVIDER__PASSWORD_HASHING__BCRYPT_OPTIONS__COST",
+                "12",
+            ),
+            ("SFTPGO_DATA_PROVIDER__PASSWORD_CACHING", "false"),
+        ]),
+    )
+    .unwrap();
+    let h = l.config.data_provider.password_hashing;
+    assert_eq!(h.algo, sftpgo_core::password::HashAlgo::Bcrypt);
+    assert_eq!(h.bcrypt_options.cost, 12);
+    assert!(!l.config.data_provider.password_caching);
+    assert!(
+        !l.warnings.iter().any(|w| w.contains("password_hashing")),
+        "{:?}",
+        l.warnings
+    );
+    let err = load_with_env(
+        dir.path(),
+        None,
+        env(&[(
+            "SFTPGO_DATA_PROVIDER__PASSWORD_HASHING__BCRYPT_OPTIONS__COST",
+            "99",
+        )]),
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("bcrypt_options.cost"), "{err}");
+}
