@@ -24,7 +24,7 @@ fn serve_and_transfer(label: &str, env: &[(&str, &str)]) {
     for (k, v) in env {
         builder = builder.env(k, v);
     }
-    let srv = builder.start();
+    let mut srv = builder.start();
     let data = write_data(&srv.local().join("up.bin"), 300_000, 7);
     srv.sftp_batch(&["put up.bin /up.bin", "get /up.bin down.bin"])
         .assert_ok(&format!("sftp on the {label} provider"));
@@ -35,7 +35,10 @@ fn serve_and_transfer(label: &str, env: &[(&str, &str)]) {
         .args(["resetprovider", "--force", "-l", "", "-c"])
         .arg(srv.config_dir())
         .envs(env.iter().copied());
-    drop(srv);
+    // Stop the server first: an embedded store's file is locked while it runs.
+    srv.terminate();
+    srv.wait_exit(Duration::from_secs(20))
+        .expect("server stops on SIGTERM");
     run(&mut reset, Duration::from_secs(60)).assert_ok(&format!("resetprovider on {label}"));
 }
 
@@ -73,6 +76,17 @@ fn mysql_provider_serves_logins() {
             ("SFTPGO_DATA_PROVIDER__NAME", "test"),
             ("SFTPGO_DATA_PROVIDER__USERNAME", "root"),
             ("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", &prefix),
+        ],
+    );
+}
+
+#[test]
+fn redb_provider_serves_logins() {
+    serve_and_transfer(
+        "redb",
+        &[
+            ("SFTPGO_DATA_PROVIDER__DRIVER", "bolt"),
+            ("SFTPGO_DATA_PROVIDER__NAME", "sftpgo.redb"),
         ],
     );
 }

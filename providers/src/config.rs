@@ -14,7 +14,9 @@ pub enum Driver {
     Mysql,
     /// CockroachDB.
     Cockroachdb,
-    /// Embedded key/value store (SFTPGo's bbolt name).
+    /// Embedded key/value store: redb here (SFTPGo's name is for bbolt; `redb` is
+    /// accepted too).
+    #[serde(alias = "redb")]
     Bolt,
     /// In-memory.
     Memory,
@@ -106,10 +108,11 @@ impl Config {
             return Err("data_provider.name: mandatory".into());
         }
         match self.driver {
-            Driver::Sqlite | Driver::Postgresql | Driver::Mysql | Driver::Memory => {}
+            Driver::Sqlite | Driver::Postgresql | Driver::Mysql | Driver::Memory | Driver::Bolt => {
+            }
             other => {
                 return Err(format!(
-                    "data_provider.driver: {:?} is not supported yet (use sqlite, postgresql, mysql or memory)",
+                    "data_provider.driver: {:?} is not supported yet (use sqlite, postgresql, mysql, bolt/redb or memory)",
                     other.as_str()
                 ));
             }

@@ -7,12 +7,13 @@
 //!   it names.
 //! - Nothing here knows about protocols or file systems.
 //!
-//! Engines so far: SQLite (default, WAL), PostgreSQL and MySQL/MariaDB (one sqlx
-//! implementation, `sql`), and memory. redb follows the same traits. Every engine passes
+//! Engines: SQLite (default, WAL), PostgreSQL and MySQL/MariaDB (one sqlx implementation,
+//! `sql`), redb (driver `bolt` or `redb`, `redb_store`) and memory. Every engine passes
 //! the same conformance suite (`tests/conformance.rs`).
 
 mod config;
 pub mod memory;
+pub mod redb_store;
 pub mod sql;
 
 pub use config::{Config, Driver};
@@ -56,6 +57,14 @@ pub async fn open(
                     })?;
             }
             Ok(Arc::new(p))
+        }
+        Driver::Bolt => {
+            let path = if std::path::Path::new(&cfg.name).is_absolute() {
+                std::path::PathBuf::from(&cfg.name)
+            } else {
+                config_dir.join(&cfg.name)
+            };
+            Ok(Arc::new(redb_store::RedbProvider::open(&path)?))
         }
         Driver::Sqlite | Driver::Postgresql | Driver::Mysql => {
             let path = if std::path::Path::new(&cfg.name).is_absolute() {

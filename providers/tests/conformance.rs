@@ -1,5 +1,5 @@
 //! One conformance suite, run against every data provider engine: SQLite (a temp file),
-//! memory, PostgreSQL (127.0.0.1:5432, db `test`, user `postgres`) and MariaDB/MySQL
+//! redb (a temp file), memory, PostgreSQL (127.0.0.1:5432, db `test`, user `postgres`) and MariaDB/MySQL
 //! (127.0.0.1:3306, db `test`, user `root`). A network engine that cannot be reached is
 //! skipped with a message. Override with `SFTPGO_TEST_PG_URL` / `SFTPGO_TEST_MYSQL_URL`.
 //!
@@ -42,6 +42,20 @@ async fn sqlite(case: &str) -> Option<Target> {
         cfg,
         dir: tempfile::tempdir().unwrap(),
         shared: true,
+    })
+}
+
+async fn redb(_case: &str) -> Option<Target> {
+    let cfg = Config {
+        driver: Driver::Bolt,
+        name: "conformance.redb".into(),
+        ..Config::default()
+    };
+    Some(Target {
+        cfg,
+        dir: tempfile::tempdir().unwrap(),
+        // The file is locked by the process that has it open.
+        shared: false,
     })
 }
 
@@ -287,5 +301,6 @@ macro_rules! conformance {
 
 conformance!(sqlite);
 conformance!(memory);
+conformance!(redb);
 conformance!(postgres);
 conformance!(mariadb);
