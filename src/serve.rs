@@ -137,7 +137,8 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
             .russh_config(keys, cfg.common.idle_timeout, banner.clone()),
     );
     let sessions = Arc::new(SessionRegistry::default());
-    let store: Arc<dyn sftpgo_core::store::UserStore> = provider_as_store(provider);
+    let store: Arc<dyn sftpgo_core::store::UserStore> =
+        provider_as_store(provider, cfg.data_provider.driver);
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
@@ -196,8 +197,20 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     Ok(())
 }
 
-fn provider_as_store(p: Arc<dyn Provider>) -> Arc<dyn sftpgo_core::store::UserStore> {
-    p
+/// The login path's view of the provider: a user cache in front of it. Embedded
+/// databases only change through this process, so cached users live a minute; a
+/// PostgreSQL/MySQL database may be shared with other servers, so there the cache only
+/// absorbs bursts (see `CachedUserStore`).
+fn provider_as_store(
+    p: Arc<dyn Provider>,
+    driver: sftpgo_providers::Driver,
+) -> Arc<dyn sftpgo_core::store::UserStore> {
+    use sftpgo_providers::Driver;
+    let ttl = match driver {
+        Driver::Postgresql | Driver::Mysql | Driver::Cockroachdb => Duration::from_secs(2),
+        Driver::Sqlite | Driver::Bolt | Driver::Memory => Duration::from_secs(60),
+    };
+    Arc::new(sftpgo_core::store::CachedUserStore::new(p, ttl))
 }
 
 async fn wait_for_signal() {

@@ -1,6 +1,10 @@
 //! Store traits implemented by data providers (`sftpgo-providers`).
 
+mod cache;
+
 use async_trait::async_trait;
+
+pub use cache::CachedUserStore;
 
 use crate::model::User;
 
