@@ -113,3 +113,36 @@ fn unreachable_database_stops_start_up_with_the_cause() {
         out.report()
     );
 }
+
+#[test]
+fn password_file_is_read_and_its_errors_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = |extra: &[(&str, &str)]| {
+        let mut cmd = sftpgo_cmd();
+        cmd.args(["initprovider", "-l", "", "-c"])
+            .arg(tmp.path())
+            .env("SFTPGO_DATA_PROVIDER__DRIVER", "mysql")
+            .env("SFTPGO_DATA_PROVIDER__NAME", "test")
+            .env("SFTPGO_DATA_PROVIDER__USERNAME", "root")
+            .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", "pwfile_")
+            .envs(extra.iter().copied());
+        run(&mut cmd, Duration::from_secs(60))
+    };
+    let out = init(&[("SFTPGO_DATA_PROVIDER__PASSWORD_FILE", "missing.txt")]);
+    out.assert_refused("a password file that does not exist");
+    assert!(out.stderr.contains("password_file"), "{}", out.report());
+    if !reachable(3306) {
+        eprintln!("SKIP password_file against MariaDB: nothing listens on 127.0.0.1:3306");
+        return;
+    }
+    // root has no password on the test database: a password from the file must be sent
+    // (and refused), proving the file is used.
+    std::fs::write(tmp.path().join("db-pass.txt"), "not-the-password\n").unwrap();
+    let out = init(&[("SFTPGO_DATA_PROVIDER__PASSWORD_FILE", "db-pass.txt")]);
+    out.assert_refused("a wrong password from the file");
+    assert!(
+        out.stderr.to_lowercase().contains("access denied"),
+        "{}",
+        out.report()
+    );
+}

@@ -53,6 +53,9 @@ pub struct Config {
     pub username: String,
     /// PostgreSQL/MySQL password.
     pub password: String,
+    /// File holding the PostgreSQL/MySQL password (relative to the config dir); read at
+    /// start, it replaces `password`. Surrounding whitespace is ignored.
+    pub password_file: String,
     /// TLS to the database: 0 off. Other values are not supported yet.
     pub sslmode: u8,
     /// A full connection URL (`postgres://…`, `mysql://…`, `sqlite://…`); overrides
@@ -79,6 +82,7 @@ impl Default for Config {
             port: 0,
             username: String::new(),
             password: String::new(),
+            password_file: String::new(),
             sslmode: 0,
             connection_string: String::new(),
             sql_tables_prefix: String::new(),

@@ -72,8 +72,19 @@ pub async fn open(
             } else {
                 config_dir.join(&cfg.name)
             };
-            let url = sql::connection_url(cfg, &path)?;
-            Ok(Arc::new(sql::SqlProvider::connect(&url, cfg).await?))
+            let mut cfg = cfg.clone();
+            if !cfg.password_file.is_empty() {
+                let file = config_dir.join(&cfg.password_file);
+                let secret = std::fs::read_to_string(&file).map_err(|e| {
+                    StoreError::Backend(format!(
+                        "data_provider.password_file: cannot read {}: {e}",
+                        file.display()
+                    ))
+                })?;
+                cfg.password = secret.trim().to_string();
+            }
+            let url = sql::connection_url(&cfg, &path)?;
+            Ok(Arc::new(sql::SqlProvider::connect(&url, &cfg).await?))
         }
         other => Err(StoreError::Backend(format!(
             "data provider driver {:?} is not implemented yet",
