@@ -146,3 +146,88 @@ fn password_file_is_read_and_its_errors_are_named() {
         out.report()
     );
 }
+
+/// Connections from the server to PostgreSQL that use TLS, as PostgreSQL reports them.
+fn pg_tls_connections() -> Option<u32> {
+    let out = run(
+        std::process::Command::new("psql").args([
+            "host=127.0.0.1 user=postgres dbname=test sslmode=disable",
+            "-Atc",
+            "select count(*) from pg_stat_ssl join pg_stat_activity using (pid) \
+             where ssl and datname = 'test' and pid <> pg_backend_pid()",
+        ]),
+        Duration::from_secs(30),
+    );
+    out.success()
+        .then(|| out.stdout.trim().parse().ok())
+        .flatten()
+}
+
+#[test]
+fn postgresql_over_tls() {
+    if !reachable(5432) || find_tool("psql").is_none() || pg_tls_connections().is_none() {
+        eprintln!("SKIP postgresql_over_tls: no PostgreSQL on 127.0.0.1:5432 or no psql");
+        return;
+    }
+    let psql_tls = run(
+        std::process::Command::new("psql").args([
+            "host=127.0.0.1 user=postgres dbname=test sslmode=require",
+            "-Atc",
+            "select 1",
+        ]),
+        Duration::from_secs(30),
+    );
+    if !psql_tls.success() {
+        eprintln!("SKIP postgresql_over_tls: this PostgreSQL has TLS turned off");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let init = |mode: &str| {
+        let mut cmd = sftpgo_cmd();
+        cmd.args(["initprovider", "-l", "", "-c"])
+            .arg(tmp.path())
+            .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
+            .env("SFTPGO_DATA_PROVIDER__NAME", "test")
+            .env("SFTPGO_DATA_PROVIDER__USERNAME", "postgres")
+            .env("SFTPGO_DATA_PROVIDER__SSLMODE", mode)
+            .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", "tls_");
+        run(&mut cmd, Duration::from_secs(60))
+    };
+    // verify-full against a server certificate no public CA signed must fail.
+    let out = init("3");
+    out.assert_refused("sslmode 3 (verify-full) without a trusted certificate");
+    init("1").assert_ok("sslmode 1 (require)");
+    let prefix = format!("tls{}_", std::process::id());
+    let srv = Server::builder()
+        .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
+        .env("SFTPGO_DATA_PROVIDER__NAME", "test")
+        .env("SFTPGO_DATA_PROVIDER__USERNAME", "postgres")
+        .env("SFTPGO_DATA_PROVIDER__SSLMODE", "1")
+        .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", &prefix)
+        .start();
+    srv.sftp_batch(&["ls /"])
+        .assert_ok("sftp with the provider over TLS");
+    assert!(
+        pg_tls_connections().unwrap_or(0) >= 1,
+        "the server's database connections use TLS"
+    );
+    let mut reset = sftpgo_cmd();
+    reset
+        .args(["resetprovider", "--force", "-l", "", "-c"])
+        .arg(srv.config_dir())
+        .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
+        .env("SFTPGO_DATA_PROVIDER__NAME", "test")
+        .env("SFTPGO_DATA_PROVIDER__USERNAME", "postgres")
+        .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", &prefix);
+    drop(srv);
+    run(&mut reset, Duration::from_secs(60)).assert_ok("resetprovider");
+    let mut reset = sftpgo_cmd();
+    reset
+        .args(["resetprovider", "--force", "-l", "", "-c"])
+        .arg(tmp.path())
+        .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
+        .env("SFTPGO_DATA_PROVIDER__NAME", "test")
+        .env("SFTPGO_DATA_PROVIDER__USERNAME", "postgres")
+        .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", "tls_");
+    run(&mut reset, Duration::from_secs(60)).assert_ok("resetprovider");
+}

@@ -56,8 +56,13 @@ pub struct Config {
     /// File holding the PostgreSQL/MySQL password (relative to the config dir); read at
     /// start, it replaces `password`. Surrounding whitespace is ignored.
     pub password_file: String,
-    /// TLS to the database: 0 off. Other values are not supported yet.
+    /// TLS to the database, as SFTPGo: 0 off; 1 required (not verified); 2 PostgreSQL
+    /// verify-ca / MySQL required without verification; 3 PostgreSQL verify-full / MySQL
+    /// preferred.
     pub sslmode: u8,
+    /// CA certificate (PEM) used to verify the database server (relative to the config
+    /// dir).
+    pub root_cert: String,
     /// A full connection URL (`postgres://…`, `mysql://…`, `sqlite://…`); overrides
     /// host, port, username, password, name and sslmode.
     pub connection_string: String,
@@ -84,6 +89,7 @@ impl Default for Config {
             password: String::new(),
             password_file: String::new(),
             sslmode: 0,
+            root_cert: String::new(),
             connection_string: String::new(),
             sql_tables_prefix: String::new(),
             pool_size: 0,
@@ -121,10 +127,8 @@ impl Config {
                 ));
             }
         }
-        if self.sslmode != 0 {
-            return Err(
-                "data_provider.sslmode: TLS to the database is not supported yet; use 0".into(),
-            );
+        if self.sslmode > 3 {
+            return Err("data_provider.sslmode: must be 0, 1, 2 or 3".into());
         }
         Ok(())
     }

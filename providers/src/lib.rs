@@ -83,7 +83,7 @@ pub async fn open(
                 })?;
                 cfg.password = secret.trim().to_string();
             }
-            let url = sql::connection_url(&cfg, &path)?;
+            let url = sql::connection_url(&cfg, &path, config_dir)?;
             Ok(Arc::new(sql::SqlProvider::connect(&url, &cfg).await?))
         }
         other => Err(StoreError::Backend(format!(

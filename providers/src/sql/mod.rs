@@ -42,8 +42,36 @@ fn url_escape(s: &str) -> String {
         .collect()
 }
 
-/// The connection URL for `cfg`; `sqlite_path` is the resolved file for SQLite.
-pub fn connection_url(cfg: &Config, sqlite_path: &std::path::Path) -> Result<String, StoreError> {
+/// The TLS part of the URL query for `cfg.sslmode` (SFTPGo's numbering).
+fn tls_params(cfg: &Config, config_dir: &std::path::Path) -> String {
+    let mode = match (cfg.driver, cfg.sslmode) {
+        (Driver::Postgresql, 0) => "sslmode=disable",
+        (Driver::Postgresql, 1) => "sslmode=require",
+        (Driver::Postgresql, 2) => "sslmode=verify-ca",
+        (Driver::Postgresql, _) => "sslmode=verify-full",
+        (_, 0) => "ssl-mode=DISABLED",
+        (_, 1 | 2) => "ssl-mode=REQUIRED",
+        (_, _) => "ssl-mode=PREFERRED",
+    };
+    if cfg.root_cert.is_empty() {
+        return mode.to_string();
+    }
+    let ca = config_dir.join(&cfg.root_cert);
+    let key = if cfg.driver == Driver::Postgresql {
+        "sslrootcert"
+    } else {
+        "ssl-ca"
+    };
+    format!("{mode}&{key}={}", url_escape(&ca.display().to_string()))
+}
+
+/// The connection URL for `cfg`; `sqlite_path` is the resolved file for SQLite, and
+/// relative certificate paths are taken from `config_dir`.
+pub fn connection_url(
+    cfg: &Config,
+    sqlite_path: &std::path::Path,
+    config_dir: &std::path::Path,
+) -> Result<String, StoreError> {
     if !cfg.connection_string.is_empty() {
         return Ok(cfg.connection_string.clone());
     }
@@ -77,10 +105,7 @@ pub fn connection_url(cfg: &Config, sqlite_path: &std::path::Path) -> Result<Str
             url_escape(&cfg.password)
         ),
     };
-    let tls = match cfg.driver {
-        Driver::Postgresql => "sslmode=disable",
-        _ => "ssl-mode=DISABLED",
-    };
+    let tls = tls_params(cfg, config_dir);
     Ok(format!(
         "{scheme}://{auth}{host}:{port}/{}?{tls}",
         url_escape(&cfg.name)
