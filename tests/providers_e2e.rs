@@ -182,15 +182,28 @@ fn postgresql_over_tls() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let init = |mode: &str| {
+    let pg = |prefix: &str| {
+        [
+            ("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql".to_string()),
+            ("SFTPGO_DATA_PROVIDER__NAME", "test".to_string()),
+            ("SFTPGO_DATA_PROVIDER__USERNAME", "postgres".to_string()),
+            (
+                "SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX",
+                prefix.to_string(),
+            ),
+        ]
+    };
+    let provider_cmd = |args: &[&str], dir: &std::path::Path, prefix: &str| {
         let mut cmd = sftpgo_cmd();
-        cmd.args(["initprovider", "-l", "", "-c"])
-            .arg(tmp.path())
-            .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
-            .env("SFTPGO_DATA_PROVIDER__NAME", "test")
-            .env("SFTPGO_DATA_PROVIDER__USERNAME", "postgres")
-            .env("SFTPGO_DATA_PROVIDER__SSLMODE", mode)
-            .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", "tls_");
+        cmd.args(args)
+            .args(["-l", "", "-c"])
+            .arg(dir)
+            .envs(pg(prefix));
+        cmd
+    };
+    let init = |mode: &str| {
+        let mut cmd = provider_cmd(&["initprovider"], tmp.path(), "tls_");
+        cmd.env("SFTPGO_DATA_PROVIDER__SSLMODE", mode);
         run(&mut cmd, Duration::from_secs(60))
     };
     // verify-full against a server certificate no public CA signed must fail.
@@ -198,36 +211,20 @@ fn postgresql_over_tls() {
     out.assert_refused("sslmode 3 (verify-full) without a trusted certificate");
     init("1").assert_ok("sslmode 1 (require)");
     let prefix = format!("tls{}_", std::process::id());
-    let srv = Server::builder()
-        .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
-        .env("SFTPGO_DATA_PROVIDER__NAME", "test")
-        .env("SFTPGO_DATA_PROVIDER__USERNAME", "postgres")
-        .env("SFTPGO_DATA_PROVIDER__SSLMODE", "1")
-        .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", &prefix)
-        .start();
+    let mut builder = Server::builder().env("SFTPGO_DATA_PROVIDER__SSLMODE", "1");
+    for (k, v) in pg(&prefix) {
+        builder = builder.env(k, &v);
+    }
+    let srv = builder.start();
     srv.sftp_batch(&["ls /"])
         .assert_ok("sftp with the provider over TLS");
     assert!(
         pg_tls_connections().unwrap_or(0) >= 1,
         "the server's database connections use TLS"
     );
-    let mut reset = sftpgo_cmd();
-    reset
-        .args(["resetprovider", "--force", "-l", "", "-c"])
-        .arg(srv.config_dir())
-        .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
-        .env("SFTPGO_DATA_PROVIDER__NAME", "test")
-        .env("SFTPGO_DATA_PROVIDER__USERNAME", "postgres")
-        .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", &prefix);
+    let mut reset = provider_cmd(&["resetprovider", "--force"], &srv.config_dir(), &prefix);
     drop(srv);
     run(&mut reset, Duration::from_secs(60)).assert_ok("resetprovider");
-    let mut reset = sftpgo_cmd();
-    reset
-        .args(["resetprovider", "--force", "-l", "", "-c"])
-        .arg(tmp.path())
-        .env("SFTPGO_DATA_PROVIDER__DRIVER", "postgresql")
-        .env("SFTPGO_DATA_PROVIDER__NAME", "test")
-        .env("SFTPGO_DATA_PROVIDER__USERNAME", "postgres")
-        .env("SFTPGO_DATA_PROVIDER__SQL_TABLES_PREFIX", "tls_");
+    let mut reset = provider_cmd(&["resetprovider", "--force"], tmp.path(), "tls_");
     run(&mut reset, Duration::from_secs(60)).assert_ok("resetprovider");
 }

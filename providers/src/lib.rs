@@ -38,12 +38,14 @@ pub async fn open(
     cfg: &Config,
     config_dir: &std::path::Path,
 ) -> Result<Arc<dyn Provider>, StoreError> {
+    // The file of the embedded engines (an absolute `name` replaces the directory).
+    let path = config_dir.join(&cfg.name);
     match cfg.driver {
         Driver::Memory => {
             let p = memory::MemoryProvider::default();
-            let dump = config_dir.join(&cfg.name);
+            let dump = &path;
             if !cfg.name.is_empty() && dump.is_file() {
-                let bytes = std::fs::read(&dump).map_err(|e| {
+                let bytes = std::fs::read(dump).map_err(|e| {
                     StoreError::Backend(format!("cannot read {}: {e}", dump.display()))
                 })?;
                 let parsed = sftpgo_core::dump::Dump::from_json(&bytes).map_err(|e| {
@@ -58,20 +60,8 @@ pub async fn open(
             }
             Ok(Arc::new(p))
         }
-        Driver::Bolt => {
-            let path = if std::path::Path::new(&cfg.name).is_absolute() {
-                std::path::PathBuf::from(&cfg.name)
-            } else {
-                config_dir.join(&cfg.name)
-            };
-            Ok(Arc::new(redb_store::RedbProvider::open(&path)?))
-        }
+        Driver::Bolt => Ok(Arc::new(redb_store::RedbProvider::open(&path)?)),
         Driver::Sqlite | Driver::Postgresql | Driver::Mysql => {
-            let path = if std::path::Path::new(&cfg.name).is_absolute() {
-                std::path::PathBuf::from(&cfg.name)
-            } else {
-                config_dir.join(&cfg.name)
-            };
             let mut cfg = cfg.clone();
             if !cfg.password_file.is_empty() {
                 let file = config_dir.join(&cfg.password_file);

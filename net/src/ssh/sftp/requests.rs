@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 use sftpgo_core::connection::{Transfer, WriteOptions};
 use sftpgo_core::path::VirtualPath;
 use sftpgo_core::{Error, ErrorKind};
@@ -418,15 +418,11 @@ async fn read_reply(t: Arc<Transfer>, id: u32, offset: u64, len: usize) -> Bytes
 /// `length | SSH_FXP_DATA | id | data length` for a DATA reply carrying `n` bytes.
 fn data_header(id: u32, n: u32) -> [u8; DATA_HEADER] {
     let mut h = [0u8; DATA_HEADER];
-    let fields = (n + 9)
-        .to_be_bytes()
-        .into_iter()
-        .chain([kind::DATA])
-        .chain(id.to_be_bytes())
-        .chain(n.to_be_bytes());
-    for (dst, src) in h.iter_mut().zip(fields) {
-        *dst = src;
-    }
+    let mut w = h.as_mut_slice();
+    w.put_u32(n + 9);
+    w.put_u8(kind::DATA);
+    w.put_u32(id);
+    w.put_u32(n);
     h
 }
 
