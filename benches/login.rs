@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sftpgo_core::auth::Authenticator;
+use sftpgo_core::catalog::Catalog;
+use sftpgo_core::model::NamingRules;
 use sftpgo_core::model::User;
 use sftpgo_core::store::{CachedUserStore, UserStore};
 use sftpgo_providers::{Config, Provider};
@@ -20,11 +22,13 @@ fn logins(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let provider: Arc<dyn Provider> = rt.block_on(async {
+    let catalog: Catalog = rt.block_on(async {
         let p = sftpgo_providers::open(&Config::default(), dir.path())
             .await
             .unwrap();
         p.initialize().await.unwrap();
+        let p: Arc<dyn Provider> = p;
+        let catalog = Catalog::new(p, NamingRules::default());
         let mut u = User {
             username: "bench".into(),
             status: 1,
@@ -33,12 +37,12 @@ fn logins(c: &mut Criterion) {
             ..Default::default()
         };
         u.permissions.insert("/".into(), vec!["*".into()]);
-        p.add_user(&u).await.unwrap();
-        p
+        catalog.add_user(&u).await.unwrap();
+        catalog
     });
-    let store: Arc<dyn UserStore> = provider.clone();
+    let store: Arc<dyn UserStore> = Arc::new(catalog);
     let cached: Arc<dyn UserStore> =
-        Arc::new(CachedUserStore::new(provider, Duration::from_secs(60)));
+        Arc::new(CachedUserStore::new(store.clone(), Duration::from_secs(60)));
     let variants = [
         (
             "no_caches",

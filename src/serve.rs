@@ -1,19 +1,18 @@
-//! `serve`, `initprovider` and `resetprovider`: wiring the layers together.
+//! `serve`: wiring the layers together.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sftpgo_core::auth::Authenticator;
-use sftpgo_core::dump::{Dump, LoadMode};
 use sftpgo_core::sessions::{ConnectionLimiter, SessionRegistry};
 use sftpgo_net::ssh::SshServer;
 use sftpgo_net::workers::Workers;
-use sftpgo_providers::Provider;
 
 use crate::cli::{ConfigArgs, LoadDataArgs};
 use crate::config::{self, AppConfig};
 
-fn setup(args: &ConfigArgs) -> Result<AppConfig, String> {
+/// Loads the configuration and starts logging.
+pub fn setup(args: &ConfigArgs) -> Result<AppConfig, String> {
     let dir = &args.config_dir;
     let loaded = config::load(dir, args.config_file.as_deref())?;
     let log_path = if args.log_file_path.is_empty()
@@ -36,7 +35,8 @@ fn setup(args: &ConfigArgs) -> Result<AppConfig, String> {
     Ok(loaded.config)
 }
 
-fn side_runtime() -> Result<tokio::runtime::Runtime, String> {
+/// The multi-thread runtime for the provider, the REST API and cloud back-ends.
+pub fn side_runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("side")
@@ -45,82 +45,15 @@ fn side_runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start runtime: {e}"))
 }
 
-async fn open_provider(
-    cfg: &AppConfig,
-    args: &ConfigArgs,
-    init: bool,
-) -> Result<Arc<dyn Provider>, String> {
-    let provider = sftpgo_providers::open(&cfg.data_provider, &args.config_dir)
-        .await
-        .map_err(|e| e.to_string())?;
-    if init || cfg.data_provider.update_mode == 0 {
-        provider.initialize().await.map_err(|e| e.to_string())?;
-    } else if provider.schema_version().await.map_err(|e| e.to_string())? == 0 {
-        return Err("the data provider is not initialized: run `sftpgo initprovider`".into());
-    }
-    Ok(provider)
-}
-
-async fn load_data(provider: &dyn Provider, load: &LoadDataArgs) -> Result<(), String> {
-    let Some(path) = &load.loaddata_from else {
-        return Ok(());
-    };
-    let mode = LoadMode::try_from(load.loaddata_mode).map_err(|e| e.message)?;
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read dump {}: {e}", path.display()))?;
-    let dump = Dump::from_json(&bytes).map_err(|e| format!("{}: {}", path.display(), e.message))?;
-    let report = dump
-        .load(provider, mode)
-        .await
-        .map_err(|e| format!("{}: {}", path.display(), e.message))?;
-    tracing::info!(file = %path.display(), added = report.added, updated = report.updated,
-        skipped = report.skipped, "dump loaded");
-    for what in &report.unsupported {
-        tracing::warn!(file = %path.display(), "dump section {what:?} is not supported yet and was not loaded");
-    }
-    if load.loaddata_clean {
-        std::fs::remove_file(path)
-            .map_err(|e| format!("cannot remove dump {}: {e}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// `sftpgo initprovider`.
-pub fn init_provider(args: &ConfigArgs, load: &LoadDataArgs) -> Result<(), String> {
-    let cfg = setup(args)?;
-    side_runtime()?.block_on(async {
-        let provider = open_provider(&cfg, args, true).await?;
-        load_data(provider.as_ref(), load).await?;
-        tracing::info!("data provider initialized");
-        println!("Data provider successfully initialized/updated");
-        Ok(())
-    })
-}
-
-/// `sftpgo resetprovider --force`.
-pub fn reset_provider(args: &ConfigArgs, force: bool) -> Result<(), String> {
-    if !force {
-        return Err("resetprovider drops all data: re-run with --force to confirm".into());
-    }
-    let cfg = setup(args)?;
-    side_runtime()?.block_on(async {
-        let provider = sftpgo_providers::open(&cfg.data_provider, &args.config_dir)
-            .await
-            .map_err(|e| e.to_string())?;
-        provider.reset().await.map_err(|e| e.to_string())?;
-        println!("Data provider successfully reset");
-        Ok(())
-    })
-}
-
 /// `sftpgo serve`.
 pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<(), String> {
     let cfg = setup(args)?;
     let rt = side_runtime()?;
-    let provider = rt.block_on(async {
-        let p = open_provider(&cfg, args, false).await?;
-        load_data(p.as_ref(), load).await?;
-        Ok::<_, String>(p)
+    let catalog = rt.block_on(async {
+        let catalog = crate::provider_cmds::open(&cfg, args, false).await?;
+        crate::provider_cmds::load_data(&catalog, load).await?;
+        crate::provider_cmds::ensure_default_admin(&cfg, &catalog).await?;
+        Ok::<_, String>(catalog)
     })?;
     let keys = sftpgo_net::ssh::keys::load_or_generate(&args.config_dir, &cfg.sftpd.host_keys)?;
     let banner =
@@ -138,7 +71,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     );
     let sessions = Arc::new(SessionRegistry::default());
     let store: Arc<dyn sftpgo_core::store::UserStore> =
-        provider_as_store(provider, cfg.data_provider.driver);
+        provider_as_store(catalog, cfg.data_provider.driver);
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
@@ -202,7 +135,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
 /// PostgreSQL/MySQL database may be shared with other servers, so there the cache only
 /// absorbs bursts (see `CachedUserStore`).
 fn provider_as_store(
-    p: Arc<dyn Provider>,
+    catalog: sftpgo_core::catalog::Catalog,
     driver: sftpgo_providers::Driver,
 ) -> Arc<dyn sftpgo_core::store::UserStore> {
     use sftpgo_providers::Driver;
@@ -210,7 +143,10 @@ fn provider_as_store(
         Driver::Postgresql | Driver::Mysql | Driver::Cockroachdb => Duration::from_secs(2),
         Driver::Sqlite | Driver::Bolt | Driver::Memory => Duration::from_secs(60),
     };
-    Arc::new(sftpgo_core::store::CachedUserStore::new(p, ttl))
+    Arc::new(sftpgo_core::store::CachedUserStore::new(
+        Arc::new(catalog),
+        ttl,
+    ))
 }
 
 async fn wait_for_signal() {

@@ -405,12 +405,13 @@ fn password_retries_are_allowed_up_to_max_auth_tries() {
     );
 }
 
-/// Reads `username → password hash` from the SQLite provider with Python's sqlite3
+/// Reads `username → password hash` from the SQLite provider's user documents with Python's sqlite3
 /// (WAL-aware, so it sees committed writes the server has not checkpointed).
 fn stored_hashes(db: &std::path::Path) -> std::collections::HashMap<String, String> {
     let script = "import sqlite3, sys, json\n\
         c = sqlite3.connect(sys.argv[1])\n\
-        print(json.dumps(dict(c.execute('select username, password from users'))))\n";
+        rows = c.execute('select name, data from objects where kind = 1')\n\
+        print(json.dumps({n: json.loads(d).get('password', '') for n, d in rows}))\n";
     let out = run(
         Command::new("python3").args(["-c", script]).arg(db),
         Duration::from_secs(30),

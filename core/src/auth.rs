@@ -89,7 +89,7 @@ impl Authenticator {
     ) -> Result<User, AuthError> {
         let user = self
             .store
-            .user_by_name(username)
+            .login_user(username)
             .await
             .map_err(|e| AuthError::Store(e.to_string()))?
             .ok_or(AuthError::UnknownUser)?;
@@ -158,14 +158,26 @@ impl Authenticator {
             tracing::warn!(username = %user.username, "cannot re-hash the password");
             return user;
         };
-        let previous = std::mem::replace(&mut user.password, hashed);
-        match self.store.update_user(&user).await {
+        // Store the new hash on the stored user, not on this one with its groups applied.
+        let stored = match self.store.user_by_name(&user.username).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return user,
+            Err(e) => {
+                tracing::warn!(username = %user.username, error = %e, "cannot store the upgraded password hash");
+                return user;
+            }
+        };
+        let upgraded = User {
+            password: hashed.clone(),
+            ..stored
+        };
+        match self.store.update_user(&upgraded).await {
             Ok(()) => {
                 tracing::info!(username = %user.username, "password hash upgraded");
+                user.password = hashed;
             }
             Err(e) => {
                 tracing::warn!(username = %user.username, error = %e, "cannot store the upgraded password hash");
-                user.password = previous;
             }
         }
         user

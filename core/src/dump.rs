@@ -1,28 +1,51 @@
-//! SFTPGo's JSON dump (`dumpdata`/`loaddata`/`--loaddata-from`), format version 17.
-//!
-//! Users are loaded; the other top-level collections are accepted and, when non-empty,
-//! reported as not supported yet (they are not silently dropped: the caller logs them).
+//! SFTPGo's JSON dump (`dumpdata`/`loaddata`/`--loaddata-from`, the memory provider's
+//! file), format version 17: every section is read and written. Loading goes through
+//! the [`Catalog`], so a dump gets the same validation as an API request; referenced
+//! kinds are loaded first (roles, folders, groups, then users, ...).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::model::User;
-use crate::store::{StoreError, UserStore};
-use crate::{Error, Result, password};
+use crate::catalog::{Catalog, Stored};
+use crate::model::{
+    Admin, ApiKey, EventAction, EventRule, Folder, Group, IpListEntry, Role, Share, User,
+};
+use crate::store::{ListQuery, PutMode};
+use crate::{Error, Result};
 
 /// The dump format version written and read.
 pub const DUMP_VERSION: i64 = 17;
 
-/// A dump file.
+/// A dump file, sections in SFTPGo's order.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Dump {
     /// Users.
     pub users: Vec<User>,
+    /// Groups.
+    pub groups: Vec<Group>,
+    /// Virtual folders (`BaseVirtualFolder`).
+    pub folders: Vec<Folder>,
+    /// Admins.
+    pub admins: Vec<Admin>,
+    /// API keys (hashed).
+    pub api_keys: Vec<ApiKey>,
+    /// Shares.
+    pub shares: Vec<Share>,
+    /// Event actions.
+    pub event_actions: Vec<EventAction>,
+    /// Event rules.
+    pub event_rules: Vec<EventRule>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// IP list entries.
+    pub ip_lists: Vec<IpListEntry>,
+    /// The `configs` object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configs: Option<Value>,
     /// Format version.
     pub version: i64,
-    /// groups, folders, admins, api_keys, shares, event_actions, event_rules, roles,
-    /// ip_lists, configs: kept verbatim.
+    /// Sections this server does not know, kept so they can be reported.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -55,13 +78,15 @@ impl TryFrom<i64> for LoadMode {
 /// What a load did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LoadReport {
-    /// Users created.
+    /// Objects created.
     pub added: usize,
-    /// Users replaced.
+    /// Objects replaced.
     pub updated: usize,
-    /// Users left as they were (add-only mode).
+    /// Objects left as they were (add-only mode).
     pub skipped: usize,
-    /// Non-empty collections that this server does not load yet.
+    /// Users that were replaced (mode 2 disconnects them).
+    pub updated_users: Vec<String>,
+    /// Non-empty sections this server does not know.
     pub unsupported: Vec<String>,
 }
 
@@ -80,8 +105,28 @@ impl Dump {
         Ok(dump)
     }
 
-    /// Loads the dump into `store`.
-    pub async fn load(self, store: &dyn UserStore, mode: LoadMode) -> Result<LoadReport> {
+    /// Reads every object from `catalog` into a dump.
+    pub async fn collect(catalog: &Catalog) -> Result<Self> {
+        let all = ListQuery::default();
+        Ok(Self {
+            users: catalog.list(all).await?,
+            groups: catalog.list(all).await?,
+            folders: catalog.list(all).await?,
+            admins: catalog.list(all).await?,
+            api_keys: catalog.list(all).await?,
+            shares: catalog.list(all).await?,
+            event_actions: catalog.list(all).await?,
+            event_rules: catalog.list(all).await?,
+            roles: catalog.list(all).await?,
+            ip_lists: catalog.list(all).await?,
+            configs: Some(catalog.configs().await?),
+            version: DUMP_VERSION,
+            other: Map::new(),
+        })
+    }
+
+    /// Loads the dump into `catalog`.
+    pub async fn load(self, catalog: &Catalog, mode: LoadMode) -> Result<LoadReport> {
         let mut report = LoadReport::default();
         for (key, value) in &self.other {
             let non_empty = match value {
@@ -94,46 +139,61 @@ impl Dump {
                 report.unsupported.push(key.clone());
             }
         }
-        for mut user in self.users {
-            if !user.password.is_empty() && !password::is_hashed(&user.password) {
-                let plain = std::mem::take(&mut user.password);
-                user.password = tokio::task::spawn_blocking(move || password::hash(&plain))
-                    .await
-                    .map_err(|e| Error::new(crate::ErrorKind::Internal, e.to_string()))??;
-            }
-            user.validate()
-                .map_err(|e| Error::invalid(format!("user {:?}: {}", user.username, e.message)))?;
-            let existing = store
-                .user_by_name(&user.username)
-                .await
-                .map_err(store_err)?;
-            match (existing, mode) {
-                (Some(_), LoadMode::AddOnly) => report.skipped += 1,
-                (Some(old), _) => {
-                    user.id = old.id;
-                    user.created_at = old.created_at;
-                    user.updated_at = crate::now_millis();
-                    store.update_user(&user).await.map_err(store_err)?;
-                    report.updated += 1;
-                }
-                (None, _) => {
-                    let now = crate::now_millis();
-                    if user.created_at == 0 {
-                        user.created_at = now;
-                    }
-                    user.updated_at = now;
-                    store.add_user(&user).await.map_err(store_err)?;
-                    report.added += 1;
-                }
-            }
+        load_all(catalog, self.roles, mode, &mut report).await?;
+        load_all(catalog, self.folders, mode, &mut report).await?;
+        load_all(catalog, self.groups, mode, &mut report).await?;
+        load_all(catalog, self.users, mode, &mut report).await?;
+        load_all(catalog, self.admins, mode, &mut report).await?;
+        load_all(catalog, self.api_keys, mode, &mut report).await?;
+        load_all(catalog, self.shares, mode, &mut report).await?;
+        load_all(catalog, self.event_actions, mode, &mut report).await?;
+        load_all(catalog, self.event_rules, mode, &mut report).await?;
+        load_all(catalog, self.ip_lists, mode, &mut report).await?;
+        if let Some(configs) = self
+            .configs
+            .filter(|c| c.as_object().is_some_and(|o| !o.is_empty()))
+        {
+            catalog.restore_configs(&configs).await?;
         }
         Ok(report)
     }
 }
 
-fn store_err(e: StoreError) -> Error {
-    match e {
-        StoreError::Invalid(m) => Error::invalid(m),
-        other => Error::new(crate::ErrorKind::Internal, other.to_string()),
+async fn load_all<T: Stored>(
+    catalog: &Catalog,
+    objects: Vec<T>,
+    mode: LoadMode,
+    report: &mut LoadReport,
+) -> Result<()> {
+    for obj in objects {
+        let label = T::KIND.label();
+        let key = {
+            let mut probe = obj.clone();
+            let _ = probe.prepare(catalog.naming());
+            probe.key()
+        };
+        let context = |e: Error| Error::new(e.kind, format!("{label} {key:?}: {}", e.message));
+        let exists = catalog.get::<T>(&key).await.map_err(context)?.is_some();
+        match (exists, mode) {
+            (true, LoadMode::AddOnly) => report.skipped += 1,
+            (true, _) => {
+                catalog
+                    .restore(&obj, PutMode::Update)
+                    .await
+                    .map_err(context)?;
+                report.updated += 1;
+                if T::KIND == crate::store::Kind::User {
+                    report.updated_users.push(key.clone());
+                }
+            }
+            (false, _) => {
+                catalog
+                    .restore(&obj, PutMode::Insert)
+                    .await
+                    .map_err(context)?;
+                report.added += 1;
+            }
+        }
     }
+    Ok(())
 }

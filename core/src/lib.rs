@@ -13,6 +13,7 @@
 //! [`config::CommonConfig`].
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod connection;
 pub mod dump;

@@ -76,6 +76,12 @@ pub struct Config {
     pub password_hashing: sftpgo_core::password::PasswordHashing,
     /// Remember recent successful password checks (see `PasswordCache`).
     pub password_caching: bool,
+    /// Bit mask for new names: 1 any UTF-8 character (else `[A-Za-z0-9._~-]`),
+    /// 2 lower-case, 4 trim surrounding spaces.
+    pub naming_rules: u32,
+    /// Create an admin at start when none exists, named by
+    /// `SFTPGO_DEFAULT_ADMIN_USERNAME` / `SFTPGO_DEFAULT_ADMIN_PASSWORD`.
+    pub create_default_admin: bool,
 }
 
 impl Default for Config {
@@ -96,6 +102,8 @@ impl Default for Config {
             update_mode: 0,
             password_hashing: Default::default(),
             password_caching: true,
+            naming_rules: 5,
+            create_default_admin: false,
         }
     }
 }
@@ -126,6 +134,9 @@ impl Config {
                     other.as_str()
                 ));
             }
+        }
+        if self.naming_rules > 7 {
+            return Err("data_provider.naming_rules: a bit mask of 1, 2 and 4 (0-7)".into());
         }
         if self.sslmode > 3 {
             return Err("data_provider.sslmode: must be 0, 1, 2 or 3".into());

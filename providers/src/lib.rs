@@ -1,18 +1,19 @@
 //! sftpgo-providers: data providers implementing `sftpgo-core`'s store traits.
 //!
 //! Contract:
-//! - Each engine implements [`sftpgo_core::store::UserStore`] and owns its schema: it
-//!   creates or upgrades it (`initialize`) and can drop it (`reset`).
+//! - Each engine implements [`sftpgo_core::store::ObjectStore`] (JSON documents per kind,
+//!   counters, references, write transactions) and owns its schema: it creates or
+//!   upgrades it (`initialize`) and can drop it (`reset`). The rules on top (validation,
+//!   references, cascades) live in `sftpgo-core` and are the same for every engine.
 //! - The `data_provider` configuration section is [`Config`]; [`open`] builds the engine
 //!   it names.
 //! - Nothing here knows about protocols or file systems.
 //!
 //! Engines: SQLite (default, WAL), PostgreSQL and MySQL/MariaDB (one sqlx implementation,
-//! `sql`), redb (driver `bolt` or `redb`, `redb_store`) and memory. Every engine passes
-//! the same conformance suite (`tests/conformance.rs`).
+//! `sql`), redb (driver `bolt` or `redb`, `redb_store`) and memory (redb kept in memory).
+//! Every engine passes the same conformance suite (`tests/conformance.rs`).
 
 mod config;
-pub mod memory;
 pub mod redb_store;
 pub mod sql;
 
@@ -20,11 +21,11 @@ pub use config::{Config, Driver};
 
 use std::sync::Arc;
 
-use sftpgo_core::store::{StoreError, UserStore};
+use sftpgo_core::store::{ObjectStore, StoreError};
 
 /// An opened provider: the store plus schema management.
 #[async_trait::async_trait]
-pub trait Provider: UserStore {
+pub trait Provider: ObjectStore {
     /// Creates or upgrades the schema; safe to run concurrently from several processes.
     async fn initialize(&self) -> Result<(), StoreError>;
     /// Drops every table of this provider.
@@ -42,7 +43,8 @@ pub async fn open(
     let path = config_dir.join(&cfg.name);
     match cfg.driver {
         Driver::Memory => {
-            let p = memory::MemoryProvider::default();
+            let p = Arc::new(redb_store::RedbProvider::in_memory()?);
+            p.initialize().await?;
             let dump = &path;
             if !cfg.name.is_empty() && dump.is_file() {
                 let bytes = std::fs::read(dump).map_err(|e| {
@@ -51,14 +53,18 @@ pub async fn open(
                 let parsed = sftpgo_core::dump::Dump::from_json(&bytes).map_err(|e| {
                     StoreError::Invalid(format!("{}: {}", dump.display(), e.message))
                 })?;
+                let catalog = sftpgo_core::catalog::Catalog::new(
+                    p.clone(),
+                    sftpgo_core::model::NamingRules(cfg.naming_rules),
+                );
                 parsed
-                    .load(&p, sftpgo_core::dump::LoadMode::AddUpdate)
+                    .load(&catalog, sftpgo_core::dump::LoadMode::AddUpdate)
                     .await
                     .map_err(|e| {
                         StoreError::Invalid(format!("{}: {}", dump.display(), e.message))
                     })?;
             }
-            Ok(Arc::new(p))
+            Ok(p)
         }
         Driver::Bolt => Ok(Arc::new(redb_store::RedbProvider::open(&path)?)),
         Driver::Sqlite | Driver::Postgresql | Driver::Mysql => {

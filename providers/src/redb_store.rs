@@ -1,39 +1,96 @@
 //! The embedded key/value provider on redb (driver `bolt`, SFTPGo's name for its bbolt
-//! store, or `redb`). One file, one process: the file is locked while the server runs.
+//! store, or `redb`), also used in memory for the `memory` driver. One file, one
+//! process: the file is locked while the server runs.
 //!
-//! Layout: table `users` maps the username to the user's JSON (the dump format's
-//! fields), table `meta` holds the schema version and the last user id. Every write is
-//! one redb transaction, committed durably before the call returns. redb calls block,
-//! so they run on the blocking thread pool.
+//! Layout (schema 2):
+//! - `objects`: (kind code, key) → record JSON `{"id", "c": [counters], "d": document}`;
+//! - `refs_to` / `refs_from`: multimaps (target → referrer, referrer → target) holding
+//!   the references between objects;
+//! - `meta`: schema version and the last id handed out.
+//!
+//! Schema 1 kept users alone in table `users`; [`RedbProvider::initialize`] moves them.
+//! Writes are one redb transaction each, committed durably; one write transaction runs
+//! at a time, queued on an async lock so no runtime thread blocks waiting for another.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
-use sftpgo_core::model::User;
-use sftpgo_core::store::{StoreError, StoreResult, UserStore};
+use redb::{
+    Database, MultimapTableDefinition, ReadableDatabase, ReadableMultimapTable, ReadableTable,
+    TableDefinition, TableError, WriteTransaction,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sftpgo_core::store::{
+    COUNTERS, Counter, CounterOp, Doc, Kind, ListQuery, ObjectStore, Ref, StoreError, StoreResult,
+    StoreTxn, take_counters,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+type ObjKey<'a> = (u8, &'a str);
+
+const OBJECTS: TableDefinition<ObjKey, &[u8]> = TableDefinition::new("objects");
+const REFS_TO: MultimapTableDefinition<ObjKey, ObjKey> = MultimapTableDefinition::new("refs_to");
+const REFS_FROM: MultimapTableDefinition<ObjKey, ObjKey> =
+    MultimapTableDefinition::new("refs_from");
 const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
-const SCHEMA_VERSION: i64 = 1;
+/// Schema 1's users table.
+const USERS_V1: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+const SCHEMA_VERSION: i64 = 2;
 
 /// The redb store.
 #[derive(Clone)]
 pub struct RedbProvider {
     db: Arc<Database>,
+    writer: Arc<Mutex<()>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    id: i64,
+    c: [i64; COUNTERS],
+    d: Value,
 }
 
 fn backend(e: impl Into<redb::Error>) -> StoreError {
     StoreError::Backend(format!("redb: {}", e.into()))
 }
 
-fn to_json(u: &User) -> StoreResult<Vec<u8>> {
-    serde_json::to_vec(u).map_err(|e| StoreError::Backend(e.to_string()))
+fn code(kind: Kind) -> u8 {
+    u8::try_from(kind.code()).unwrap_or(u8::MAX)
 }
 
-fn from_json(bytes: &[u8]) -> StoreResult<User> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Backend(format!("stored user: {e}")))
+fn decode_ref(kind: u8, key: &str) -> Option<Ref> {
+    Kind::from_code(i64::from(kind)).map(|k| (k, key.to_string()))
+}
+
+fn encode(rec: &Record) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(rec).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn decode(bytes: &[u8]) -> StoreResult<Record> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Backend(format!("stored object: {e}")))
+}
+
+fn to_doc(key: &str, rec: Record) -> Doc {
+    Doc {
+        id: rec.id,
+        key: key.to_string(),
+        data: rec.d,
+        counters: rec.c,
+    }
+}
+
+/// Maps "table not created yet" to an empty result.
+macro_rules! open_or {
+    ($tx:expr, $def:expr, $empty:expr) => {
+        match $tx.open_table($def) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok($empty),
+            Err(e) => return Err(backend(e)),
+        }
+    };
 }
 
 impl RedbProvider {
@@ -41,7 +98,22 @@ impl RedbProvider {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path)
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self::with_db(db))
+    }
+
+    /// A database kept in memory (the `memory` driver).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| StoreError::Backend(format!("in-memory database: {e}")))?;
+        Ok(Self::with_db(db))
+    }
+
+    fn with_db(db: Database) -> Self {
+        Self {
+            db: Arc::new(db),
+            writer: Arc::new(Mutex::new(())),
+        }
     }
 
     /// Runs `f` on the blocking pool with the database.
@@ -54,168 +126,315 @@ impl RedbProvider {
             .await
             .map_err(|e| StoreError::Backend(format!("redb task: {e}")))?
     }
-}
 
-#[async_trait]
-impl UserStore for RedbProvider {
-    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        let name = username.to_string();
-        self.blocking(move |db| {
-            let tx = db.begin_read().map_err(backend)?;
-            let table = match tx.open_table(USERS) {
-                Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-                Err(e) => return Err(backend(e)),
-            };
-            match table.get(name.as_str()).map_err(backend)? {
-                Some(v) => from_json(v.value()).map(Some),
-                None => Ok(None),
-            }
-        })
-        .await
-    }
-
-    async fn add_user(&self, user: &User) -> StoreResult<User> {
-        user.validate()
-            .map_err(|e| StoreError::Invalid(e.message))?;
-        let mut out = user.clone();
+    /// Runs the write `f` in its own transaction on the blocking pool, in turn with the
+    /// other writers.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let _turn = self.writer.clone().lock_owned().await;
         self.blocking(move |db| {
             let tx = db.begin_write().map_err(backend)?;
-            {
-                let mut users = tx.open_table(USERS).map_err(backend)?;
-                if users.get(out.username.as_str()).map_err(backend)?.is_some() {
-                    return Err(StoreError::Conflict(format!("user {:?}", out.username)));
-                }
-                let mut meta = tx.open_table(META).map_err(backend)?;
-                let id = meta
-                    .get("last_user_id")
-                    .map_err(backend)?
-                    .map(|v| v.value())
-                    .unwrap_or(0)
-                    + 1;
-                meta.insert("last_user_id", id).map_err(backend)?;
-                out.id = id;
-                users
-                    .insert(out.username.as_str(), to_json(&out)?.as_slice())
-                    .map_err(backend)?;
-            }
+            let out = f(&tx)?;
             tx.commit().map_err(backend)?;
             Ok(out)
         })
         .await
     }
+}
 
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        user.validate()
-            .map_err(|e| StoreError::Invalid(e.message))?;
-        let mut user = user.clone();
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(backend)?;
-            {
-                let mut users = tx.open_table(USERS).map_err(backend)?;
-                let stored = match users.get(user.username.as_str()).map_err(backend)? {
-                    Some(v) => from_json(v.value())?,
-                    None => {
-                        return Err(StoreError::NotFound(format!("user {:?}", user.username)));
-                    }
-                };
-                user.id = stored.id;
-                users
-                    .insert(user.username.as_str(), to_json(&user)?.as_slice())
-                    .map_err(backend)?;
-            }
-            tx.commit().map_err(backend)
-        })
-        .await
+fn next_id(tx: &WriteTransaction) -> StoreResult<i64> {
+    let mut meta = tx.open_table(META).map_err(backend)?;
+    let id = meta
+        .get("last_id")
+        .map_err(backend)?
+        .map(|v| v.value())
+        .unwrap_or(0)
+        + 1;
+    meta.insert("last_id", id).map_err(backend)?;
+    Ok(id)
+}
+
+fn get_in(tx: &WriteTransaction, kind: Kind, key: &str) -> StoreResult<Option<Record>> {
+    let table = tx.open_table(OBJECTS).map_err(backend)?;
+    let rec = table.get((code(kind), key)).map_err(backend)?;
+    rec.map(|v| decode(v.value())).transpose()
+}
+
+fn put_in(tx: &WriteTransaction, kind: Kind, key: &str, rec: &Record) -> StoreResult<()> {
+    let mut table = tx.open_table(OBJECTS).map_err(backend)?;
+    table
+        .insert((code(kind), key), encode(rec)?.as_slice())
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn set_refs_in(tx: &WriteTransaction, kind: Kind, key: &str, to: &[Ref]) -> StoreResult<()> {
+    let from = (code(kind), key);
+    let mut refs_from = tx.open_multimap_table(REFS_FROM).map_err(backend)?;
+    let mut refs_to = tx.open_multimap_table(REFS_TO).map_err(backend)?;
+    let old: Vec<(u8, String)> = refs_from
+        .remove_all(from)
+        .map_err(backend)?
+        .map(|v| v.map(|g| (g.value().0, g.value().1.to_string())))
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    for (k, n) in &old {
+        refs_to.remove((*k, n.as_str()), from).map_err(backend)?;
+    }
+    for (k, n) in to {
+        let target = (code(*k), n.as_str());
+        refs_from.insert(from, target).map_err(backend)?;
+        refs_to.insert(target, from).map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// A write transaction held across awaits; its operations are small and run inline.
+struct RedbTxn {
+    tx: WriteTransaction,
+    _turn: OwnedMutexGuard<()>,
+}
+
+#[async_trait]
+impl StoreTxn for RedbTxn {
+    async fn get(&mut self, kind: Kind, key: &str) -> StoreResult<Option<Doc>> {
+        Ok(get_in(&self.tx, kind, key)?.map(|r| to_doc(key, r)))
     }
 
-    async fn delete_user(&self, username: &str) -> StoreResult<()> {
-        let name = username.to_string();
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(backend)?;
-            let removed = {
-                let mut users = tx.open_table(USERS).map_err(backend)?;
-                users.remove(name.as_str()).map_err(backend)?.is_some()
-            };
-            if !removed {
-                return Err(StoreError::NotFound(format!("user {name:?}")));
-            }
-            tx.commit().map_err(backend)
-        })
-        .await
+    async fn insert(
+        &mut self,
+        kind: Kind,
+        key: &str,
+        data: &Value,
+        counters: &[i64; COUNTERS],
+    ) -> StoreResult<i64> {
+        if get_in(&self.tx, kind, key)?.is_some() {
+            return Err(StoreError::Conflict(format!("{} {key:?}", kind.label())));
+        }
+        let id = next_id(&self.tx)?;
+        let rec = Record {
+            id,
+            c: *counters,
+            d: data.clone(),
+        };
+        put_in(&self.tx, kind, key, &rec)?;
+        Ok(id)
     }
 
-    async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<Vec<User>> {
-        let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
-        let take = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+    async fn update(&mut self, kind: Kind, key: &str, data: &Value) -> StoreResult<()> {
+        let mut rec = get_in(&self.tx, kind, key)?
+            .ok_or_else(|| StoreError::NotFound(format!("{} {key:?}", kind.label())))?;
+        rec.d = data.clone();
+        put_in(&self.tx, kind, key, &rec)
+    }
+
+    async fn remove(&mut self, kind: Kind, key: &str) -> StoreResult<()> {
+        set_refs_in(&self.tx, kind, key, &[])?;
+        let mut table = self.tx.open_table(OBJECTS).map_err(backend)?;
+        table.remove((code(kind), key)).map_err(backend)?;
+        Ok(())
+    }
+
+    async fn refs_to(&mut self, kind: Kind, key: &str) -> StoreResult<Vec<Ref>> {
+        let table = self.tx.open_multimap_table(REFS_TO).map_err(backend)?;
+        let mut out = Vec::new();
+        for v in table.get((code(kind), key)).map_err(backend)? {
+            let v = v.map_err(backend)?;
+            out.extend(decode_ref(v.value().0, v.value().1));
+        }
+        Ok(out)
+    }
+
+    async fn set_refs(&mut self, kind: Kind, key: &str, to: &[Ref]) -> StoreResult<()> {
+        set_refs_in(&self.tx, kind, key, to)
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        let RedbTxn { tx, _turn } = *self;
+        // The durable commit waits for the disk: run it off the runtime thread.
+        tokio::task::spawn_blocking(move || tx.commit().map_err(backend))
+            .await
+            .map_err(|e| StoreError::Backend(format!("redb task: {e}")))?
+    }
+}
+
+#[async_trait]
+impl ObjectStore for RedbProvider {
+    async fn get(&self, kind: Kind, key: &str) -> StoreResult<Option<Doc>> {
+        let key = key.to_string();
         self.blocking(move |db| {
             let tx = db.begin_read().map_err(backend)?;
-            let table = match tx.open_table(USERS) {
+            let table = open_or!(tx, OBJECTS, None);
+            let rec = table.get((code(kind), key.as_str())).map_err(backend)?;
+            Ok(rec
+                .map(|v| decode(v.value()))
+                .transpose()?
+                .map(|r| to_doc(&key, r)))
+        })
+        .await
+    }
+
+    async fn list(&self, kind: Kind, query: ListQuery) -> StoreResult<Vec<Doc>> {
+        let skip = usize::try_from(query.offset.max(0)).unwrap_or(usize::MAX);
+        let take = usize::try_from(query.limit.max(0)).unwrap_or(usize::MAX);
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let table = open_or!(tx, OBJECTS, Vec::new());
+            let c = code(kind);
+            // Keys iterate in byte order: the SQL engines' binary collation.
+            let range = table.range((c, "")..(c + 1, "")).map_err(backend)?;
+            let convert = |entry: Result<_, redb::StorageError>| -> StoreResult<Doc> {
+                let (k, v): (redb::AccessGuard<ObjKey>, redb::AccessGuard<&[u8]>) =
+                    entry.map_err(backend)?;
+                Ok(to_doc(k.value().1, decode(v.value())?))
+            };
+            if query.descending {
+                range.rev().skip(skip).take(take).map(convert).collect()
+            } else {
+                range.skip(skip).take(take).map(convert).collect()
+            }
+        })
+        .await
+    }
+
+    async fn referrers(&self, kind: Kind, key: &str) -> StoreResult<Vec<Ref>> {
+        let key = key.to_string();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let table = match tx.open_multimap_table(REFS_TO) {
                 Ok(t) => t,
                 Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
                 Err(e) => return Err(backend(e)),
             };
-            // Keys iterate in byte order: usernames sorted as SQL's binary collation.
-            table
-                .iter()
-                .map_err(backend)?
-                .skip(skip)
-                .take(take)
-                .map(|entry| {
-                    let (_, v) = entry.map_err(backend)?;
-                    from_json(v.value())
-                })
-                .collect()
+            let mut out = Vec::new();
+            for v in table.get((code(kind), key.as_str())).map_err(backend)? {
+                let v = v.map_err(backend)?;
+                out.extend(decode_ref(v.value().0, v.value().1));
+            }
+            out.sort();
+            Ok(out)
         })
         .await
     }
 
-    async fn set_last_login(&self, username: &str, at_ms: i64) -> StoreResult<()> {
-        let name = username.to_string();
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(backend)?;
-            {
-                let mut users = tx.open_table(USERS).map_err(backend)?;
-                let stored = users
-                    .get(name.as_str())
-                    .map_err(backend)?
-                    .map(|v| from_json(v.value()))
-                    .transpose()?;
-                if let Some(mut u) = stored {
-                    u.last_login = at_ms;
-                    users
-                        .insert(name.as_str(), to_json(&u)?.as_slice())
-                        .map_err(backend)?;
+    async fn update_counters(
+        &self,
+        kind: Kind,
+        key: &str,
+        ops: &[(Counter, CounterOp)],
+    ) -> StoreResult<()> {
+        let key = key.to_string();
+        let ops = ops.to_vec();
+        self.write(move |tx| {
+            let mut rec = get_in(tx, kind, &key)?
+                .ok_or_else(|| StoreError::NotFound(format!("{} {key:?}", kind.label())))?;
+            for (counter, op) in ops {
+                if let Some(slot) = rec.c.get_mut(counter as usize) {
+                    *slot = match op {
+                        CounterOp::Add(n) => slot.saturating_add(n),
+                        CounterOp::Set(n) => n,
+                        CounterOp::SetIfZero(n) if *slot == 0 => n,
+                        CounterOp::SetIfZero(_) => *slot,
+                    };
                 }
             }
-            tx.commit().map_err(backend)
+            put_in(tx, kind, &key, &rec)
         })
         .await
     }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTxn + '_>> {
+        let turn = self.writer.clone().lock_owned().await;
+        let db = self.db.clone();
+        let tx = tokio::task::spawn_blocking(move || db.begin_write().map_err(backend))
+            .await
+            .map_err(|e| StoreError::Backend(format!("redb task: {e}")))??;
+        Ok(Box::new(RedbTxn { tx, _turn: turn }))
+    }
+}
+
+/// Moves schema 1's users into `objects`.
+fn migrate_v1(tx: &WriteTransaction) -> StoreResult<()> {
+    let users: Vec<(String, Vec<u8>)> = {
+        let table = match tx.open_table(USERS_V1) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(backend(e)),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(backend)? {
+            let (k, v) = entry.map_err(backend)?;
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        out
+    };
+    for (name, bytes) in users {
+        let mut data: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Backend(format!("schema 1 user {name:?}: {e}")))?;
+        let id = data.get("id").and_then(Value::as_i64).unwrap_or(0);
+        if let Some(obj) = data.as_object_mut() {
+            obj.remove("id");
+        }
+        let counters = take_counters(Kind::User, &mut data);
+        put_in(
+            tx,
+            Kind::User,
+            &name,
+            &Record {
+                id,
+                c: counters,
+                d: data,
+            },
+        )?;
+    }
+    tx.delete_table(USERS_V1).map_err(backend)?;
+    Ok(())
 }
 
 #[async_trait]
 impl crate::Provider for RedbProvider {
     async fn initialize(&self) -> Result<(), StoreError> {
-        self.blocking(|db| {
-            let tx = db.begin_write().map_err(backend)?;
-            {
-                tx.open_table(USERS).map_err(backend)?;
+        self.write(|tx| {
+            tx.open_table(OBJECTS).map_err(backend)?;
+            tx.open_multimap_table(REFS_TO).map_err(backend)?;
+            tx.open_multimap_table(REFS_FROM).map_err(backend)?;
+            let version = {
+                let meta = tx.open_table(META).map_err(backend)?;
+                meta.get("schema_version")
+                    .map_err(backend)?
+                    .map(|v| v.value())
+                    .unwrap_or(0)
+            };
+            if version == 1 {
+                migrate_v1(tx)?;
+                // Schema 1 numbered users with `last_user_id`.
                 let mut meta = tx.open_table(META).map_err(backend)?;
-                meta.insert("schema_version", SCHEMA_VERSION)
-                    .map_err(backend)?;
+                let last = meta
+                    .get("last_user_id")
+                    .map_err(backend)?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
+                meta.insert("last_id", last).map_err(backend)?;
+                meta.remove("last_user_id").map_err(backend)?;
             }
-            tx.commit().map_err(backend)
+            let mut meta = tx.open_table(META).map_err(backend)?;
+            meta.insert("schema_version", SCHEMA_VERSION)
+                .map_err(backend)?;
+            Ok(())
         })
         .await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        self.blocking(|db| {
-            let tx = db.begin_write().map_err(backend)?;
-            tx.delete_table(USERS).map_err(backend)?;
+        self.write(|tx| {
+            tx.delete_table(OBJECTS).map_err(backend)?;
+            tx.delete_multimap_table(REFS_TO).map_err(backend)?;
+            tx.delete_multimap_table(REFS_FROM).map_err(backend)?;
+            tx.delete_table(USERS_V1).map_err(backend)?;
             tx.delete_table(META).map_err(backend)?;
-            tx.commit().map_err(backend)
+            Ok(())
         })
         .await
     }
@@ -223,11 +442,7 @@ impl crate::Provider for RedbProvider {
     async fn schema_version(&self) -> Result<i64, StoreError> {
         self.blocking(|db| {
             let tx = db.begin_read().map_err(backend)?;
-            let meta = match tx.open_table(META) {
-                Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => return Ok(0),
-                Err(e) => return Err(backend(e)),
-            };
+            let meta = open_or!(tx, META, 0);
             Ok(meta
                 .get("schema_version")
                 .map_err(backend)?

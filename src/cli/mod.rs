@@ -147,8 +147,12 @@ pub fn main() -> ExitCode {
             load,
             grace_time,
         } => crate::serve::serve(&config, &load, grace_time),
-        Command::Initprovider { config, load } => crate::serve::init_provider(&config, &load),
-        Command::Resetprovider { config, force } => crate::serve::reset_provider(&config, force),
+        Command::Initprovider { config, load } => {
+            crate::provider_cmds::init_provider(&config, &load)
+        }
+        Command::Resetprovider { config, force } => {
+            crate::provider_cmds::reset_provider(&config, force)
+        }
         Command::Gen { what } => generate(what),
     };
     match result {

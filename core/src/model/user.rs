@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Permission;
+use super::{FolderMapping, GroupMapping, Permission};
 use crate::path::VirtualPath;
 use crate::{Error, Result, pattern};
 
@@ -109,7 +109,13 @@ pub struct User {
     pub filesystem: Value,
     /// Free text for integrations.
     pub additional_info: String,
-    /// Fields not acted on yet (virtual_folders, groups, limits, ...), kept verbatim.
+    /// Group memberships.
+    pub groups: Vec<GroupMapping>,
+    /// Folders mounted in this user's tree.
+    pub virtual_folders: Vec<FolderMapping>,
+    /// Role (a role admin manages only its role's users).
+    pub role: String,
+    /// Fields not acted on yet (limits, counters, ...), kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -143,6 +149,9 @@ impl Default for User {
             filters: UserFilters::default(),
             filesystem: serde_json::json!({"provider": 0}),
             additional_info: String::new(),
+            groups: Vec::new(),
+            virtual_folders: Vec::new(),
+            role: String::new(),
             extra: Map::new(),
         }
     }
@@ -165,32 +174,28 @@ impl User {
 
     /// Checks the user before it is stored: names, permissions, patterns, home dir.
     pub fn validate(&self) -> Result<()> {
-        if self.username.is_empty() {
-            return Err(Error::invalid("username: mandatory"));
-        }
-        if self.username.len() > 255
-            || self.username == "."
-            || self.username == ".."
-            || self
-                .username
-                .chars()
-                .any(|c| c == '/' || c == '\\' || c.is_control())
-        {
-            return Err(Error::invalid(format!(
-                "username: {:?} is not valid (no '/', '\\', control characters, '.' or '..')",
-                self.username
-            )));
-        }
+        super::names::check_name("username", &self.username)?;
+        super::names::check_len("email", &self.email, 255)?;
+        super::names::check_len("description", &self.description, 512)?;
+        super::validate_group_mappings(&self.groups)?;
+        super::validate_mappings("virtual_folders", &self.virtual_folders)?;
         if self.status != 0 && self.status != 1 {
             return Err(Error::invalid("status: must be 0 or 1"));
         }
-        if !self.home_dir.starts_with('/') {
+        // A primary group can provide the home directory and the permissions.
+        let primary = self
+            .groups
+            .iter()
+            .any(|g| g.group_type() == Some(super::GroupType::Primary));
+        let inherits_home = primary && self.home_dir.is_empty();
+        if !inherits_home && !self.home_dir.starts_with('/') {
             return Err(Error::invalid(format!(
                 "home_dir: {:?} must be an absolute path",
                 self.home_dir
             )));
         }
-        if self.permissions.is_empty() || !self.permissions.contains_key("/") {
+        let inherits_perms = primary && self.permissions.is_empty();
+        if !inherits_perms && !self.permissions.contains_key("/") {
             return Err(Error::invalid(
                 "permissions: permissions for the root dir \"/\" must be set",
             ));
@@ -223,16 +228,15 @@ impl User {
                 return Err(Error::invalid("public_keys: could not parse key"));
             }
         }
-        if self
+        let provider = self
             .filesystem
             .get("provider")
             .and_then(Value::as_i64)
-            .unwrap_or(0)
-            != 0
-        {
-            return Err(Error::invalid(
-                "filesystem.provider: only the local file system (0) is supported so far",
-            ));
+            .unwrap_or(0);
+        if !(0..=6).contains(&provider) {
+            return Err(Error::invalid(format!(
+                "filesystem.provider: {provider} is not a known storage back-end (0-6)"
+            )));
         }
         Ok(())
     }

@@ -18,7 +18,8 @@ use crate::model::User;
 /// Users kept at most.
 const MAX_ENTRIES: usize = 10_000;
 
-/// Caches `user_by_name` results of the wrapped store for `ttl`.
+/// Caches `login_user` results (the effective user, groups applied) of the wrapped
+/// store for `ttl`; other calls pass through and drop the entry they change.
 pub struct CachedUserStore {
     inner: Arc<dyn UserStore>,
     ttl: Duration,
@@ -47,12 +48,16 @@ impl CachedUserStore {
 #[async_trait]
 impl UserStore for CachedUserStore {
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        self.inner.user_by_name(username).await
+    }
+
+    async fn login_user(&self, username: &str) -> StoreResult<Option<User>> {
         if let Some((at, user)) = self.entries().get(username)
             && at.elapsed() < self.ttl
         {
             return Ok(Some(user.clone()));
         }
-        let found = self.inner.user_by_name(username).await?;
+        let found = self.inner.login_user(username).await?;
         if let Some(user) = &found {
             let mut entries = self.entries();
             if entries.len() >= MAX_ENTRIES {
@@ -152,7 +157,7 @@ mod tests {
         let cache = CachedUserStore::new(inner.clone(), Duration::from_millis(200));
         cache.add_user(&user(1)).await.unwrap();
         for _ in 0..5 {
-            assert_eq!(cache.user_by_name("u").await.unwrap().unwrap().status, 1);
+            assert_eq!(cache.login_user("u").await.unwrap().unwrap().status, 1);
         }
         assert_eq!(
             inner.lookups.load(Ordering::SeqCst),
@@ -160,10 +165,7 @@ mod tests {
             "one query, then hits"
         );
         cache.set_last_login("u", 42).await.unwrap();
-        assert_eq!(
-            cache.user_by_name("u").await.unwrap().unwrap().last_login,
-            42
-        );
+        assert_eq!(cache.login_user("u").await.unwrap().unwrap().last_login, 42);
         assert_eq!(
             inner.lookups.load(Ordering::SeqCst),
             1,
@@ -171,18 +173,18 @@ mod tests {
         );
         cache.update_user(&user(0)).await.unwrap();
         assert_eq!(
-            cache.user_by_name("u").await.unwrap().unwrap().status,
+            cache.login_user("u").await.unwrap().unwrap().status,
             0,
             "an update through the cache is seen at once"
         );
         cache.delete_user("u").await.unwrap();
-        assert!(cache.user_by_name("u").await.unwrap().is_none());
+        assert!(cache.login_user("u").await.unwrap().is_none());
         // A change behind the cache's back shows after the time to live.
         inner.update_user(&user(1)).await.unwrap();
-        cache.user_by_name("u").await.unwrap();
+        cache.login_user("u").await.unwrap();
         inner.update_user(&user(0)).await.unwrap();
-        assert_eq!(cache.user_by_name("u").await.unwrap().unwrap().status, 1);
+        assert_eq!(cache.login_user("u").await.unwrap().unwrap().status, 1);
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(cache.user_by_name("u").await.unwrap().unwrap().status, 0);
+        assert_eq!(cache.login_user("u").await.unwrap().unwrap().status, 0);
     }
 }

@@ -1,10 +1,19 @@
-//! Store traits implemented by data providers (`sftpgo-providers`).
+//! Store traits implemented by data providers (`sftpgo-providers`): the document store
+//! ([`ObjectStore`]) every engine implements, the rules shared by all engines (`kind`,
+//! `object`), and the login path's [`UserStore`] with its cache.
 
 mod cache;
+mod kind;
+mod object;
 
 use async_trait::async_trait;
 
 pub use cache::CachedUserStore;
+pub use kind::{
+    COUNTERS, Counter, CounterOp, Kind, OnDelete, Ref, on_delete, put_counters, refs_of,
+    take_counters, unlink,
+};
+pub use object::{Doc, ListQuery, ObjectStore, PutMode, StoreTxn, delete, put};
 
 use crate::model::User;
 
@@ -31,8 +40,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Users, as the login path and admin tooling need them.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// The user named `username`, if any.
+    /// The user named `username` as stored, if any.
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    /// The user as a login sees it: its groups' settings applied. Never stored back.
+    async fn login_user(&self, username: &str) -> StoreResult<Option<User>> {
+        self.user_by_name(username).await
+    }
     /// Inserts a user (validated, password already hashed); returns it with its id.
     async fn add_user(&self, user: &User) -> StoreResult<User>;
     /// Replaces a user identified by username.

@@ -35,12 +35,30 @@ impl Dialect {
     /// The engine's migrations.
     pub fn migrations(self) -> Migrations {
         match self {
-            Dialect::Sqlite => &[(1, include_str!("../../../migrations/sqlite/0001_users.sql"))],
-            Dialect::Postgres => &[(
-                1,
-                include_str!("../../../migrations/postgresql/0001_users.sql"),
-            )],
-            Dialect::Mysql => &[(1, include_str!("../../../migrations/mysql/0001_users.sql"))],
+            Dialect::Sqlite => &[
+                (1, include_str!("../../../migrations/sqlite/0001_users.sql")),
+                (
+                    2,
+                    include_str!("../../../migrations/sqlite/0002_objects.sql"),
+                ),
+            ],
+            Dialect::Postgres => &[
+                (
+                    1,
+                    include_str!("../../../migrations/postgresql/0001_users.sql"),
+                ),
+                (
+                    2,
+                    include_str!("../../../migrations/postgresql/0002_objects.sql"),
+                ),
+            ],
+            Dialect::Mysql => &[
+                (1, include_str!("../../../migrations/mysql/0001_users.sql")),
+                (
+                    2,
+                    include_str!("../../../migrations/mysql/0002_objects.sql"),
+                ),
+            ],
         }
     }
 

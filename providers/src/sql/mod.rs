@@ -5,9 +5,10 @@
 //! wait for each other instead of racing.
 
 mod dialect;
-mod users;
+mod objects;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sftpgo_core::store::StoreError;
@@ -24,6 +25,8 @@ pub struct SqlProvider {
     pool: AnyPool,
     prefix: String,
     dialect: Dialect,
+    /// This process's write transactions run one at a time.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -161,6 +164,7 @@ impl SqlProvider {
             pool,
             prefix: cfg.sql_tables_prefix.clone(),
             dialect,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -226,7 +230,8 @@ impl crate::Provider for SqlProvider {
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        for t in ["users", "schema_version"] {
+        // References first: they point into `objects`.
+        for t in ["object_refs", "objects", "users", "schema_version"] {
             sqlx::query(AssertSqlSafe(format!(
                 "DROP TABLE IF EXISTS {}",
                 self.table(t)

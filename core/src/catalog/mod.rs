@@ -1,0 +1,227 @@
+//! The catalog: the typed face of the data provider. CRUD for every kind of object with
+//! validation, naming rules, password hashing, timestamps, counters, and the folder and
+//! referrer fields joined on read, over any engine's [`ObjectStore`]. The REST API, the
+//! CLI and dump loading all write through it, so the rules hold whoever writes.
+
+mod counters;
+mod decorate;
+mod stored;
+mod users;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use stored::{Stored, random_id};
+
+use crate::model::NamingRules;
+use crate::store::{COUNTERS, Kind, ListQuery, ObjectStore, PutMode, StoreError, take_counters};
+use crate::{Error, ErrorKind, Result, password};
+use decorate::strip_derived;
+
+/// Converts a store failure into a core error of the matching kind.
+pub fn store_error(e: StoreError) -> Error {
+    match e {
+        StoreError::NotFound(m) => Error::new(ErrorKind::NotFound, format!("{m} not found")),
+        StoreError::Conflict(m) => {
+            Error::new(ErrorKind::AlreadyExists, format!("{m} already exists"))
+        }
+        StoreError::Invalid(m) => Error::invalid(m),
+        StoreError::Backend(m) => Error::new(ErrorKind::Internal, m),
+    }
+}
+
+/// Kinds whose JSON `id` is the store's numeric id.
+fn numeric_id(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::User
+            | Kind::Group
+            | Kind::Folder
+            | Kind::Admin
+            | Kind::Role
+            | Kind::EventAction
+            | Kind::EventRule
+    )
+}
+
+/// Kinds with `created_at`.
+fn has_created_at(kind: Kind) -> bool {
+    !matches!(kind, Kind::Folder | Kind::EventAction | Kind::Configs)
+}
+
+/// How a write treats the counters and timestamps it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An admin's request: counters start at 0, timestamps are set now.
+    Request,
+    /// A dump being restored: counters and creation times are kept.
+    Restore,
+}
+
+/// The typed data provider.
+#[derive(Clone)]
+pub struct Catalog {
+    store: Arc<dyn ObjectStore>,
+    naming: NamingRules,
+}
+
+impl Catalog {
+    /// A catalog over `store` applying `naming` to new names.
+    pub fn new(store: Arc<dyn ObjectStore>, naming: NamingRules) -> Self {
+        Self { store, naming }
+    }
+
+    /// The naming rules applied to new names.
+    pub fn naming(&self) -> NamingRules {
+        self.naming
+    }
+
+    /// The engine.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// Adds a new object; returns it as stored.
+    pub async fn add<T: Stored>(&self, obj: &T) -> Result<T> {
+        self.write(obj, PutMode::Insert, Origin::Request).await
+    }
+
+    /// Replaces an existing object (counters and creation time are kept; an empty
+    /// password keeps the stored one); returns it as stored.
+    pub async fn update<T: Stored>(&self, obj: &T) -> Result<T> {
+        self.write(obj, PutMode::Update, Origin::Request).await
+    }
+
+    /// Adds or updates, as a dump load does.
+    pub async fn restore<T: Stored>(&self, obj: &T, mode: PutMode) -> Result<T> {
+        self.write(obj, mode, Origin::Restore).await
+    }
+
+    /// Deletes the object of type `T` with `key` (see [`crate::store::on_delete`]).
+    pub async fn delete<T: Stored>(&self, key: &str) -> Result<()> {
+        crate::store::delete(self.store.as_ref(), T::KIND, key)
+            .await
+            .map_err(store_error)
+    }
+
+    /// The object of type `T` with `key`.
+    pub async fn get<T: Stored>(&self, key: &str) -> Result<Option<T>> {
+        let Some(doc) = self.store.get(T::KIND, key).await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        let value = self.decorate(T::KIND, doc).await?;
+        from_value(T::KIND, value).map(Some)
+    }
+
+    /// Objects of type `T`, ordered by key.
+    pub async fn list<T: Stored>(&self, query: ListQuery) -> Result<Vec<T>> {
+        let docs = self.store.list(T::KIND, query).await.map_err(store_error)?;
+        let mut out = Vec::with_capacity(docs.len());
+        for doc in docs {
+            out.push(from_value(T::KIND, self.decorate(T::KIND, doc).await?)?);
+        }
+        Ok(out)
+    }
+
+    async fn write<T: Stored>(&self, obj: &T, mode: PutMode, origin: Origin) -> Result<T> {
+        let mut obj = obj.clone();
+        let old = match mode {
+            PutMode::Update => {
+                let key = {
+                    let mut probe = obj.clone();
+                    // The key as it will be stored (naming rules applied).
+                    let _ = probe.prepare(self.naming);
+                    probe.key()
+                };
+                self.store
+                    .get(T::KIND, &key)
+                    .await
+                    .map_err(store_error)?
+                    .map(|d| d.data)
+            }
+            PutMode::Insert => None,
+        };
+        if let Some(old) = &old
+            && let Some(secret) = obj.secret_mut()
+            && (secret.is_empty() || T::KIND == Kind::ApiKey)
+        {
+            *secret = old_secret(T::KIND, old);
+        }
+        obj.prepare(self.naming)?;
+        if let Some(secret) = obj.secret_mut()
+            && !secret.is_empty()
+            && !password::is_hashed(secret)
+        {
+            let plain = std::mem::take(secret);
+            *secret = tokio::task::spawn_blocking(move || password::hash(&plain))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))??;
+        }
+        let key = obj.key();
+        let mut data = serde_json::to_value(&obj)
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        let counters = take_counters(T::KIND, &mut data);
+        let counters = match origin {
+            Origin::Restore => counters,
+            Origin::Request => [0; COUNTERS],
+        };
+        strip_derived(T::KIND, &mut data);
+        if has_created_at(T::KIND) {
+            stamp_times(&mut data, old.as_ref(), origin);
+        }
+        crate::store::put(self.store.as_ref(), T::KIND, &key, &data, &counters, mode)
+            .await
+            .map_err(store_error)?;
+        self.get::<T>(&key).await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("{} {key:?} vanished after being stored", T::KIND.label()),
+            )
+        })
+    }
+}
+
+/// Sets `created_at` (kept from the stored object, or from a dump) and `updated_at`
+/// (now, or from a dump).
+fn stamp_times(data: &mut Value, old: Option<&Value>, origin: Origin) {
+    let Some(map) = data.as_object_mut() else {
+        return;
+    };
+    let now = crate::now_millis();
+    let given = |f: &str| map.get(f).and_then(Value::as_i64).unwrap_or(0);
+    let (given_created, given_updated) = (given("created_at"), given("updated_at"));
+    let created = match (old, origin) {
+        (None, Origin::Restore) if given_created > 0 => given_created,
+        (Some(old), _) => old.get("created_at").and_then(Value::as_i64).unwrap_or(now),
+        (None, _) => now,
+    };
+    let updated = match origin {
+        Origin::Restore if given_updated > 0 => given_updated,
+        _ => now,
+    };
+    map.insert("created_at".into(), Value::from(created));
+    map.insert("updated_at".into(), Value::from(updated));
+}
+
+/// The stored secret of `old` (password, or an API key's hash).
+fn old_secret(kind: Kind, old: &Value) -> String {
+    let field = if kind == Kind::ApiKey {
+        "key"
+    } else {
+        "password"
+    };
+    old.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn from_value<T: Stored>(kind: Kind, value: Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("stored {} does not parse: {e}", kind.label()),
+        )
+    })
+}

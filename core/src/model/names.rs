@@ -1,0 +1,121 @@
+//! Object names: what every stored name must satisfy, and SFTPGo's `naming_rules` bit
+//! mask (1 any UTF-8 character, 2 lower-case, 4 trim surrounding spaces; default 5).
+
+use crate::{Error, Result};
+
+/// `data_provider.naming_rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamingRules(pub u32);
+
+impl Default for NamingRules {
+    fn default() -> Self {
+        Self(5)
+    }
+}
+
+/// Longest name accepted (SFTPGo's column width).
+pub const MAX_NAME_LEN: usize = 255;
+
+impl NamingRules {
+    /// Bit 1: names may use any UTF-8 character, else only `[A-Za-z0-9._~-]`.
+    pub fn any_utf8(self) -> bool {
+        self.0 & 1 != 0
+    }
+
+    /// Bit 2: names are stored lower-cased.
+    pub fn lower_case(self) -> bool {
+        self.0 & 2 != 0
+    }
+
+    /// Bit 4: surrounding white space is removed.
+    pub fn trim(self) -> bool {
+        self.0 & 4 != 0
+    }
+
+    /// Applies the rules to `name` in place, then checks it. `field` names the JSON field
+    /// in the error.
+    pub fn apply(self, field: &str, name: &mut String) -> Result<()> {
+        if self.trim() {
+            let trimmed = name.trim();
+            if trimmed.len() != name.len() {
+                *name = trimmed.to_string();
+            }
+        }
+        if self.lower_case() {
+            *name = name.to_lowercase();
+        }
+        if !self.any_utf8()
+            && !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))
+        {
+            return Err(Error::invalid(format!(
+                "{field}: {name:?} may only contain letters, digits, '.', '_', '~' and '-' \
+                 (naming_rules)"
+            )));
+        }
+        check_name(field, name)
+    }
+}
+
+/// The checks every name passes whatever the rules: not empty, at most 255 bytes, and
+/// usable as a path element (no `/`, `\`, control characters, `.` or `..`), so that
+/// `%username%`-style placeholders can never leave their parent directory.
+pub fn check_name(field: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid(format!("{field}: mandatory")));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "{field}: longer than {MAX_NAME_LEN} bytes"
+        )));
+    }
+    if name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
+        return Err(Error::invalid(format!(
+            "{field}: {name:?} is not valid (no '/', '\\', control characters, '.' or '..')"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a free-text field's length.
+pub fn check_len(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.len() > max {
+        return Err(Error::invalid(format!("{field}: longer than {max} bytes")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_rules_trim_and_allow_utf8() {
+        let mut n = " Jörg ".to_string();
+        NamingRules::default().apply("username", &mut n).unwrap();
+        assert_eq!(n, "Jörg");
+    }
+
+    #[test]
+    fn strict_rules() {
+        let mut n = "Jörg".to_string();
+        assert!(NamingRules(0).apply("username", &mut n).is_err());
+        let mut n = "MiXed".to_string();
+        NamingRules(2).apply("username", &mut n).unwrap();
+        assert_eq!(n, "mixed");
+    }
+
+    #[test]
+    fn placeholders_cannot_escape() {
+        for bad in ["..", ".", "a/b", "a\\b", "a\0b", ""] {
+            let mut n = bad.to_string();
+            assert!(NamingRules(1).apply("username", &mut n).is_err(), "{bad:?}");
+        }
+    }
+}
