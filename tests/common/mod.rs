@@ -445,6 +445,7 @@ pub struct ServerBuilder {
     tmp: TempDir,
     env: Vec<(String, String)>,
     users: Vec<Value>,
+    sections: serde_json::Map<String, Value>,
     client_key: PathBuf,
     client_pub: String,
 }
@@ -472,6 +473,7 @@ impl ServerBuilder {
             tmp,
             env: Vec::new(),
             users: Vec::new(),
+            sections: serde_json::Map::new(),
             client_key,
             client_pub,
         }
@@ -524,16 +526,30 @@ impl ServerBuilder {
         self
     }
 
+    /// Sets another section of the dump loaded at start (`groups`, `folders`, ...).
+    pub fn dump_section(mut self, key: &str, value: Value) -> Self {
+        self.sections.insert(key.to_string(), value);
+        self
+    }
+
+    /// The test's private temp dir (the server's `root()`).
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
     pub fn start(self) -> Server {
         let cfg = self.tmp.path().join("cfg");
         let dump = cfg.join("dump.json");
-        let doc = json!({
+        let mut doc = json!({
             "users": self.users,
             "groups": [],
             "folders": [],
             "admins": [],
             "version": 17
         });
+        for (k, v) in &self.sections {
+            doc[k.as_str()] = v.clone();
+        }
         fs::write(
             &dump,
             serde_json::to_vec_pretty(&doc).expect("serialize dump"),
