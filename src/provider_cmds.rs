@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use sftpgo_core::catalog::Catalog;
 use sftpgo_core::dump::{Dump, LoadMode};
+use sftpgo_core::kms::Kms;
 use sftpgo_core::model::{Admin, NamingRules};
 use sftpgo_core::store::ListQuery;
 use sftpgo_providers::Provider;
@@ -27,10 +28,8 @@ pub async fn open(cfg: &AppConfig, args: &ConfigArgs, init: bool) -> Result<Cata
         return Err("the data provider is not initialized: run `sftpgo initprovider`".into());
     }
     let provider: Arc<dyn Provider> = provider;
-    Ok(Catalog::new(
-        provider,
-        NamingRules(cfg.data_provider.naming_rules),
-    ))
+    let kms = Kms::from_config(&cfg.kms, &args.config_dir).map_err(|e| e.message)?;
+    Ok(Catalog::new(provider, NamingRules(cfg.data_provider.naming_rules)).with_kms(kms))
 }
 
 /// Loads the dump named by `--loaddata-from`, if any.

@@ -236,3 +236,66 @@ fn memory_provider_loads_the_dump_named_in_name() {
     .assert_ok("login as a user from the memory provider's dump");
     assert!(srv.root().join("homes/mona/m.bin").is_file());
 }
+
+#[test]
+fn kms_settings_seal_dump_secrets_and_bad_ones_stop_start_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let dump = tmp.path().join("dump.json");
+    std::fs::write(
+        &dump,
+        serde_json::to_vec(
+            &json!({"version": 17, "folders": [{"name": "s3", "mapped_path": "/srv/s3",
+            "filesystem": {"provider": 1, "s3config": {"bucket": "b",
+                "access_secret": {"status": "Plain", "payload": "plain-text-secret"}}}}]}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(cfg.join("master.key"), "a-long-master-key\n").unwrap();
+    let init = |env: &[(&str, &str)]| {
+        let mut cmd = sftpgo_cmd();
+        cmd.args(["initprovider", "-l", "", "-c"])
+            .arg(&cfg)
+            .arg("--loaddata-from")
+            .arg(&dump)
+            .envs(env.iter().copied());
+        run(&mut cmd, Duration::from_secs(120))
+    };
+    for (var, value, key) in [
+        (
+            "SFTPGO_KMS__SECRETS__MASTER_KEY_PATH",
+            "missing.key",
+            "kms.secrets.master_key_path",
+        ),
+        (
+            "SFTPGO_KMS__SECRETS__URL",
+            "awskms://alias/x",
+            "kms.secrets.url",
+        ),
+    ] {
+        let out = init(&[(var, value)]);
+        out.assert_refused(key);
+        assert!(
+            out.stderr.contains(key),
+            "the error names {key}\n{}",
+            out.report()
+        );
+    }
+    init(&[("SFTPGO_KMS__SECRETS__MASTER_KEY_PATH", "master.key")])
+        .assert_ok("initprovider with a master key file");
+    let db = std::fs::read(cfg.join("sftpgo.db")).unwrap();
+    let wal = std::fs::read(cfg.join("sftpgo.db-wal")).unwrap_or_default();
+    let needle = b"plain-text-secret";
+    assert!(
+        !db.windows(needle.len()).any(|w| w == needle)
+            && !wal.windows(needle.len()).any(|w| w == needle),
+        "the secret is not stored in plain text"
+    );
+    let objects = stored_objects(&cfg.join("sftpgo.db"));
+    let secret = &objects["3"][0][1]["filesystem"]["s3config"]["access_secret"];
+    assert_eq!(secret["status"], "Secretbox");
+    assert_eq!(secret["mode"], 1);
+    assert_eq!(secret["additional_data"], "folder_s3");
+}

@@ -19,6 +19,7 @@ pub mod connection;
 pub mod dump;
 pub mod error;
 pub mod hash;
+pub mod kms;
 pub mod model;
 pub mod password;
 pub mod path;

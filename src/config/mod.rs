@@ -30,6 +30,8 @@ pub struct AppConfig {
     pub sftpd: sftpgo_net::ssh::Config,
     /// `data_provider`
     pub data_provider: sftpgo_providers::Config,
+    /// `kms`
+    pub kms: sftpgo_core::kms::KmsConfig,
 }
 
 /// A loaded configuration plus what was ignored along the way.
@@ -132,6 +134,7 @@ pub fn load_with_env(
         .map_err(|e| format!("invalid configuration value at {}: {}", e.path(), e.inner()))?;
     config.sftpd.validate()?;
     config.data_provider.validate()?;
+    config.kms.validate()?;
     Ok(Loaded {
         config,
         warnings,

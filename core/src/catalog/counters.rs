@@ -97,13 +97,14 @@ impl Catalog {
             };
             obj.insert("updated_at".into(), Value::from(stamp));
         }
-        let exists = self
+        let old = self
             .store
             .get(Kind::Configs, "configs")
             .await
             .map_err(store_error)?
-            .is_some();
-        let mode = if exists {
+            .map(|d| d.data);
+        self.kms.seal_all(&mut data, old.as_ref(), "smtp")?;
+        let mode = if old.is_some() {
             PutMode::Update
         } else {
             PutMode::Insert

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub use stored::{Stored, random_id};
 
+use crate::kms::Kms;
 use crate::model::NamingRules;
 use crate::store::{COUNTERS, Kind, ListQuery, ObjectStore, PutMode, StoreError, take_counters};
 use crate::{Error, ErrorKind, Result, password};
@@ -64,12 +65,28 @@ pub enum Origin {
 pub struct Catalog {
     store: Arc<dyn ObjectStore>,
     naming: NamingRules,
+    kms: Kms,
 }
 
 impl Catalog {
     /// A catalog over `store` applying `naming` to new names.
     pub fn new(store: Arc<dyn ObjectStore>, naming: NamingRules) -> Self {
-        Self { store, naming }
+        Self {
+            store,
+            naming,
+            kms: Kms::default(),
+        }
+    }
+
+    /// Seals secrets with `kms` (default: the local key store without a master key).
+    pub fn with_kms(mut self, kms: Kms) -> Self {
+        self.kms = kms;
+        self
+    }
+
+    /// The key store, to decrypt the secrets a storage back-end needs.
+    pub fn kms(&self) -> &Kms {
+        &self.kms
     }
 
     /// The naming rules applied to new names.
@@ -170,6 +187,8 @@ impl Catalog {
         if has_created_at(T::KIND) {
             stamp_times(&mut data, old.as_ref(), origin);
         }
+        self.kms
+            .seal_all(&mut data, old.as_ref(), &additional_data(T::KIND, &key))?;
         crate::store::put(self.store.as_ref(), T::KIND, &key, &data, &counters, mode)
             .await
             .map_err(store_error)?;
@@ -179,6 +198,16 @@ impl Catalog {
                 format!("{} {key:?} vanished after being stored", T::KIND.label()),
             )
         })
+    }
+}
+
+/// What a secret of an object is bound to (SFTPGo's choice, so its secrets open here).
+fn additional_data(kind: Kind, key: &str) -> String {
+    match kind {
+        Kind::Folder => format!("folder_{key}"),
+        Kind::Group => format!("group_{key}"),
+        Kind::Configs => "smtp".to_string(),
+        _ => key.to_string(),
     }
 }
 

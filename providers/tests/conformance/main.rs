@@ -32,6 +32,7 @@ macro_rules! conformance {
             references_are_enforced in objects,
             counters_add_up_under_concurrency in objects,
             group_settings_apply_at_login in objects,
+            secrets_are_sealed_at_rest in objects,
             dump_round_trip in dumps,
             sftpgo_dump_loads_unchanged in dumps,
             schema_1_is_upgraded in migrations,

@@ -388,3 +388,62 @@ pub async fn group_settings_apply_at_login(t: Target) {
     assert_eq!(mounts, ["/archive", "/shared"]);
     e.p.reset().await.unwrap();
 }
+
+pub async fn secrets_are_sealed_at_rest(t: Target) {
+    let e = fresh(&t).await;
+    let c =
+        e.c.clone()
+            .with_kms(sftpgo_core::kms::Kms::new(Some("master-1".into())));
+    let folder: Folder = from(json!({"name": "vault", "mapped_path": "/srv/vault",
+        "filesystem": {"provider": 1, "s3config": {"bucket": "b",
+            "access_secret": {"status": "Plain", "payload": "aws-secret-1"}}}}));
+    c.add(&folder).await.unwrap();
+    let raw = e.p.get(Kind::Folder, "vault").await.unwrap().unwrap().data;
+    let sealed = raw["filesystem"]["s3config"]["access_secret"].clone();
+    assert_eq!(sealed["status"], "Secretbox");
+    assert_eq!(sealed["additional_data"], "folder_vault");
+    assert_eq!(sealed["mode"], 1, "sealed with the master key");
+    assert!(
+        !raw.to_string().contains("aws-secret-1"),
+        "no plain text at rest"
+    );
+    assert_eq!(c.kms().decrypt(&sealed).unwrap(), "aws-secret-1");
+    assert!(
+        e.c.kms().decrypt(&sealed).is_err(),
+        "without the master key the secret stays closed"
+    );
+    // Saving with the secret redacted keeps it; a new plain value replaces it.
+    let mut edit: Folder = c.get("vault").await.unwrap().unwrap();
+    edit.filesystem["s3config"]["access_secret"] = json!({"status": "Redacted"});
+    edit.description = "edited".into();
+    c.update(&edit).await.unwrap();
+    let raw = e.p.get(Kind::Folder, "vault").await.unwrap().unwrap().data;
+    assert_eq!(raw["filesystem"]["s3config"]["access_secret"], sealed);
+    edit.filesystem["s3config"]["access_secret"] =
+        json!({"status": "Plain", "payload": "aws-secret-2"});
+    c.update(&edit).await.unwrap();
+    let raw = e.p.get(Kind::Folder, "vault").await.unwrap().unwrap().data;
+    assert_eq!(
+        c.kms()
+            .decrypt(&raw["filesystem"]["s3config"]["access_secret"])
+            .unwrap(),
+        "aws-secret-2"
+    );
+    // A redacted secret with nothing stored is refused.
+    let bad: Folder = from(json!({"name": "v2", "mapped_path": "/srv/v2",
+        "filesystem": {"provider": 1, "s3config": {"access_secret": {"status": "Redacted"}}}}));
+    assert_eq!(c.add(&bad).await.unwrap_err().kind, ErrorKind::InvalidInput);
+    // configs (SMTP password) are sealed too.
+    c.set_configs(
+        &json!({"smtp": {"host": "mx", "password": {"status": "Plain", "payload": "smtp-pw"}}}),
+    )
+    .await
+    .unwrap();
+    let configs = c.configs().await.unwrap();
+    assert_eq!(configs["smtp"]["password"]["additional_data"], "smtp");
+    assert_eq!(
+        c.kms().decrypt(&configs["smtp"]["password"]).unwrap(),
+        "smtp-pw"
+    );
+    e.p.reset().await.unwrap();
+}
