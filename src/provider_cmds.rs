@@ -1,6 +1,6 @@
 //! The data provider at start and in the provider commands: open (and create or upgrade
-//! the schema), load a dump, create the default admin; `initprovider` and
-//! `resetprovider`.
+//! the schema), load a dump, create the default admin; `initprovider`,
+//! `revertprovider` and `resetprovider`.
 
 use std::sync::Arc;
 
@@ -103,6 +103,22 @@ pub fn init_provider(args: &ConfigArgs, load: &LoadDataArgs) -> Result<(), Strin
         ensure_default_admin(&cfg, &catalog).await?;
         tracing::info!("data provider initialized");
         println!("Data provider successfully initialized/updated");
+        Ok(())
+    })
+}
+
+/// `sftpgo revertprovider --to-version N`.
+pub fn revert_provider(args: &ConfigArgs, to_version: i64) -> Result<(), String> {
+    let cfg = setup(args)?;
+    side_runtime()?.block_on(async {
+        let provider = sftpgo_providers::open(&cfg.data_provider, &args.config_dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        provider
+            .revert(to_version)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("Data provider successfully reverted to schema version {to_version}");
         Ok(())
     })
 }

@@ -299,3 +299,42 @@ fn kms_settings_seal_dump_secrets_and_bad_ones_stop_start_up() {
     assert_eq!(secret["mode"], 1);
     assert_eq!(secret["additional_data"], "folder_s3");
 }
+
+#[test]
+fn revertprovider_goes_back_to_schema_1_and_serve_upgrades_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let cmd = |args: &[&str]| {
+        let mut c = sftpgo_cmd();
+        c.args(args).args(["-l", "", "-c"]).arg(&cfg);
+        run(&mut c, Duration::from_secs(120))
+    };
+    let mut init = sftpgo_cmd();
+    init.args(["initprovider", "-l", "", "-c"])
+        .arg(&cfg)
+        .args(["--loaddata-from", FIXTURE]);
+    run(&mut init, Duration::from_secs(120)).assert_ok("initprovider with the SFTPGo dump");
+    let out = cmd(&["revertprovider", "--to-version", "1"]);
+    out.assert_ok("revertprovider");
+    assert!(
+        out.stdout.contains("reverted to schema version 1"),
+        "{}",
+        out.report()
+    );
+    let again = cmd(&["revertprovider"]);
+    again.assert_refused("a second revert");
+    assert!(
+        again.stderr.contains("already at version 1"),
+        "{}",
+        again.report()
+    );
+    cmd(&["initprovider"]).assert_ok("upgrade again");
+    let objects = stored_objects(&cfg.join("sftpgo.db"));
+    assert_eq!(
+        names(&objects, 1),
+        ["alice", "bob", "carol"],
+        "users come back"
+    );
+    assert!(names(&objects, 2).is_empty(), "schema 1 had no groups");
+}

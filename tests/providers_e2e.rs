@@ -210,6 +210,45 @@ fn postgresql_over_tls() {
     let out = init("3");
     out.assert_refused("sslmode 3 (verify-full) without a trusted certificate");
     init("1").assert_ok("sslmode 1 (require)");
+    // client_cert/client_key reach the TLS layer: garbage is refused by name, a real
+    // certificate is offered (this server does not ask for one) and the login works.
+    std::fs::write(tmp.path().join("bad.pem"), "not a certificate").unwrap();
+    let mut cmd = provider_cmd(&["initprovider"], tmp.path(), "tls_");
+    cmd.env("SFTPGO_DATA_PROVIDER__SSLMODE", "1")
+        .env("SFTPGO_DATA_PROVIDER__CLIENT_CERT", "bad.pem")
+        .env("SFTPGO_DATA_PROVIDER__CLIENT_KEY", "bad.pem");
+    let out = run(&mut cmd, Duration::from_secs(60));
+    out.assert_refused("a client certificate that is not one");
+    assert!(
+        out.stderr.to_lowercase().contains("cert") || out.stderr.to_lowercase().contains("pem"),
+        "the error is about the certificate\n{}",
+        out.report()
+    );
+    if find_tool("openssl").is_some() {
+        run(
+            std::process::Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                ])
+                .args(["-nodes", "-subj", "/CN=postgres", "-days", "1"])
+                .arg("-keyout")
+                .arg(tmp.path().join("client.key"))
+                .arg("-out")
+                .arg(tmp.path().join("client.crt")),
+            Duration::from_secs(30),
+        )
+        .assert_ok("openssl makes a client certificate");
+        let mut cmd = provider_cmd(&["initprovider"], tmp.path(), "tls_");
+        cmd.env("SFTPGO_DATA_PROVIDER__SSLMODE", "1")
+            .env("SFTPGO_DATA_PROVIDER__CLIENT_CERT", "client.crt")
+            .env("SFTPGO_DATA_PROVIDER__CLIENT_KEY", "client.key");
+        run(&mut cmd, Duration::from_secs(60)).assert_ok("a valid client certificate");
+    }
     let prefix = format!("tls{}_", std::process::id());
     let mut builder = Server::builder().env("SFTPGO_DATA_PROVIDER__SSLMODE", "1");
     for (k, v) in pg(&prefix) {

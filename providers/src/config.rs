@@ -63,6 +63,11 @@ pub struct Config {
     /// CA certificate (PEM) used to verify the database server (relative to the config
     /// dir).
     pub root_cert: String,
+    /// Client certificate (PEM) presented to the database server for TLS client
+    /// authentication (relative to the config dir); needs `client_key`.
+    pub client_cert: String,
+    /// Private key (PEM) of `client_cert` (relative to the config dir).
+    pub client_key: String,
     /// A full connection URL (`postgres://…`, `mysql://…`, `sqlite://…`); overrides
     /// host, port, username, password, name and sslmode.
     pub connection_string: String,
@@ -96,6 +101,8 @@ impl Default for Config {
             password_file: String::new(),
             sslmode: 0,
             root_cert: String::new(),
+            client_cert: String::new(),
+            client_key: String::new(),
             connection_string: String::new(),
             sql_tables_prefix: String::new(),
             pool_size: 0,
@@ -137,6 +144,9 @@ impl Config {
         }
         if self.naming_rules > 7 {
             return Err("data_provider.naming_rules: a bit mask of 1, 2 and 4 (0-7)".into());
+        }
+        if self.client_cert.is_empty() != self.client_key.is_empty() {
+            return Err("data_provider.client_cert and client_key: set both or neither".into());
         }
         if self.sslmode > 3 {
             return Err("data_provider.sslmode: must be 0, 1, 2 or 3".into());

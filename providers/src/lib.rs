@@ -32,6 +32,34 @@ pub trait Provider: ObjectStore {
     async fn reset(&self) -> Result<(), StoreError>;
     /// The current schema version (0 when not initialised).
     async fn schema_version(&self) -> Result<i64, StoreError>;
+    /// Takes the schema back to `to_version` (`revertprovider`); data the older schema
+    /// cannot hold is dropped.
+    async fn revert(&self, to_version: i64) -> Result<(), StoreError>;
+}
+
+/// The oldest schema `revertprovider` can reach.
+pub const OLDEST_SCHEMA: i64 = 1;
+
+/// Checks a revert from `current` to `to`.
+pub(crate) fn check_revert(current: i64, to: i64) -> Result<(), StoreError> {
+    if current == 0 {
+        return Err(StoreError::Invalid(
+            "the data provider is not initialized: nothing to revert".into(),
+        ));
+    }
+    if to == current {
+        return Err(StoreError::Invalid(format!(
+            "the schema is already at version {current}"
+        )));
+    }
+    if to < OLDEST_SCHEMA || to > current {
+        return Err(StoreError::Invalid(format!(
+            "cannot revert schema {current} to {to}: the target must be between \
+             {OLDEST_SCHEMA} and {}",
+            current - 1
+        )));
+    }
+    Ok(())
 }
 
 /// Opens the provider described by `cfg`; relative file names are taken from `config_dir`.

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sftpgo_core::store::{
     COUNTERS, Counter, CounterOp, Doc, Kind, ListQuery, ObjectStore, Ref, StoreError, StoreResult,
-    StoreTxn, take_counters,
+    StoreTxn, put_counters, take_counters,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -44,6 +44,7 @@ const SCHEMA_VERSION: i64 = 2;
 pub struct RedbProvider {
     db: Arc<Database>,
     writer: Arc<Mutex<()>>,
+    in_memory: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -98,7 +99,7 @@ impl RedbProvider {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path)
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
-        Ok(Self::with_db(db))
+        Ok(Self::with_db(db, false))
     }
 
     /// A database kept in memory (the `memory` driver).
@@ -106,13 +107,14 @@ impl RedbProvider {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| StoreError::Backend(format!("in-memory database: {e}")))?;
-        Ok(Self::with_db(db))
+        Ok(Self::with_db(db, true))
     }
 
-    fn with_db(db: Database) -> Self {
+    fn with_db(db: Database, in_memory: bool) -> Self {
         Self {
             db: Arc::new(db),
             writer: Arc::new(Mutex::new(())),
+            in_memory,
         }
     }
 
@@ -393,8 +395,71 @@ fn migrate_v1(tx: &WriteTransaction) -> StoreResult<()> {
     Ok(())
 }
 
+/// Takes schema 2 back to schema 1: users return to table `users` as whole JSON
+/// documents (counters and id included); every other object is dropped.
+fn revert_to_v1(tx: &WriteTransaction) -> StoreResult<()> {
+    let users: Vec<(String, Record)> = {
+        let table = tx.open_table(OBJECTS).map_err(backend)?;
+        let c = code(Kind::User);
+        let mut out = Vec::new();
+        for entry in table.range((c, "")..(c + 1, "")).map_err(backend)? {
+            let (k, v) = entry.map_err(backend)?;
+            out.push((k.value().1.to_string(), decode(v.value())?));
+        }
+        out
+    };
+    {
+        let mut table = tx.open_table(USERS_V1).map_err(backend)?;
+        for (name, rec) in users {
+            let mut data = rec.d;
+            put_counters(Kind::User, &mut data, &rec.c);
+            if let Some(obj) = data.as_object_mut() {
+                obj.insert("id".into(), Value::from(rec.id));
+            }
+            let bytes =
+                serde_json::to_vec(&data).map_err(|e| StoreError::Backend(e.to_string()))?;
+            table
+                .insert(name.as_str(), bytes.as_slice())
+                .map_err(backend)?;
+        }
+    }
+    tx.delete_table(OBJECTS).map_err(backend)?;
+    tx.delete_multimap_table(REFS_TO).map_err(backend)?;
+    tx.delete_multimap_table(REFS_FROM).map_err(backend)?;
+    let mut meta = tx.open_table(META).map_err(backend)?;
+    let last = meta
+        .get("last_id")
+        .map_err(backend)?
+        .map(|v| v.value())
+        .unwrap_or(0);
+    meta.insert("last_user_id", last).map_err(backend)?;
+    meta.remove("last_id").map_err(backend)?;
+    meta.insert("schema_version", 1).map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl crate::Provider for RedbProvider {
+    async fn revert(&self, to_version: i64) -> Result<(), StoreError> {
+        if self.in_memory {
+            return Err(StoreError::Invalid(
+                "revertprovider is not supported for the memory provider".into(),
+            ));
+        }
+        self.write(move |tx| {
+            let current = {
+                let meta = tx.open_table(META).map_err(backend)?;
+                meta.get("schema_version")
+                    .map_err(backend)?
+                    .map(|v| v.value())
+                    .unwrap_or(0)
+            };
+            crate::check_revert(current, to_version)?;
+            revert_to_v1(tx)
+        })
+        .await
+    }
+
     async fn initialize(&self) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.open_table(OBJECTS).map_err(backend)?;

@@ -108,6 +108,15 @@ enum Command {
         #[command(flatten)]
         load: LoadDataArgs,
     },
+    /// Take the data provider's schema back to an older version (data the older
+    /// schema cannot hold is dropped). Not for the memory provider.
+    Revertprovider {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Schema version to go back to (1: users only).
+        #[arg(long = "to-version", default_value_t = 1)]
+        to_version: i64,
+    },
     /// Drop every table of the data provider.
     Resetprovider {
         #[command(flatten)]
@@ -152,6 +161,9 @@ pub fn main() -> ExitCode {
         }
         Command::Resetprovider { config, force } => {
             crate::provider_cmds::reset_provider(&config, force)
+        }
+        Command::Revertprovider { config, to_version } => {
+            crate::provider_cmds::revert_provider(&config, to_version)
         }
         Command::Gen { what } => generate(what),
     };

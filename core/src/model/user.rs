@@ -222,6 +222,19 @@ impl User {
                 ));
             }
         }
+        for field in ["allowed_ip", "denied_ip"] {
+            for net in self
+                .filters
+                .extra
+                .get(field)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                super::ip_list::parse_cidr(net.as_str().unwrap_or_default())
+                    .map_err(|e| Error::invalid(format!("filters.{field}: {e}")))?;
+            }
+        }
         for key in &self.public_keys {
             let mut it = key.split_whitespace();
             if it.next().is_none() || it.next().is_none() {

@@ -15,6 +15,9 @@ pub enum Dialect {
 /// Schema migrations in order; `{prefix}` is replaced by `sql_tables_prefix`.
 type Migrations = &'static [(i64, &'static str)];
 
+/// Ways back: the scripts that take schema `n` to `n - 1`, in order.
+type Downgrades = &'static [(i64, &'static [&'static str])];
+
 impl Dialect {
     /// The `n`th (1-based) bind placeholder.
     pub fn ph(self, n: usize) -> String {
@@ -59,6 +62,33 @@ impl Dialect {
                     include_str!("../../../migrations/mysql/0002_objects.sql"),
                 ),
             ],
+        }
+    }
+
+    /// The engine's downgrades (`revertprovider`).
+    pub fn downgrades(self) -> Downgrades {
+        match self {
+            Dialect::Sqlite => &[(
+                2,
+                &[
+                    include_str!("../../../migrations/sqlite/0001_users.sql"),
+                    include_str!("../../../migrations/sqlite/0002_objects.down.sql"),
+                ],
+            )],
+            Dialect::Postgres => &[(
+                2,
+                &[
+                    include_str!("../../../migrations/postgresql/0001_users.sql"),
+                    include_str!("../../../migrations/postgresql/0002_objects.down.sql"),
+                ],
+            )],
+            Dialect::Mysql => &[(
+                2,
+                &[
+                    include_str!("../../../migrations/mysql/0001_users.sql"),
+                    include_str!("../../../migrations/mysql/0002_objects.down.sql"),
+                ],
+            )],
         }
     }
 

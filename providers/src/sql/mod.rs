@@ -56,16 +56,20 @@ fn tls_params(cfg: &Config, config_dir: &std::path::Path) -> String {
         (_, 1 | 2) => "ssl-mode=REQUIRED",
         (_, _) => "ssl-mode=PREFERRED",
     };
-    if cfg.root_cert.is_empty() {
-        return mode.to_string();
+    let pg = cfg.driver == Driver::Postgresql;
+    let mut params = vec![mode.to_string()];
+    let files = [
+        (&cfg.root_cert, if pg { "sslrootcert" } else { "ssl-ca" }),
+        (&cfg.client_cert, if pg { "sslcert" } else { "ssl-cert" }),
+        (&cfg.client_key, if pg { "sslkey" } else { "ssl-key" }),
+    ];
+    for (file, key) in files {
+        if !file.is_empty() {
+            let path = config_dir.join(file);
+            params.push(format!("{key}={}", url_escape(&path.display().to_string())));
+        }
     }
-    let ca = config_dir.join(&cfg.root_cert);
-    let key = if cfg.driver == Driver::Postgresql {
-        "sslrootcert"
-    } else {
-        "ssl-ca"
-    };
-    format!("{mode}&{key}={}", url_escape(&ca.display().to_string()))
+    params.join("&")
 }
 
 /// The connection URL for `cfg`; `sqlite_path` is the resolved file for SQLite, and
@@ -177,35 +181,91 @@ impl SqlProvider {
         format!("{}{}", self.prefix, name)
     }
 
-    async fn migrate(&self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    /// Upgrades to the latest schema (`target` None) or reverts to `target`, in one
+    /// transaction under the engine's schema lock, so servers starting together wait
+    /// for each other.
+    async fn change_schema(&self, target: Option<i64>) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        sqlx::query(self.dialect.begin_exclusive())
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        let result = self.migrate(&mut conn, target).await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sqlx::query(end).execute(&mut *conn).await;
+        if let Some(unlock) = self.dialect.schema_unlock() {
+            let _ = sqlx::query(unlock).execute(&mut *conn).await;
+        }
+        result?;
+        ended.map(|_| ()).map_err(backend)
+    }
+
+    async fn run_script(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        sql: &str,
+    ) -> Result<(), sqlx::Error> {
+        let sql = sql.replace("{prefix}", &self.prefix);
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn migrate(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        target: Option<i64>,
+    ) -> Result<(), StoreError> {
         if let Some(lock) = self.dialect.schema_lock() {
-            sqlx::query(lock).execute(&mut *conn).await?;
+            sqlx::query(lock)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
         }
         let version_table = self.table("schema_version");
         sqlx::query(AssertSqlSafe(
             self.dialect.version_table_ddl(&version_table),
         ))
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map_err(backend)?;
         let current: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT version FROM {version_table} WHERE id = 1"
         )))
         .fetch_optional(&mut *conn)
-        .await?;
+        .await
+        .map_err(backend)?;
         let current = current.unwrap_or(0);
-        for (version, sql) in self.dialect.migrations() {
-            if *version <= current {
+        let set_version =
+            |v: i64| sqlx::query(AssertSqlSafe(self.dialect.set_version(&version_table))).bind(v);
+        let Some(to) = target else {
+            for (version, sql) in self.dialect.migrations() {
+                if *version <= current {
+                    continue;
+                }
+                self.run_script(conn, sql).await.map_err(backend)?;
+                set_version(*version)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(backend)?;
+                tracing::info!(version, "data provider schema upgraded");
+            }
+            return Ok(());
+        };
+        crate::check_revert(current, to)?;
+        for (from, scripts) in self.dialect.downgrades().iter().rev() {
+            if *from > current || *from <= to {
                 continue;
             }
-            let sql = sql.replace("{prefix}", &self.prefix);
-            sqlx::raw_sql(AssertSqlSafe(sql))
+            for sql in *scripts {
+                self.run_script(conn, sql).await.map_err(backend)?;
+            }
+            set_version(from - 1)
                 .execute(&mut *conn)
-                .await?;
-            sqlx::query(AssertSqlSafe(self.dialect.set_version(&version_table)))
-                .bind(*version)
-                .execute(&mut *conn)
-                .await?;
-            tracing::info!(version, "data provider schema upgraded");
+                .await
+                .map_err(backend)?;
+            tracing::info!(version = from - 1, "data provider schema reverted");
         }
         Ok(())
     }
@@ -214,19 +274,11 @@ impl SqlProvider {
 #[async_trait::async_trait]
 impl crate::Provider for SqlProvider {
     async fn initialize(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
-        sqlx::query(self.dialect.begin_exclusive())
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-        let result = self.migrate(&mut conn).await;
-        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        let ended = sqlx::query(end).execute(&mut *conn).await;
-        if let Some(unlock) = self.dialect.schema_unlock() {
-            let _ = sqlx::query(unlock).execute(&mut *conn).await;
-        }
-        result.map_err(backend)?;
-        ended.map(|_| ()).map_err(backend)
+        self.change_schema(None).await
+    }
+
+    async fn revert(&self, to_version: i64) -> Result<(), StoreError> {
+        self.change_schema(Some(to_version)).await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {

@@ -36,6 +36,7 @@ macro_rules! conformance {
             dump_round_trip in dumps,
             sftpgo_dump_loads_unchanged in dumps,
             schema_1_is_upgraded in migrations,
+            revert_and_upgrade_again in migrations,
         );
     };
 }

@@ -130,3 +130,54 @@ async fn fresh_keeping_data(t: &Target) -> Env {
     let c = sftpgo_core::catalog::Catalog::new(p.clone(), Default::default());
     Env { p, c }
 }
+
+pub async fn revert_and_upgrade_again(t: Target) {
+    let e = fresh_keeping_data(&t).await;
+    e.p.reset().await.unwrap();
+    e.p.initialize().await.unwrap();
+    let c = &e.c;
+    super::objects::populate(c).await;
+    c.add_quota(sftpgo_core::store::Kind::User, "bob", 99, 2)
+        .await
+        .unwrap();
+    let bob_before: User = c.get("bob").await.unwrap().unwrap();
+    if t.cfg.driver == sftpgo_providers::Driver::Memory {
+        let err = e.p.revert(1).await.unwrap_err();
+        assert!(err.to_string().contains("memory"), "{err}");
+        return;
+    }
+    for bad in [0, 2, 3] {
+        assert!(e.p.revert(bad).await.is_err(), "revert to {bad} must fail");
+    }
+    e.p.revert(1).await.unwrap();
+    assert_eq!(e.p.schema_version().await.unwrap(), 1);
+    assert!(e.p.revert(1).await.is_err(), "already at 1");
+    // The redb file is locked by the handle that has it open: reuse it.
+    let again = if t.shared {
+        t.open().await
+    } else {
+        e.p.clone()
+    };
+    again.initialize().await.unwrap();
+    assert_eq!(again.schema_version().await.unwrap(), 2);
+    let c = sftpgo_core::catalog::Catalog::new(again.clone(), Default::default());
+    let bob: User = c
+        .get("bob")
+        .await
+        .unwrap()
+        .expect("users survive the round trip");
+    assert_eq!(bob, bob_before, "every field and counter of bob is back");
+    let alice: User = c.get("alice").await.unwrap().unwrap();
+    assert!(
+        alice.groups.iter().any(|g| g.name == "staff"),
+        "kept as data"
+    );
+    assert!(
+        c.get::<sftpgo_core::model::Group>("staff")
+            .await
+            .unwrap()
+            .is_none(),
+        "schema 1 had no groups: they are gone"
+    );
+    again.reset().await.unwrap();
+}

@@ -99,6 +99,16 @@ pub async fn invalid_input_changes_nothing(t: Target) {
         Err(StoreError::Invalid(_))
     ));
     assert_eq!(e.c.user_by_name("bob").await.unwrap().unwrap(), stored);
+    let mut bad_ip = user("carl");
+    bad_ip.filters.extra.insert(
+        "allowed_ip".into(),
+        serde_json::json!(["10.0.0.0/8", "nope"]),
+    );
+    let r = e.c.add_user(&bad_ip).await;
+    assert!(
+        matches!(&r, Err(StoreError::Invalid(m)) if m.contains("filters.allowed_ip")),
+        "{r:?}"
+    );
     for bad in ["../x", "a/b", "..", "x\0y", &"n".repeat(256)] {
         let r = e.c.add_user(&user(bad)).await;
         assert!(
