@@ -197,3 +197,48 @@ async fn load_all<T: Stored>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let err =
+            Dump::from_json(br#"{"users": [{"username": "a"}, {"username": 5}]}"#).unwrap_err();
+        assert!(err.message.contains("users[1].username"), "{err}");
+        let err = Dump::from_json(br#"{"ip_lists": [{"type": "allow"}]}"#).unwrap_err();
+        assert!(err.message.contains("ip_lists[0].type"), "{err}");
+        let err = Dump::from_json(br#"{"version": 18}"#).unwrap_err();
+        assert!(err.message.contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn sections_are_written_in_sftpgo_order() {
+        let text = serde_json::to_string(&Dump {
+            version: DUMP_VERSION,
+            configs: Some(serde_json::json!({})),
+            ..Dump::default()
+        })
+        .unwrap();
+        let order = [
+            "users",
+            "groups",
+            "folders",
+            "admins",
+            "api_keys",
+            "shares",
+            "event_actions",
+            "event_rules",
+            "roles",
+            "ip_lists",
+            "configs",
+            "version",
+        ];
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+}

@@ -32,6 +32,9 @@ pub fn store_error(e: StoreError) -> Error {
     }
 }
 
+/// Largest stored document: keeps one object from filling the database or memory.
+pub const MAX_OBJECT_BYTES: usize = 1 << 20;
+
 /// Kinds whose JSON `id` is the store's numeric id.
 fn numeric_id(kind: Kind) -> bool {
     matches!(
@@ -189,6 +192,13 @@ impl Catalog {
         }
         self.kms
             .seal_all(&mut data, old.as_ref(), &additional_data(T::KIND, &key))?;
+        let size = data.to_string().len();
+        if size > MAX_OBJECT_BYTES {
+            return Err(Error::invalid(format!(
+                "{} {key:?} is {size} bytes of JSON, more than the {MAX_OBJECT_BYTES} allowed",
+                T::KIND.label()
+            )));
+        }
         crate::store::put(self.store.as_ref(), T::KIND, &key, &data, &counters, mode)
             .await
             .map_err(store_error)?;

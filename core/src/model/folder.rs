@@ -97,6 +97,9 @@ pub struct FolderMapping {
     pub quota_size: i64,
     /// Quota in files (0 unlimited, -1 counted in the user's quota).
     pub quota_files: i64,
+    /// Mount only this directory of the folder (empty: the whole folder).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
     /// The folder's own fields, filled on read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -104,7 +107,13 @@ pub struct FolderMapping {
 
 /// The mapping fields a stored `virtual_folders[]` entry keeps; the rest is the
 /// folder's own data, joined on read.
-pub const MAPPING_FIELDS: [&str; 4] = ["name", "virtual_path", "quota_size", "quota_files"];
+pub const MAPPING_FIELDS: [&str; 5] = [
+    "name",
+    "virtual_path",
+    "quota_size",
+    "quota_files",
+    "subpath",
+];
 
 /// Checks a list of mappings: known names, clean virtual paths, no path mounted twice
 /// or inside another mount.
@@ -116,6 +125,17 @@ pub fn validate_mappings(field: &str, mappings: &[FolderMapping]) -> Result<()> 
         }
         let vp = VirtualPath::parse(&m.virtual_path)
             .map_err(|e| Error::invalid(format!("{field}.virtual_path: {e}")))?;
+        if !m.subpath.is_empty() {
+            let sub = VirtualPath::parse(&m.subpath)
+                .map_err(|e| Error::invalid(format!("{field}.subpath: {e}")))?;
+            if sub.as_str() != m.subpath {
+                return Err(Error::invalid(format!(
+                    "{field}.subpath: {:?} is not a clean absolute path (use {:?})",
+                    m.subpath,
+                    sub.as_str()
+                )));
+            }
+        }
         if m.quota_size < -1 || m.quota_files < -1 {
             return Err(Error::invalid(format!(
                 "{field}: quota_size and quota_files must be -1, 0 or positive"

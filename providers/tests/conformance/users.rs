@@ -109,6 +109,14 @@ pub async fn invalid_input_changes_nothing(t: Target) {
         matches!(&r, Err(StoreError::Invalid(m)) if m.contains("filters.allowed_ip")),
         "{r:?}"
     );
+    let mut huge = user("huge");
+    huge.additional_info = "x".repeat(2 << 20);
+    let r = e.c.add_user(&huge).await;
+    assert!(
+        matches!(&r, Err(StoreError::Invalid(m)) if m.contains("bytes")),
+        "{r:?}"
+    );
+    assert!(e.c.user_by_name("huge").await.unwrap().is_none());
     for bad in ["../x", "a/b", "..", "x\0y", &"n".repeat(256)] {
         let r = e.c.add_user(&user(bad)).await;
         assert!(
