@@ -70,7 +70,7 @@ cat > "$work/dump.json" <<JSON
 "home_dir":"$work/home","permissions":{"/":["*"]}}],"version":17}
 JSON
 SFTPGO_SFTPD__BINDINGS__0__PORT=$OUR_PORT SFTPGO_SFTPD__BINDINGS__0__ADDRESS=127.0.0.1 \
-SFTPGO_COMMON__MAX_PER_HOST_CONNECTIONS=0 \
+SFTPGO_COMMON__MAX_PER_HOST_CONNECTIONS=0 SFTPGO_HTTPD__BINDINGS__0__PORT=0 \
     "$bin" serve -c "$work/cfg" -l "$work/sftpgo.log" --log-level warn --loaddata-from "$work/dump.json" &
 our_pid=$!
 for _ in $(seq 50); do

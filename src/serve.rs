@@ -71,7 +71,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     );
     let sessions = Arc::new(SessionRegistry::default());
     let store: Arc<dyn sftpgo_core::store::UserStore> =
-        provider_as_store(catalog, cfg.data_provider.driver);
+        provider_as_store(catalog.clone(), cfg.data_provider.driver);
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
@@ -88,18 +88,10 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     });
     let mut addrs = Vec::new();
     for b in cfg.sftpd.bindings.iter().filter(|b| b.port != 0) {
-        let host = if b.address.is_empty() {
-            "0.0.0.0"
-        } else {
-            b.address.as_str()
-        };
-        let addr = format!("{host}:{}", b.port)
-            .parse()
-            .or_else(|_| format!("[{host}]:{}", b.port).parse())
-            .map_err(|_| format!("sftpd.bindings: invalid address {host:?}"))?;
-        addrs.push(addr);
+        addrs.push(socket_addr("sftpd", &b.address, b.port)?);
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    start_http(&rt, &cfg, args, catalog, &stop_rx)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -127,6 +119,66 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         w.join();
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `address:port` of a binding; an empty address means every interface.
+fn socket_addr(section: &str, address: &str, port: u16) -> Result<std::net::SocketAddr, String> {
+    let host = if address.is_empty() {
+        "0.0.0.0"
+    } else {
+        address
+    };
+    format!("{host}:{port}")
+        .parse()
+        .or_else(|_| format!("[{host}]:{port}").parse())
+        .map_err(|_| format!("{section}.bindings: invalid address {host:?}"))
+}
+
+/// Starts the REST API on the side runtime for every `httpd` binding that serves it.
+fn start_http(
+    rt: &tokio::runtime::Runtime,
+    cfg: &AppConfig,
+    args: &ConfigArgs,
+    catalog: sftpgo_core::catalog::Catalog,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    let bindings: Vec<_> = cfg
+        .httpd
+        .bindings
+        .iter()
+        .filter(|b| b.port != 0 && b.enable_rest_api)
+        .collect();
+    if bindings.is_empty() {
+        return Ok(());
+    }
+    let signing = if cfg.httpd.signing_passphrase_file.is_empty() {
+        cfg.httpd.signing_passphrase.clone()
+    } else {
+        let file = args.config_dir.join(&cfg.httpd.signing_passphrase_file);
+        std::fs::read_to_string(&file)
+            .map_err(|e| {
+                format!(
+                    "httpd.signing_passphrase_file: cannot read {}: {e}",
+                    file.display()
+                )
+            })?
+            .trim()
+            .to_string()
+    };
+    let state = Arc::new(sftpgo_httpd::HttpState::new(catalog, &cfg.httpd, &signing));
+    for b in bindings {
+        let addr = socket_addr("httpd", &b.address, b.port)?;
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|e| format!("httpd: cannot listen on {addr}: {e}"))?;
+        rt.spawn(sftpgo_httpd::server::serve(
+            listener,
+            state.clone(),
+            stop.clone(),
+        ));
+        tracing::info!(sender = "httpd", address = %addr, "REST API listening");
+    }
     Ok(())
 }
 

@@ -225,6 +225,26 @@ impl Kms {
         }
     }
 
+    /// Hides every secret in `data` for display: status kept, payload, key and
+    /// additional data emptied (what SFTPGo's API returns).
+    pub fn hide_all(data: &mut Value) {
+        if is_secret(data) {
+            if let Some(obj) = data.as_object_mut() {
+                for k in ["payload", "key", "additional_data"] {
+                    if obj.contains_key(k) {
+                        obj.insert(k.into(), Value::String(String::new()));
+                    }
+                }
+            }
+            return;
+        }
+        match data {
+            Value::Object(map) => map.values_mut().for_each(Self::hide_all),
+            Value::Array(items) => items.iter_mut().for_each(Self::hide_all),
+            _ => {}
+        }
+    }
+
     /// Seals every `Plain` secret inside `data` with `additional_data`, and replaces
     /// every `Redacted` one with the secret at the same place in `old` (the stored
     /// object), as SFTPGo does when an admin saves an object without retyping its
@@ -245,6 +265,13 @@ impl Kms {
             match status {
                 STATUS_PLAIN if payload.is_empty() => *v = Value::Object(Map::new()),
                 STATUS_PLAIN => *v = self.encrypt(payload, ad)?,
+                // A secret shown to a client comes back hidden (encrypted status, no
+                // payload): it means "unchanged", like Redacted.
+                _ if status != STATUS_PLAIN && status != STATUS_REDACTED && payload.is_empty() => {
+                    if let Some(stored) = old.filter(|o| is_secret(o)) {
+                        *v = stored.clone();
+                    }
+                }
                 STATUS_REDACTED => match old.filter(|o| is_secret(o)) {
                     Some(stored) => *v = stored.clone(),
                     None => {

@@ -32,6 +32,8 @@ pub struct AppConfig {
     pub data_provider: sftpgo_providers::Config,
     /// `kms`
     pub kms: sftpgo_core::kms::KmsConfig,
+    /// `httpd`
+    pub httpd: sftpgo_httpd::Config,
 }
 
 /// A loaded configuration plus what was ignored along the way.
@@ -135,6 +137,7 @@ pub fn load_with_env(
     config.sftpd.validate()?;
     config.data_provider.validate()?;
     config.kms.validate()?;
+    config.httpd.validate()?;
     Ok(Loaded {
         config,
         warnings,

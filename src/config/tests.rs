@@ -35,6 +35,7 @@ fn env_overrides_nested_lists_and_csv() {
             ),
             ("SFTPGO_DATA_PROVIDER__NAME", "/var/lib/sftpgo/db.sqlite"),
             ("SFTPGO_HTTPD__BINDINGS__0__PORT", "9999"),
+            ("SFTPGO_FTPD__BINDINGS__0__PORT", "2121"),
             ("SFTPGO_CONFIG_DIR", "/ignored"),
         ]),
     )
@@ -46,10 +47,11 @@ fn env_overrides_nested_lists_and_csv() {
         ["md5sum", "sha256sum", "scp"]
     );
     assert_eq!(l.config.data_provider.name, "/var/lib/sftpgo/db.sqlite");
+    assert_eq!(l.config.httpd.bindings[0].port, 9999);
     assert!(
         l.warnings
             .iter()
-            .any(|w| w.contains("SFTPGO_HTTPD__BINDINGS__0__PORT"))
+            .any(|w| w.contains("SFTPGO_FTPD__BINDINGS__0__PORT"))
     );
 }
 
@@ -79,7 +81,7 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
     std::fs::write(
         dir.path().join("sftpgo.json"),
         r#"{"sftpd": {"keyboard_interactive_authentication": true, "bindings": [{"port": 2300}]},
-            "httpd": {"bindings": [{"port": 8080}]}}"#,
+            "ftpd": {"bindings": [{"port": 2121}]}}"#,
     )
     .unwrap();
     let l = load_with_env(dir.path(), None, env(&[])).unwrap();
@@ -90,7 +92,7 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
             .iter()
             .any(|w| w.contains("keyboard_interactive_authentication"))
     );
-    assert!(l.warnings.iter().any(|w| w.contains("httpd")));
+    assert!(l.warnings.iter().any(|w| w.contains("ftpd")));
 }
 
 #[test]

@@ -568,6 +568,8 @@ impl ServerBuilder {
                 .args(["-l", "", "--log-level", "debug", "--loaddata-from"])
                 .arg(&dump)
                 .env("SFTPGO_SFTPD__BINDINGS__0__PORT", port.to_string())
+                // The REST API stays off unless a test turns it on (parallel servers).
+                .env("SFTPGO_HTTPD__BINDINGS__0__PORT", "0")
                 .env("SFTPGO_SFTPD__BINDINGS__0__ADDRESS", "127.0.0.1")
                 .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .current_dir(self.tmp.path())

@@ -40,6 +40,25 @@ pub fn parse_cidr(s: &str) -> std::result::Result<String, String> {
     Ok(format!("{net}/{bits}"))
 }
 
+/// True when `ip` is inside `cidr` (an address or `address/prefix`); false for
+/// anything that does not parse.
+pub fn contains(cidr: &str, ip: IpAddr) -> bool {
+    let Ok(canonical) = parse_cidr(cidr) else {
+        return false;
+    };
+    let Some((net, bits)) = canonical.split_once('/') else {
+        return false;
+    };
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match parse_cidr(&format!("{ip}/{bits}")) {
+        Ok(masked) => masked.split_once('/').is_some_and(|(m, _)| m == net),
+        Err(_) => false,
+    }
+}
+
 /// An IP list entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -112,5 +131,16 @@ mod tests {
         assert_eq!(parse_cidr("0.0.0.0/0").unwrap(), "0.0.0.0/0");
         assert!(parse_cidr("10.0.0.1/33").is_err());
         assert!(parse_cidr("nope").is_err());
+    }
+
+    #[test]
+    fn membership() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(contains("10.0.0.0/8", ip("10.1.2.3")));
+        assert!(!contains("10.0.0.0/8", ip("11.1.2.3")));
+        assert!(contains("127.0.0.1", ip("::ffff:127.0.0.1")));
+        assert!(contains("::1/128", ip("::1")));
+        assert!(!contains("::1/128", ip("127.0.0.1")));
+        assert!(!contains("garbage", ip("127.0.0.1")));
     }
 }

@@ -1,0 +1,174 @@
+//! Who is calling: admin tokens from Basic auth (`GET /api/v2/token`), Bearer tokens on
+//! every other call, API keys (`X-SFTPGO-API-KEY`, with the `.username` suffix to act as
+//! an admin when the key is bound to none), logout, and each admin's `allow_list`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hyper::HeaderMap;
+use sftpgo_core::catalog::Catalog;
+use sftpgo_core::model::{Admin, ip_list};
+
+use crate::jwt::{Claims, Signer};
+use crate::response::ApiError;
+
+/// Audience of admin API tokens.
+pub const API_AUDIENCE: &str = "API";
+
+/// Token signing and revocation.
+pub struct Tokens {
+    signer: Signer,
+    lifetime_secs: i64,
+    /// Logged-out token ids until they expire.
+    revoked: Mutex<HashMap<String, i64>>,
+}
+
+fn now_secs() -> i64 {
+    sftpgo_core::now_millis() / 1000
+}
+
+impl Tokens {
+    /// Tokens signed with `key`, valid for `lifetime_minutes`.
+    pub fn new(key: Vec<u8>, lifetime_minutes: u32) -> Self {
+        Self {
+            signer: Signer::new(key),
+            lifetime_secs: i64::from(lifetime_minutes) * 60,
+            revoked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A new token for `username`: (token, expiry in Unix seconds).
+    pub fn issue(&self, username: &str) -> (String, i64) {
+        let now = now_secs();
+        let claims = Claims {
+            sub: username.to_string(),
+            aud: API_AUDIENCE.to_string(),
+            iat: now,
+            exp: now + self.lifetime_secs,
+            jti: sftpgo_core::catalog::random_id(20),
+        };
+        (self.signer.sign(&claims), claims.exp)
+    }
+
+    fn revoked(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.revoked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The claims of a valid Bearer token in `headers`.
+    pub fn bearer(&self, headers: &HeaderMap) -> Option<Claims> {
+        let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+        let token = value.strip_prefix("Bearer ")?;
+        let claims = self.signer.verify(token.trim(), API_AUDIENCE, now_secs())?;
+        (!self.revoked().contains_key(&claims.jti)).then_some(claims)
+    }
+
+    /// Revokes a token until it expires.
+    pub fn revoke(&self, claims: &Claims) {
+        let now = now_secs();
+        let mut revoked = self.revoked();
+        revoked.retain(|_, exp| *exp > now);
+        revoked.insert(claims.jti.clone(), claims.exp);
+    }
+}
+
+/// `user:password` from a Basic `Authorization` header.
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (user, pass) = decoded.split_once(':')?;
+    Some((user.to_string(), pass.to_string()))
+}
+
+/// Checks that `admin` may log in from `ip`: enabled, and inside its `allow_list`.
+pub fn admin_may_connect(admin: &Admin, ip: IpAddr) -> bool {
+    if admin.status != 1 {
+        return false;
+    }
+    let allowed: Vec<&str> = admin
+        .filters
+        .get("allow_list")
+        .and_then(serde_json::Value::as_array)
+        .map(|list| list.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    allowed.is_empty() || allowed.iter().any(|net| ip_list::contains(net, ip))
+}
+
+/// The admin named by Basic credentials whose password matches.
+pub async fn admin_by_password(
+    catalog: &Catalog,
+    username: &str,
+    password: &str,
+    ip: IpAddr,
+) -> Result<Admin, ApiError> {
+    let admin = catalog
+        .get::<Admin>(username)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let (plain, hash) = (password.to_string(), admin.password.clone());
+    let ok = tokio::task::spawn_blocking(move || sftpgo_core::password::verify(&plain, &hash))
+        .await
+        .unwrap_or(false);
+    if !ok || !admin_may_connect(&admin, ip) {
+        tracing::warn!(sender = "httpd", username, %ip, "admin login failed");
+        return Err(ApiError::unauthorized());
+    }
+    Ok(admin)
+}
+
+/// The admin an `X-SFTPGO-API-KEY` header authenticates, if any.
+pub async fn admin_by_api_key(
+    catalog: &Catalog,
+    headers: &HeaderMap,
+    ip: IpAddr,
+) -> Result<Option<Admin>, ApiError> {
+    let Some(value) = headers.get("x-sftpgo-api-key") else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::unauthorized())?;
+    // `<id>.<secret>` or `<id>.<secret>.<admin>`.
+    let mut parts = value.splitn(3, '.');
+    let (id, secret) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let impersonate = parts.next();
+    let key = catalog
+        .verify_api_key(&format!("{id}.{secret}"), sftpgo_core::now_millis())
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if key.scope != 1 {
+        return Err(ApiError::unauthorized());
+    }
+    let username = match (key.admin.as_str(), impersonate) {
+        ("", Some(name)) => name.to_string(),
+        (bound, None) if !bound.is_empty() => bound.to_string(),
+        _ => return Err(ApiError::unauthorized()),
+    };
+    let admin = catalog
+        .get::<Admin>(&username)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let allowed = admin
+        .filters
+        .get("allow_api_key_auth")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if !allowed || !admin_may_connect(&admin, ip) {
+        return Err(ApiError::unauthorized());
+    }
+    catalog
+        .update_counters(
+            sftpgo_core::store::Kind::ApiKey,
+            &key.key_id,
+            &[(
+                sftpgo_core::store::Counter::LastUse,
+                sftpgo_core::store::CounterOp::Set(sftpgo_core::now_millis()),
+            )],
+        )
+        .await?;
+    Ok(Some(admin))
+}

@@ -1,0 +1,139 @@
+//! Access tokens: compact JWS with HMAC-SHA256 (RFC 7519/7515), the shape SFTPGo's
+//! clients read (`Authorization: Bearer <token>`). Only HS256 is accepted, the signature
+//! is compared in constant time, and expiry is enforced.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// What a token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Username.
+    pub sub: String,
+    /// Audience: `API` for admin tokens.
+    pub aud: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+    /// Token id (for logout).
+    pub jti: String,
+}
+
+/// Signs and checks tokens with one key.
+pub struct Signer {
+    key: Vec<u8>,
+}
+
+const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+impl Signer {
+    /// A signer with `key`.
+    pub fn new(key: Vec<u8>) -> Self {
+        Self { key }
+    }
+
+    fn mac(&self, data: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The token for `claims`.
+    pub fn sign(&self, claims: &Claims) -> String {
+        let header = URL_SAFE_NO_PAD.encode(HEADER);
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+        let signing_input = format!("{header}.{body}");
+        let sig = URL_SAFE_NO_PAD.encode(self.mac(signing_input.as_bytes()));
+        format!("{signing_input}.{sig}")
+    }
+
+    /// The claims of a valid, unexpired token with audience `aud`.
+    pub fn verify(&self, token: &str, aud: &str, now_secs: i64) -> Option<Claims> {
+        let mut parts = token.split('.');
+        let (header, body, sig) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if header.get("alg")?.as_str()? != "HS256" {
+            return None;
+        }
+        let expected = self.mac(format!("{}.{body}", token.split('.').next()?).as_bytes());
+        let given = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        if !bool::from(expected.as_slice().ct_eq(&given)) {
+            return None;
+        }
+        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+        (claims.exp > now_secs && claims.aud == aud).then_some(claims)
+    }
+}
+
+/// RFC 3339 UTC time for Unix seconds (`expires_at` in token responses).
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            sub: "admin".into(),
+            aud: "API".into(),
+            iat: 0,
+            exp,
+            jti: "j".into(),
+        }
+    }
+
+    #[test]
+    fn tokens_verify_and_reject_tampering_expiry_and_other_keys() {
+        let s = Signer::new(b"k1".to_vec());
+        let t = s.sign(&claims(100));
+        assert_eq!(s.verify(&t, "API", 50), Some(claims(100)));
+        assert!(s.verify(&t, "API", 100).is_none(), "expired");
+        assert!(s.verify(&t, "Web", 50).is_none(), "other audience");
+        assert!(Signer::new(b"k2".to_vec()).verify(&t, "API", 50).is_none());
+        let mut forged = t.clone();
+        forged.replace_range(t.len() - 2.., "AA");
+        assert!(s.verify(&forged, "API", 50).is_none());
+        let none_alg = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            t.split('.').nth(1).unwrap()
+        );
+        assert!(s.verify(&none_alg, "API", 50).is_none(), "alg none refused");
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_555_682), "2026-11-24T21:28:02Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,95 @@
+//! Responses: JSON bodies, and errors in SFTPGo's shape `{"error": ..., "message": ...}`
+//! with the status codes SFTPGo uses. One place maps core error kinds to HTTP.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode, header};
+use serde::Serialize;
+use sftpgo_core::{Error, ErrorKind};
+
+/// The response type of every handler.
+pub type HttpResponse = Response<Full<Bytes>>;
+
+/// An API failure.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// What went wrong (client-safe).
+    pub error: String,
+}
+
+impl ApiError {
+    /// An error with `status`.
+    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error)
+    }
+
+    /// 401.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized")
+    }
+
+    /// 403.
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden")
+    }
+
+    /// 404.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not Found")
+    }
+
+    /// The response.
+    pub fn into_response(self) -> HttpResponse {
+        let body = serde_json::json!({
+            "error": self.error,
+            "message": self.status.canonical_reason().unwrap_or_default(),
+        });
+        json_response(self.status, &body)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match e.kind {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorKind::InvalidInput | ErrorKind::Conflict => StatusCode::BAD_REQUEST,
+            ErrorKind::AlreadyExists => StatusCode::CONFLICT,
+            ErrorKind::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            ErrorKind::Transient | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(sender = "httpd", error = %e.message, "request failed");
+            return Self::new(status, "internal error");
+        }
+        Self::new(status, e.message)
+    }
+}
+
+/// A JSON response.
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+/// `{"message": ...}` with 200.
+pub fn message(text: &str) -> HttpResponse {
+    json_response(StatusCode::OK, &serde_json::json!({ "message": text }))
+}

@@ -1,0 +1,449 @@
+//! Routing: `/healthz`, `/openapi/openapi.yaml`, and `/api/v2/...` with authentication
+//! and the admin permission each endpoint needs (SFTPGo's matrix: user endpoints by
+//! `view_users`/`add_users`/`edit_users`/`del_users`, groups by `manage_groups`,
+//! folders by `manage_folders`, everything else administrative by `*`). A role admin
+//! sees and manages only the users of its role.
+
+pub mod crud;
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use hyper::{HeaderMap, Method, StatusCode};
+use sftpgo_core::model::{
+    Admin, ApiKey, EventAction, EventRule, Folder, Group, IpListEntry, Role, User,
+};
+
+use crate::HttpState;
+use crate::auth::{admin_by_api_key, admin_by_password, basic_credentials};
+use crate::jwt::rfc3339;
+use crate::response::{ApiError, HttpResponse, json_response, message};
+use crud::{Crud, parse_body, render};
+
+/// One request, read.
+pub struct Request<'a> {
+    /// Method.
+    pub method: Method,
+    /// Path, percent-decoded per segment by [`segments`].
+    pub path: &'a str,
+    /// Raw query string.
+    pub query: Option<&'a str>,
+    /// Headers.
+    pub headers: &'a HeaderMap,
+    /// Body (already size-limited).
+    pub body: Bytes,
+    /// Client address.
+    pub ip: IpAddr,
+}
+
+fn decode_segment(s: &str) -> Result<String, ApiError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| ApiError::bad_request("invalid percent-encoding in the path"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ApiError::bad_request("the path is not UTF-8"))
+}
+
+/// The decoded segments after `/api/v2/`.
+pub fn segments(rest: &str) -> Result<Vec<String>, ApiError> {
+    rest.split('/').map(decode_segment).collect()
+}
+
+/// Every route the router serves, as the OpenAPI document names them (paths relative to
+/// `/api/v2`, except `/healthz`). The contract test checks both ways.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/token"),
+    ("get", "/logout"),
+    ("get", "/version"),
+    ("get", "/users"),
+    ("post", "/users"),
+    ("get", "/users/{username}"),
+    ("put", "/users/{username}"),
+    ("delete", "/users/{username}"),
+    ("get", "/groups"),
+    ("post", "/groups"),
+    ("get", "/groups/{name}"),
+    ("put", "/groups/{name}"),
+    ("delete", "/groups/{name}"),
+    ("get", "/folders"),
+    ("post", "/folders"),
+    ("get", "/folders/{name}"),
+    ("put", "/folders/{name}"),
+    ("delete", "/folders/{name}"),
+    ("get", "/admins"),
+    ("post", "/admins"),
+    ("get", "/admins/{username}"),
+    ("put", "/admins/{username}"),
+    ("delete", "/admins/{username}"),
+    ("get", "/roles"),
+    ("post", "/roles"),
+    ("get", "/roles/{name}"),
+    ("put", "/roles/{name}"),
+    ("delete", "/roles/{name}"),
+    ("get", "/eventactions"),
+    ("post", "/eventactions"),
+    ("get", "/eventactions/{name}"),
+    ("put", "/eventactions/{name}"),
+    ("delete", "/eventactions/{name}"),
+    ("get", "/eventrules"),
+    ("post", "/eventrules"),
+    ("get", "/eventrules/{name}"),
+    ("put", "/eventrules/{name}"),
+    ("delete", "/eventrules/{name}"),
+    ("get", "/apikeys"),
+    ("post", "/apikeys"),
+    ("get", "/apikeys/{id}"),
+    ("put", "/apikeys/{id}"),
+    ("delete", "/apikeys/{id}"),
+    ("get", "/iplists/{type}"),
+    ("post", "/iplists/{type}"),
+    ("get", "/iplists/{type}/{ipornet}"),
+    ("put", "/iplists/{type}/{ipornet}"),
+    ("delete", "/iplists/{type}/{ipornet}"),
+];
+
+/// The OpenAPI document served at `/openapi/openapi.yaml`.
+pub const OPENAPI: &str = include_str!("../../../openapi/openapi.yaml");
+
+/// Serves one request.
+pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, ApiError> {
+    if req.path == "/healthz" {
+        return Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok"}),
+        ));
+    }
+    if req.path == "/openapi/openapi.yaml" && state.render_openapi {
+        let mut resp = hyper::Response::new(http_body_util::Full::new(Bytes::from_static(
+            OPENAPI.as_bytes(),
+        )));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/yaml"),
+        );
+        return Ok(resp);
+    }
+    let Some(rest) = req.path.strip_prefix("/api/v2/") else {
+        return Err(ApiError::not_found());
+    };
+    let segs = segments(rest)?;
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    if segs == ["token"] && req.method == Method::GET {
+        return token(state, &req).await;
+    }
+    let (admin, bearer) = authenticate(state, &req).await?;
+    let c = &state.catalog;
+    let need = |perm: &str| {
+        if admin.has_permission(perm) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    };
+    let method = &req.method;
+    let body = &req.body;
+    let crud = |label| Crud { catalog: c, label };
+    match segs.as_slice() {
+        ["version"] if *method == Method::GET => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "build_date": "", "commit_hash": "", "features": []}),
+        )),
+        ["logout"] if *method == Method::GET => {
+            let claims = bearer.ok_or_else(ApiError::unauthorized)?;
+            state.tokens.revoke(&claims);
+            Ok(message("Your token has been invalidated"))
+        }
+        ["users", rest @ ..] => {
+            let key = one_key(rest)?;
+            need(match (method, key) {
+                (&Method::GET, _) => "view_users",
+                (&Method::POST, None) => "add_users",
+                (&Method::PUT, Some(_)) => "edit_users",
+                (&Method::DELETE, Some(_)) => "del_users",
+                _ => "*",
+            })?;
+            if admin.role.is_empty() {
+                crud("User")
+                    .serve::<User>(method, key, req.query, body)
+                    .await
+            } else {
+                users_of_role(state, &admin.role, method, key, &req).await
+            }
+        }
+        ["groups", rest @ ..] => {
+            need("manage_groups")?;
+            crud("Group")
+                .serve::<Group>(method, one_key(rest)?, req.query, body)
+                .await
+        }
+        ["folders", rest @ ..] => {
+            need("manage_folders")?;
+            crud("Folder")
+                .serve::<Folder>(method, one_key(rest)?, req.query, body)
+                .await
+        }
+        ["admins", rest @ ..] => {
+            need("*")?;
+            crud("Admin")
+                .serve::<Admin>(method, one_key(rest)?, req.query, body)
+                .await
+        }
+        ["roles", rest @ ..] => {
+            need("*")?;
+            crud("Role")
+                .serve::<Role>(method, one_key(rest)?, req.query, body)
+                .await
+        }
+        ["eventactions", rest @ ..] => {
+            need("*")?;
+            crud("Event action")
+                .serve::<EventAction>(method, one_key(rest)?, req.query, body)
+                .await
+        }
+        ["eventrules", rest @ ..] => {
+            need("*")?;
+            crud("Event rule")
+                .serve::<EventRule>(method, one_key(rest)?, req.query, body)
+                .await
+        }
+        ["apikeys"] if *method == Method::POST => {
+            need("*")?;
+            let key: ApiKey = parse_body(body, None)?;
+            let created = c.add_api_key(&key).await?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &serde_json::json!({
+                    "message": "API key created. This is the only time the API key is visible, please save it.",
+                    "key": created.key,
+                }),
+            ))
+        }
+        ["apikeys", rest @ ..] => {
+            need("*")?;
+            crud("API key")
+                .serve::<ApiKey>(method, one_key(rest)?, req.query, body)
+                .await
+        }
+        ["iplists", list_type, rest @ ..] => {
+            need("*")?;
+            ip_list(state, list_type, rest, &req).await
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn one_key<'a>(rest: &[&'a str]) -> Result<Option<&'a str>, ApiError> {
+    match rest {
+        [] => Ok(None),
+        [key] if !key.is_empty() => Ok(Some(key)),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// `GET /api/v2/token`: Basic auth → `{access_token, expires_at}`.
+async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, ApiError> {
+    let (user, pass) = basic_credentials(req.headers).ok_or_else(ApiError::unauthorized)?;
+    let admin = admin_by_password(&state.catalog, &user, &pass, req.ip).await?;
+    let (token, exp) = state.tokens.issue(&admin.username);
+    state
+        .catalog
+        .update_counters(
+            sftpgo_core::store::Kind::Admin,
+            &admin.username,
+            &[(
+                sftpgo_core::store::Counter::LastUse,
+                sftpgo_core::store::CounterOp::Set(sftpgo_core::now_millis()),
+            )],
+        )
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({"access_token": token, "expires_at": rfc3339(exp)}),
+    ))
+}
+
+/// The calling admin, from a Bearer token or an API key; the token's claims if any.
+async fn authenticate(
+    state: &HttpState,
+    req: &Request<'_>,
+) -> Result<(Admin, Option<crate::jwt::Claims>), ApiError> {
+    if let Some(claims) = state.tokens.bearer(req.headers) {
+        let admin = state
+            .catalog
+            .get::<Admin>(&claims.sub)
+            .await?
+            .filter(|a| crate::auth::admin_may_connect(a, req.ip))
+            .ok_or_else(ApiError::unauthorized)?;
+        return Ok((admin, Some(claims)));
+    }
+    match admin_by_api_key(&state.catalog, req.headers, req.ip).await? {
+        Some(admin) => Ok((admin, None)),
+        None => Err(ApiError::unauthorized()),
+    }
+}
+
+/// User endpoints for an admin bound to `role`: only that role's users exist for it,
+/// and users it creates get its role.
+async fn users_of_role(
+    state: &HttpState,
+    role: &str,
+    method: &Method,
+    key: Option<&str>,
+    req: &Request<'_>,
+) -> Result<HttpResponse, ApiError> {
+    let c = &state.catalog;
+    if let Some(k) = key {
+        let visible = c.get::<User>(k).await?.is_some_and(|u| u.role == role);
+        if !visible {
+            return Err(ApiError::not_found());
+        }
+    }
+    match (method, key) {
+        (&Method::GET, None) => {
+            let q = crud::list_query(req.query)?;
+            let all = c
+                .list::<User>(sftpgo_core::store::ListQuery::default())
+                .await?;
+            let mine: Vec<&User> = all.iter().filter(|u| u.role == role).collect();
+            let page: Vec<_> = crud::page(mine, q).into_iter().map(render).collect();
+            Ok(json_response(StatusCode::OK, &page))
+        }
+        (&Method::POST, None) => {
+            let mut user: User = parse_body(&req.body, None)?;
+            user.role = role.to_string();
+            let created = c.add(&user).await?;
+            Ok(json_response(StatusCode::CREATED, &render(&created)))
+        }
+        (&Method::PUT, Some(k)) => {
+            let mut user: User = parse_body(&req.body, Some(k))?;
+            user.role = role.to_string();
+            c.update(&user).await?;
+            Ok(message("User updated"))
+        }
+        _ => {
+            Crud {
+                catalog: c,
+                label: "User",
+            }
+            .serve::<User>(method, key, req.query, &req.body)
+            .await
+        }
+    }
+}
+
+/// `/api/v2/iplists/{type}[/{ipornet}]`.
+async fn ip_list(
+    state: &HttpState,
+    list_type: &str,
+    rest: &[&str],
+    req: &Request<'_>,
+) -> Result<HttpResponse, ApiError> {
+    let t: i32 = list_type
+        .parse()
+        .ok()
+        .filter(|t| (1..=3).contains(t))
+        .ok_or_else(|| ApiError::bad_request(format!("invalid IP list type {list_type:?}")))?;
+    let c = &state.catalog;
+    let crud = Crud {
+        catalog: c,
+        label: "IP list entry",
+    };
+    match (&req.method, rest) {
+        (&Method::GET, []) => {
+            let q = crud::list_query(req.query)?;
+            let all = c
+                .list::<IpListEntry>(sftpgo_core::store::ListQuery::default())
+                .await?;
+            let of_type: Vec<&IpListEntry> = all.iter().filter(|e| e.list_type == t).collect();
+            let page: Vec<_> = crud::page(of_type, q).into_iter().map(render).collect();
+            Ok(json_response(StatusCode::OK, &page))
+        }
+        (&Method::POST, []) => {
+            let mut entry: IpListEntry = parse_body(&req.body, None)?;
+            entry.list_type = t;
+            c.add(&entry).await?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &serde_json::json!({"message": "Entry added"}),
+            ))
+        }
+        (method, [net]) => {
+            let key = format!(
+                "{t}:{}",
+                sftpgo_core::model::ip_list::parse_cidr(net).map_err(ApiError::bad_request)?
+            );
+            match *method {
+                Method::PUT => {
+                    let mut entry: IpListEntry = parse_body(&req.body, None)?;
+                    entry.list_type = t;
+                    entry.ipornet = (*net).to_string();
+                    c.update(&entry).await?;
+                    Ok(message("Entry updated"))
+                }
+                _ => {
+                    crud.serve::<IpListEntry>(method, Some(&key), req.query, &req.body)
+                        .await
+                }
+            }
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// (method, path) pairs of the OpenAPI document, read from its layout: paths are
+    /// indented two spaces under `paths:`, operations four.
+    fn documented() -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        let mut in_paths = false;
+        let mut path = String::new();
+        for line in super::OPENAPI.lines() {
+            if !line.starts_with(' ') {
+                in_paths = line == "paths:";
+                continue;
+            }
+            if !in_paths {
+                continue;
+            }
+            if let Some(p) = line.strip_prefix("  /") {
+                path = format!("/{}", p.trim_end_matches(':'));
+            } else if let Some(m) = line.strip_prefix("    ")
+                && let Some(m) = m.strip_suffix(':')
+                && ["get", "post", "put", "delete", "patch"].contains(&m)
+            {
+                out.insert((m.to_string(), path.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn router_and_openapi_list_the_same_routes() {
+        let routed: BTreeSet<(String, String)> = super::ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_string(), (*p).to_string()))
+            .collect();
+        let documented = documented();
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routed).collect();
+        assert!(missing.is_empty(), "routed but not documented: {missing:?}");
+        assert!(extra.is_empty(), "documented but not routed: {extra:?}");
+    }
+}

@@ -1,0 +1,88 @@
+//! The HTTP listener: hyper's HTTP/1.1 connection driver on the side runtime, one task
+//! per connection, request bodies capped, and a shutdown signal that stops accepting.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::HttpState;
+use crate::response::{ApiError, HttpResponse};
+use crate::routes::{Request, route};
+
+/// Largest request body read (JSON objects are capped at 1 MiB by the catalog).
+const MAX_BODY: usize = 2 << 20;
+
+async fn handle(
+    state: Arc<HttpState>,
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> HttpResponse {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return ApiError::new(
+                hyper::StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            )
+            .into_response();
+        }
+    };
+    let request = Request {
+        method: parts.method.clone(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body,
+        ip: peer.ip(),
+    };
+    let started = std::time::Instant::now();
+    let resp = match route(&state, request).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    tracing::debug!(sender = "httpd", method = %parts.method, path = parts.uri.path(),
+        status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64,
+        remote = %peer, "request");
+    resp
+}
+
+/// Serves `listener` until `stop` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(sender = "httpd", error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(state, req, peer).await) }
+            });
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(sender = "httpd", error = %e, remote = %peer, "connection ended");
+            }
+        });
+    }
+}

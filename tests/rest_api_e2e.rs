@@ -1,0 +1,298 @@
+//! The REST API through the real binary and curl: admin tokens, CRUD, the permission
+//! matrix, role scoping, API keys, logout, SFTPGo's error bodies, and a user created
+//! over HTTP logging in with OpenSSH's sftp.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+struct Api {
+    base: String,
+}
+
+struct Reply {
+    status: u16,
+    body: Value,
+    raw: String,
+}
+
+impl Api {
+    fn call(&self, method: &str, path: &str, auth: &[&str], body: Option<&Value>) -> Reply {
+        require_tools(&["curl"]);
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-X", method, "-w", "\n%{http_code}"])
+            .args(auth)
+            .arg(format!("{}{path}", self.base));
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
+                .arg(b.to_string());
+        }
+        let out = run(&mut cmd, Duration::from_secs(30));
+        out.assert_ok(&format!("curl {method} {path}"));
+        let (raw, code) = out.stdout.rsplit_once('\n').unwrap_or(("", "0"));
+        Reply {
+            status: code.trim().parse().unwrap_or(0),
+            body: serde_json::from_str(raw).unwrap_or(Value::Null),
+            raw: raw.to_string(),
+        }
+    }
+
+    fn token(&self, user: &str, pass: &str) -> String {
+        let r = self.call(
+            "GET",
+            "/api/v2/token",
+            &["-u", &format!("{user}:{pass}")],
+            None,
+        );
+        assert_eq!(r.status, 200, "token for {user}: {}", r.raw);
+        assert!(r.body["expires_at"].as_str().unwrap().ends_with('Z'));
+        format!(
+            "Authorization: Bearer {}",
+            r.body["access_token"].as_str().unwrap()
+        )
+    }
+}
+
+fn bearer(h: &str) -> [&str; 2] {
+    ["-H", h]
+}
+
+#[test]
+fn rest_api_manages_objects_with_sftpgo_semantics() {
+    let port = free_port();
+    let srv = Server::builder()
+        .env("SFTPGO_HTTPD__BINDINGS__0__PORT", &port.to_string())
+        .env("SFTPGO_HTTPD__BINDINGS__0__ADDRESS", "127.0.0.1")
+        .env("SFTPGO_DATA_PROVIDER__CREATE_DEFAULT_ADMIN", "true")
+        .env("SFTPGO_DEFAULT_ADMIN_USERNAME", "root")
+        .env("SFTPGO_DEFAULT_ADMIN_PASSWORD", "root-pass-1")
+        .start();
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    assert_eq!(api.call("GET", "/healthz", &[], None).status, 200);
+    let doc = api.call("GET", "/openapi/openapi.yaml", &[], None);
+    assert!(doc.status == 200 && doc.raw.starts_with("openapi: 3"));
+
+    // Credentials: wrong password and no token are 401 with SFTPGo's error body.
+    let r = api.call("GET", "/api/v2/token", &["-u", "root:wrong"], None);
+    assert_eq!(r.status, 401);
+    assert!(
+        r.body["error"].is_string() && r.body["message"].is_string(),
+        "{}",
+        r.raw
+    );
+    assert_eq!(api.call("GET", "/api/v2/users", &[], None).status, 401);
+    let root = api.token("root", "root-pass-1");
+    let auth = bearer(&root);
+    assert_eq!(api.call("GET", "/api/v2/version", &auth, None).status, 200);
+
+    // Create a user over HTTP, then log in with it over SFTP.
+    let home = srv.homes_dir().join("webuser");
+    let user = json!({"username": "webuser", "password": "web-pass-1", "status": 1,
+        "home_dir": home, "permissions": {"/": ["*"]}, "public_keys": [srv.client_pub]});
+    let r = api.call("POST", "/api/v2/users", &auth, Some(&user));
+    assert_eq!(r.status, 201, "{}", r.raw);
+    assert_eq!(r.body["username"], "webuser");
+    assert!(
+        r.body.get("password").is_none(),
+        "passwords are never returned"
+    );
+    assert!(r.body["id"].as_i64().unwrap() > 0);
+    let data = write_data(&srv.local().join("w.bin"), 50_000, 5);
+    srv.sftp_batch_as(
+        "webuser",
+        &srv.client_key,
+        &["put w.bin /w.bin"],
+        Duration::from_secs(60),
+    )
+    .assert_ok("sftp as the user created through the API");
+    assert_file_eq(&home.join("w.bin"), &data, "uploaded file");
+
+    // Errors: duplicate 409, bad field 400 naming it, unknown 404.
+    assert_eq!(
+        api.call("POST", "/api/v2/users", &auth, Some(&user)).status,
+        409
+    );
+    let mut bad = user.clone();
+    bad["username"] = json!("other");
+    bad["permissions"] = json!(["*"]);
+    let r = api.call("POST", "/api/v2/users", &auth, Some(&bad));
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("permissions"),
+        "{}",
+        r.raw
+    );
+    bad["permissions"] = json!({"/": ["fly"]});
+    let r = api.call("POST", "/api/v2/users", &auth, Some(&bad));
+    assert_eq!(r.status, 400, "{}", r.raw);
+    assert_eq!(
+        api.call("GET", "/api/v2/users/nobody", &auth, None).status,
+        404
+    );
+    let r = api.call("GET", "/api/v2/users?limit=x", &auth, None);
+    assert_eq!(r.status, 400);
+
+    // Update keeps the password when none is sent; the path names the user.
+    let mut edit = user.clone();
+    edit["password"] = json!("");
+    edit["description"] = json!("edited");
+    edit["username"] = json!("renamed");
+    let r = api.call("PUT", "/api/v2/users/webuser", &auth, Some(&edit));
+    assert_eq!(
+        (r.status, r.body["message"].as_str()),
+        (200, Some("User updated")),
+        "{}",
+        r.raw
+    );
+    let r = api.call("GET", "/api/v2/users/webuser", &auth, None);
+    assert_eq!(r.body["description"], "edited");
+    srv.sftp_batch_as(
+        "webuser",
+        &srv.client_key,
+        &["ls /"],
+        Duration::from_secs(60),
+    )
+    .assert_ok("still logs in after the update");
+
+    // Permission matrix: an admin with only view_users.
+    let viewer = json!({"username": "viewer", "password": "viewer-pass-1", "status": 1,
+        "permissions": ["view_users"]});
+    assert_eq!(
+        api.call("POST", "/api/v2/admins", &auth, Some(&viewer))
+            .status,
+        201
+    );
+    let v = api.token("viewer", "viewer-pass-1");
+    let vauth = bearer(&v);
+    assert_eq!(api.call("GET", "/api/v2/users", &vauth, None).status, 200);
+    let mut another = user.clone();
+    another["username"] = json!("blocked");
+    assert_eq!(
+        api.call("POST", "/api/v2/users", &vauth, Some(&another))
+            .status,
+        403
+    );
+    assert_eq!(api.call("GET", "/api/v2/admins", &vauth, None).status, 403);
+    assert_eq!(
+        api.call("DELETE", "/api/v2/users/webuser", &vauth, None)
+            .status,
+        403
+    );
+
+    // Role scoping: a role admin sees and creates only its role's users.
+    assert_eq!(
+        api.call(
+            "POST",
+            "/api/v2/roles",
+            &auth,
+            Some(&json!({"name": "ops"}))
+        )
+        .status,
+        201
+    );
+    let ops = json!({"username": "opsadmin", "password": "ops-pass-1", "status": 1,
+        "permissions": ["add_users", "view_users", "edit_users"], "role": "ops"});
+    assert_eq!(
+        api.call("POST", "/api/v2/admins", &auth, Some(&ops)).status,
+        201
+    );
+    let o = api.token("opsadmin", "ops-pass-1");
+    let oauth = bearer(&o);
+    let mut opsuser = user.clone();
+    opsuser["username"] = json!("opsuser");
+    let r = api.call("POST", "/api/v2/users", &oauth, Some(&opsuser));
+    assert_eq!(
+        (r.status, r.body["role"].as_str()),
+        (201, Some("ops")),
+        "{}",
+        r.raw
+    );
+    let listed = api.call("GET", "/api/v2/users", &oauth, None);
+    let names: Vec<&str> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["opsuser"]);
+    assert_eq!(
+        api.call("GET", "/api/v2/users/webuser", &oauth, None)
+            .status,
+        404
+    );
+    let all = api.call("GET", "/api/v2/users?order=DESC&limit=1", &auth, None);
+    assert_eq!(all.body[0]["username"], "webuser");
+
+    // API keys: shown once, then accepted in X-SFTPGO-API-KEY once the admin allows it.
+    let r = api.call(
+        "POST",
+        "/api/v2/apikeys",
+        &auth,
+        Some(&json!({"name": "ci", "scope": 1, "admin": "root"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let key = r.body["key"].as_str().unwrap().to_string();
+    let key_header = format!("X-SFTPGO-API-KEY: {key}");
+    assert_eq!(
+        api.call("GET", "/api/v2/users", &["-H", &key_header], None)
+            .status,
+        401,
+        "the admin has not allowed API key auth yet"
+    );
+    let root_admin = api.call("GET", "/api/v2/admins/root", &auth, None).body;
+    let mut allow = root_admin.clone();
+    allow["filters"]["allow_api_key_auth"] = json!(true);
+    assert_eq!(
+        api.call("PUT", "/api/v2/admins/root", &auth, Some(&allow))
+            .status,
+        200
+    );
+    assert_eq!(
+        api.call("GET", "/api/v2/users", &["-H", &key_header], None)
+            .status,
+        200
+    );
+    let keys = api.call("GET", "/api/v2/apikeys", &auth, None);
+    assert!(
+        keys.body[0].get("key").is_none(),
+        "key hashes are never returned"
+    );
+    // The PUT without a password kept it: a new token still comes.
+    api.token("root", "root-pass-1");
+
+    // IP lists: networks are canonical in the path and the body.
+    let r = api.call(
+        "POST",
+        "/api/v2/iplists/2",
+        &auth,
+        Some(&json!({"ipornet": "203.0.113.9/24", "mode": 2, "description": "scanner"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let r = api.call("GET", "/api/v2/iplists/2/203.0.113.0%2F24", &auth, None);
+    assert_eq!(
+        (r.status, r.body["description"].as_str()),
+        (200, Some("scanner")),
+        "{}",
+        r.raw
+    );
+
+    // Logout invalidates the token; delete removes the user.
+    let r = api.call("DELETE", "/api/v2/users/webuser", &auth, None);
+    assert_eq!(
+        (r.status, r.body["message"].as_str()),
+        (200, Some("User deleted"))
+    );
+    assert_eq!(
+        api.call("GET", "/api/v2/users/webuser", &auth, None).status,
+        404
+    );
+    assert_eq!(api.call("GET", "/api/v2/logout", &auth, None).status, 200);
+    assert_eq!(api.call("GET", "/api/v2/users", &auth, None).status, 401);
+}
