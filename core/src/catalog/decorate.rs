@@ -13,7 +13,7 @@ use crate::store::{Doc, Kind, put_counters};
 
 impl Catalog {
     /// The stored JSON with counters, numeric id, referrer lists and folder fields.
-    pub(super) async fn decorate(&self, kind: Kind, doc: Doc) -> Result<Value> {
+    pub(super) async fn decorate(&self, kind: Kind, doc: Doc, referrers: bool) -> Result<Value> {
         let Doc {
             id,
             key,
@@ -26,7 +26,7 @@ impl Catalog {
         {
             map.insert("id".into(), Value::from(id));
         }
-        if !kind.referrer_fields().is_empty() {
+        if referrers && !kind.referrer_fields().is_empty() {
             let refs = self
                 .store
                 .referrers(kind, &key)

@@ -130,7 +130,17 @@ impl Catalog {
         let Some(doc) = self.store.get(T::KIND, key).await.map_err(store_error)? else {
             return Ok(None);
         };
-        let value = self.decorate(T::KIND, doc).await?;
+        let value = self.decorate(T::KIND, doc, true).await?;
+        from_value(T::KIND, value).map(Some)
+    }
+
+    /// The object without its read-only referrer lists (`users`, `admins`, `rules`):
+    /// what the login path needs, without reading every member of a group.
+    pub async fn get_lean<T: Stored>(&self, key: &str) -> Result<Option<T>> {
+        let Some(doc) = self.store.get(T::KIND, key).await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        let value = self.decorate(T::KIND, doc, false).await?;
         from_value(T::KIND, value).map(Some)
     }
 
@@ -139,7 +149,10 @@ impl Catalog {
         let docs = self.store.list(T::KIND, query).await.map_err(store_error)?;
         let mut out = Vec::with_capacity(docs.len());
         for doc in docs {
-            out.push(from_value(T::KIND, self.decorate(T::KIND, doc).await?)?);
+            out.push(from_value(
+                T::KIND,
+                self.decorate(T::KIND, doc, true).await?,
+            )?);
         }
         Ok(out)
     }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{Catalog, random_id};
-use crate::model::{ApiKey, Group, GroupType, User, apply_group_settings};
+use crate::model::{ApiKey, Group, GroupType, User, apply_groups};
 use crate::store::{Counter, CounterOp, Kind, ListQuery, StoreError, StoreResult, UserStore};
 use crate::{Error, ErrorKind, Result, password};
 
@@ -12,22 +12,25 @@ impl Catalog {
     /// The user with its groups' settings applied (primary group first, then the
     /// secondary ones in order), as a login sees it.
     pub async fn effective_user(&self, username: &str) -> Result<Option<User>> {
-        let Some(mut user) = self.get::<User>(username).await? else {
+        let Some(mut user) = self.get_lean::<User>(username).await? else {
             return Ok(None);
         };
-        let mut groups = user.groups.clone();
-        groups.sort_by_key(|g| g.group_type() != Some(GroupType::Primary));
-        for mapping in groups {
+        let mut groups = Vec::with_capacity(user.groups.len());
+        for mapping in &user.groups {
             let Some(kind) = mapping.group_type() else {
                 continue;
             };
             if kind == GroupType::Membership {
                 continue;
             }
-            if let Some(group) = self.get::<Group>(&mapping.name).await? {
-                apply_group_settings(&mut user, &group, kind);
+            match self.get_lean::<Group>(&mapping.name).await? {
+                Some(group) => groups.push((kind, group)),
+                None => {
+                    tracing::error!(username, group = %mapping.name, "group of the user not found")
+                }
             }
         }
+        apply_groups(&mut user, &groups);
         Ok(Some(user))
     }
 

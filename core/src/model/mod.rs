@@ -15,7 +15,7 @@ pub use admin::{ADMIN_PERMISSIONS, Admin, AdminGroupMapping, ApiKey, Role};
 pub use event::{EventAction, EventRule, RuleAction};
 pub use folder::{Folder, FolderMapping, MAPPING_FIELDS, validate_mappings};
 pub use group::{Group, GroupMapping, GroupType, validate_group_mappings};
-pub use group_settings::{apply_group_settings, replace_placeholders};
+pub use group_settings::{apply_groups, clean_path, replace_placeholders};
 pub use ip_list::IpListEntry;
 pub use names::NamingRules;
 pub use permission::Permission;
