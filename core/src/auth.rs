@@ -158,23 +158,20 @@ impl Authenticator {
             tracing::warn!(username = %user.username, "cannot re-hash the password");
             return user;
         };
-        // Store the new hash on the stored user, not on this one with its groups applied.
-        let stored = match self.store.user_by_name(&user.username).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return user,
-            Err(e) => {
-                tracing::warn!(username = %user.username, error = %e, "cannot store the upgraded password hash");
-                return user;
-            }
-        };
-        let upgraded = User {
-            password: hashed.clone(),
-            ..stored
-        };
-        match self.store.update_user(&upgraded).await {
-            Ok(()) => {
+        // Only the hash changes, and only if nobody changed it meanwhile: the rest of
+        // this user (groups applied, maybe stale) is never written back.
+        let old = user.password.clone();
+        match self
+            .store
+            .replace_password_hash(&user.username, &old, &hashed)
+            .await
+        {
+            Ok(true) => {
                 tracing::info!(username = %user.username, "password hash upgraded");
                 user.password = hashed;
+            }
+            Ok(false) => {
+                tracing::info!(username = %user.username, "password changed meanwhile; hash not upgraded");
             }
             Err(e) => {
                 tracing::warn!(username = %user.username, error = %e, "cannot store the upgraded password hash");

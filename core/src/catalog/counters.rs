@@ -119,6 +119,7 @@ impl Catalog {
         )
         .await
         .map_err(store_error)?;
+        self.bump();
         Ok(())
     }
 }

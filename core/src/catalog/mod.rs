@@ -28,6 +28,10 @@ pub fn store_error(e: StoreError) -> Error {
             Error::new(ErrorKind::AlreadyExists, format!("{m} already exists"))
         }
         StoreError::Invalid(m) => Error::invalid(m),
+        StoreError::Changed(m) => Error::new(
+            ErrorKind::Transient,
+            format!("{m} changed while being updated, try again"),
+        ),
         StoreError::Backend(m) => Error::new(ErrorKind::Internal, m),
     }
 }
@@ -69,6 +73,8 @@ pub struct Catalog {
     store: Arc<dyn ObjectStore>,
     naming: NamingRules,
     kms: Kms,
+    /// Bumped by every write through this catalog; caches compare it.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Catalog {
@@ -78,6 +84,7 @@ impl Catalog {
             store,
             naming,
             kms: Kms::default(),
+            generation: Arc::default(),
         }
     }
 
@@ -95,6 +102,17 @@ impl Catalog {
     /// The naming rules applied to new names.
     pub fn naming(&self) -> NamingRules {
         self.naming
+    }
+
+    /// Changes with every write made through this catalog (or its clones): a cache of
+    /// derived data (users with group settings applied) is stale when it moved.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The engine.
@@ -120,9 +138,11 @@ impl Catalog {
 
     /// Deletes the object of type `T` with `key` (see [`crate::store::on_delete`]).
     pub async fn delete<T: Stored>(&self, key: &str) -> Result<()> {
-        crate::store::delete(self.store.as_ref(), T::KIND, key)
+        let done = crate::store::delete(self.store.as_ref(), T::KIND, key)
             .await
-            .map_err(store_error)
+            .map_err(store_error);
+        self.bump();
+        done
     }
 
     /// The object of type `T` with `key`.
@@ -157,7 +177,25 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Writes `obj`, retrying when the stored object changed between the read its
+    /// merge is based on (kept password, `Redacted` secrets, creation time) and the
+    /// write.
     async fn write<T: Stored>(&self, obj: &T, mode: PutMode, origin: Origin) -> Result<T> {
+        const ATTEMPTS: usize = 5;
+        let mut result = self.write_once(obj, mode, origin).await;
+        for _ in 1..ATTEMPTS {
+            match &result {
+                Err(e) if e.kind == ErrorKind::Transient => {
+                    result = self.write_once(obj, mode, origin).await;
+                }
+                _ => break,
+            }
+        }
+        self.bump();
+        result
+    }
+
+    async fn write_once<T: Stored>(&self, obj: &T, mode: PutMode, origin: Origin) -> Result<T> {
         let mut obj = obj.clone();
         let old = match mode {
             PutMode::Update => {
@@ -212,9 +250,17 @@ impl Catalog {
                 T::KIND.label()
             )));
         }
-        crate::store::put(self.store.as_ref(), T::KIND, &key, &data, &counters, mode)
-            .await
-            .map_err(store_error)?;
+        crate::store::put_checked(
+            self.store.as_ref(),
+            T::KIND,
+            &key,
+            &data,
+            &counters,
+            mode,
+            old.as_ref(),
+        )
+        .await
+        .map_err(store_error)?;
         self.get::<T>(&key).await?.ok_or_else(|| {
             Error::new(
                 ErrorKind::Internal,

@@ -71,8 +71,37 @@ impl UserStore for Catalog {
         self.get::<User>(username).await.map_err(to_store_error)
     }
 
+    fn generation(&self) -> u64 {
+        Catalog::generation(self)
+    }
+
     async fn login_user(&self, username: &str) -> StoreResult<Option<User>> {
         self.effective_user(username).await.map_err(to_store_error)
+    }
+
+    async fn replace_password_hash(
+        &self,
+        username: &str,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.store().begin().await?;
+        let Some(mut doc) = tx.get(Kind::User, username).await? else {
+            return Ok(false);
+        };
+        if doc.data.get("password").and_then(serde_json::Value::as_str) != Some(old) {
+            return Ok(false);
+        }
+        if let Some(map) = doc.data.as_object_mut() {
+            map.insert(
+                "password".into(),
+                serde_json::Value::String(new.to_string()),
+            );
+        }
+        tx.update(Kind::User, username, &doc.data).await?;
+        tx.commit().await?;
+        self.bump();
+        Ok(true)
     }
 
     async fn add_user(&self, user: &User) -> StoreResult<User> {

@@ -19,11 +19,14 @@ use crate::model::User;
 const MAX_ENTRIES: usize = 10_000;
 
 /// Caches `login_user` results (the effective user, groups applied) of the wrapped
-/// store for `ttl`; other calls pass through and drop the entry they change.
+/// store for `ttl`, or until the wrapped store's generation moves (any write through
+/// the catalog: a group, role or folder change reaches logins at once); other calls
+/// pass through and drop the entry they change.
 pub struct CachedUserStore {
     inner: Arc<dyn UserStore>,
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, User)>>,
+    /// username → (fetched at, the inner store's generation then, user).
+    entries: Mutex<HashMap<String, (Instant, u64, User)>>,
 }
 
 impl CachedUserStore {
@@ -36,7 +39,7 @@ impl CachedUserStore {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, User)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, u64, User)>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -47,13 +50,20 @@ impl CachedUserStore {
 
 #[async_trait]
 impl UserStore for CachedUserStore {
+    fn generation(&self) -> u64 {
+        self.inner.generation()
+    }
+
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
         self.inner.user_by_name(username).await
     }
 
     async fn login_user(&self, username: &str) -> StoreResult<Option<User>> {
-        if let Some((at, user)) = self.entries().get(username)
+        // Taken before the fetch: a write racing with it makes the entry stale at once.
+        let generation = self.inner.generation();
+        if let Some((at, r#gen, user)) = self.entries().get(username)
             && at.elapsed() < self.ttl
+            && *r#gen == generation
         {
             return Ok(Some(user.clone()));
         }
@@ -62,12 +72,15 @@ impl UserStore for CachedUserStore {
             let mut entries = self.entries();
             if entries.len() >= MAX_ENTRIES {
                 let now = Instant::now();
-                entries.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
+                entries.retain(|_, (at, _, _)| now.duration_since(*at) < self.ttl);
                 if entries.len() >= MAX_ENTRIES {
                     entries.clear();
                 }
             }
-            entries.insert(username.to_string(), (Instant::now(), user.clone()));
+            entries.insert(
+                username.to_string(),
+                (Instant::now(), generation, user.clone()),
+            );
         }
         Ok(found)
     }
@@ -91,6 +104,18 @@ impl UserStore for CachedUserStore {
         res
     }
 
+    async fn replace_password_hash(
+        &self,
+        username: &str,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        self.forget(username);
+        let res = self.inner.replace_password_hash(username, old, new).await;
+        self.forget(username);
+        res
+    }
+
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<Vec<User>> {
         self.inner.list_users(offset, limit).await
     }
@@ -98,7 +123,7 @@ impl UserStore for CachedUserStore {
     async fn set_last_login(&self, username: &str, at_ms: i64) -> StoreResult<()> {
         self.inner.set_last_login(username, at_ms).await?;
         // Every login records its time: keep the cached copy instead of dropping it.
-        if let Some((_, user)) = self.entries().get_mut(username) {
+        if let Some((_, _, user)) = self.entries().get_mut(username) {
             user.last_login = at_ms;
         }
         Ok(())

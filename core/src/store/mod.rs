@@ -13,7 +13,7 @@ pub use kind::{
     COUNTERS, Counter, CounterOp, Kind, OnDelete, Ref, on_delete, put_counters, refs_of,
     take_counters, unlink,
 };
-pub use object::{Doc, ListQuery, ObjectStore, PutMode, StoreTxn, delete, put};
+pub use object::{Doc, ListQuery, ObjectStore, PutMode, StoreTxn, delete, put, put_checked};
 
 use crate::model::User;
 
@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The object failed validation.
     #[error("validation error: {0}")]
     Invalid(String),
+    /// The object changed between a read and the write based on it (retry).
+    #[error("{0} changed while being updated, try again")]
+    Changed(String),
     /// The back-end failed.
     #[error("data provider error: {0}")]
     Backend(String),
@@ -42,6 +45,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait UserStore: Send + Sync {
     /// The user named `username` as stored, if any.
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Changes whenever stored data changes through this store; 0 when it cannot tell.
+    fn generation(&self) -> u64 {
+        0
+    }
     /// The user as a login sees it: its groups' settings applied. Never stored back.
     async fn login_user(&self, username: &str) -> StoreResult<Option<User>> {
         self.user_by_name(username).await
@@ -54,6 +61,24 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, username: &str) -> StoreResult<()>;
     /// Users ordered by username.
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<Vec<User>>;
+    /// Replaces the stored password hash with `new` only if it still is `old` (a
+    /// login upgrading a legacy hash must not undo a concurrent edit). Returns whether
+    /// it did.
+    async fn replace_password_hash(
+        &self,
+        username: &str,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let Some(mut user) = self.user_by_name(username).await? else {
+            return Ok(false);
+        };
+        if user.password != old {
+            return Ok(false);
+        }
+        user.password = new.to_string();
+        self.update_user(&user).await.map(|()| true)
+    }
     /// Records a successful login time (Unix ms).
     async fn set_last_login(&self, username: &str, at_ms: i64) -> StoreResult<()>;
 }

@@ -108,6 +108,21 @@ pub async fn put(
     counters: &[i64; COUNTERS],
     mode: PutMode,
 ) -> StoreResult<i64> {
+    put_checked(store, kind, key, data, counters, mode, None).await
+}
+
+/// [`put`], and for an update with `expected` set, only if the stored document still
+/// equals it ([`StoreError::Changed`] otherwise): a write built from an earlier read
+/// cannot undo a change made in between.
+pub async fn put_checked(
+    store: &dyn ObjectStore,
+    kind: Kind,
+    key: &str,
+    data: &Value,
+    counters: &[i64; COUNTERS],
+    mode: PutMode,
+    expected: Option<&Value>,
+) -> StoreResult<i64> {
     let refs = refs_of(kind, data);
     let mut tx = store.begin().await?;
     for (to_kind, to_key) in &refs {
@@ -128,6 +143,9 @@ pub async fn put(
             return Err(StoreError::NotFound(format!("{} {key:?}", kind.label())));
         }
         (PutMode::Update, Some(old)) => {
+            if expected.is_some_and(|e| *e != old.data) {
+                return Err(StoreError::Changed(format!("{} {key:?}", kind.label())));
+            }
             tx.update(kind, key, data).await?;
             old.id
         }
