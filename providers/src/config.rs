@@ -129,6 +129,10 @@ impl Config {
         {
             return Err("data_provider.sql_tables_prefix: only letters, digits and '_'".into());
         }
+        if self.sql_tables_prefix.len() > 40 {
+            // Table and index names must fit MySQL's 64 and PostgreSQL's 63 characters.
+            return Err("data_provider.sql_tables_prefix: at most 40 characters".into());
+        }
         if self.name.is_empty() && self.driver != Driver::Memory {
             return Err("data_provider.name: mandatory".into());
         }

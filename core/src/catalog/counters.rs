@@ -14,8 +14,9 @@ impl Catalog {
         key: &str,
         ops: &[(Counter, CounterOp)],
     ) -> Result<()> {
+        let key = self.lookup_key(kind, key);
         self.store
-            .update_counters(kind, key, ops)
+            .update_counters(kind, &key, ops)
             .await
             .map_err(store_error)
     }

@@ -110,6 +110,14 @@ impl Catalog {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// A key as stored: names follow the naming rules; ids are used as given.
+    pub(crate) fn lookup_key(&self, kind: Kind, key: &str) -> String {
+        match kind {
+            Kind::ApiKey | Kind::Share | Kind::IpListEntry | Kind::Configs => key.to_string(),
+            _ => self.naming.convert(key),
+        }
+    }
+
     fn bump(&self) {
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -138,7 +146,8 @@ impl Catalog {
 
     /// Deletes the object of type `T` with `key` (see [`crate::store::on_delete`]).
     pub async fn delete<T: Stored>(&self, key: &str) -> Result<()> {
-        let done = crate::store::delete(self.store.as_ref(), T::KIND, key)
+        let key = self.lookup_key(T::KIND, key);
+        let done = crate::store::delete(self.store.as_ref(), T::KIND, &key)
             .await
             .map_err(store_error);
         self.bump();
@@ -147,7 +156,8 @@ impl Catalog {
 
     /// The object of type `T` with `key`.
     pub async fn get<T: Stored>(&self, key: &str) -> Result<Option<T>> {
-        let Some(doc) = self.store.get(T::KIND, key).await.map_err(store_error)? else {
+        let key = self.lookup_key(T::KIND, key);
+        let Some(doc) = self.store.get(T::KIND, &key).await.map_err(store_error)? else {
             return Ok(None);
         };
         let value = self.decorate(T::KIND, doc, true).await?;
@@ -157,7 +167,8 @@ impl Catalog {
     /// The object without its read-only referrer lists (`users`, `admins`, `rules`):
     /// what the login path needs, without reading every member of a group.
     pub async fn get_lean<T: Stored>(&self, key: &str) -> Result<Option<T>> {
-        let Some(doc) = self.store.get(T::KIND, key).await.map_err(store_error)? else {
+        let key = self.lookup_key(T::KIND, key);
+        let Some(doc) = self.store.get(T::KIND, &key).await.map_err(store_error)? else {
             return Ok(None);
         };
         let value = self.decorate(T::KIND, doc, false).await?;

@@ -52,6 +52,13 @@ impl Stored for User {
     }
     fn prepare(&mut self, rules: NamingRules) -> Result<()> {
         rules.apply("username", &mut self.username)?;
+        rules.convert_ref(&mut self.role);
+        self.groups
+            .iter_mut()
+            .for_each(|g| rules.convert_ref(&mut g.name));
+        self.virtual_folders
+            .iter_mut()
+            .for_each(|f| rules.convert_ref(&mut f.name));
         self.validate()
     }
     fn secret_mut(&mut self) -> Option<&mut String> {
@@ -83,6 +90,7 @@ macro_rules! stored_by_name {
             }
             fn prepare(&mut self, rules: NamingRules) -> Result<()> {
                 rules.apply("name", &mut self.name)?;
+                self.convert_refs(rules);
                 self.validate()
             }
         }
@@ -91,12 +99,39 @@ macro_rules! stored_by_name {
 
 stored_by_name!(Group, Folder, Role, EventAction, EventRule);
 
+/// Names an object refers to, converted like names (SFTPGo's `applyNamingRules`).
+trait ConvertRefs {
+    fn convert_refs(&mut self, _rules: NamingRules) {}
+}
+
+impl ConvertRefs for Group {
+    fn convert_refs(&mut self, rules: NamingRules) {
+        self.virtual_folders
+            .iter_mut()
+            .for_each(|f| rules.convert_ref(&mut f.name));
+    }
+}
+
+impl ConvertRefs for EventRule {
+    fn convert_refs(&mut self, rules: NamingRules) {
+        self.actions
+            .iter_mut()
+            .for_each(|a| rules.convert_ref(&mut a.name));
+    }
+}
+
+impl ConvertRefs for Folder {}
+impl ConvertRefs for Role {}
+impl ConvertRefs for EventAction {}
+
 impl Stored for ApiKey {
     const KIND: Kind = Kind::ApiKey;
     fn key(&self) -> String {
         self.key_id.clone()
     }
-    fn prepare(&mut self, _rules: NamingRules) -> Result<()> {
+    fn prepare(&mut self, rules: NamingRules) -> Result<()> {
+        rules.convert_ref(&mut self.user);
+        rules.convert_ref(&mut self.admin);
         if self.key_id.is_empty() {
             self.key_id = random_id(22);
         }
@@ -113,7 +148,8 @@ impl Stored for Share {
     fn key(&self) -> String {
         self.id.clone()
     }
-    fn prepare(&mut self, _rules: NamingRules) -> Result<()> {
+    fn prepare(&mut self, rules: NamingRules) -> Result<()> {
+        rules.convert_ref(&mut self.username);
         if self.id.is_empty() {
             self.id = random_id(22);
         }

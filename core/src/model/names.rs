@@ -32,6 +32,25 @@ impl NamingRules {
         self.0 & 4 != 0
     }
 
+    /// The name as stored: trimmed and lower-cased as the rules say. Lookups and
+    /// references go through this too, so `Alice` finds `alice` under rule 2.
+    pub fn convert(self, name: &str) -> String {
+        let name = if self.trim() { name.trim() } else { name };
+        if self.lower_case() {
+            name.to_lowercase()
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// Converts a reference in place (see [`NamingRules::convert`]).
+    pub fn convert_ref(self, name: &mut String) {
+        let converted = self.convert(name);
+        if converted != *name {
+            *name = converted;
+        }
+    }
+
     /// Applies the rules to `name` in place, then checks it. `field` names the JSON field
     /// in the error.
     pub fn apply(self, field: &str, name: &mut String) -> Result<()> {

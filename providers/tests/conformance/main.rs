@@ -28,6 +28,7 @@ macro_rules! conformance {
             invalid_input_changes_nothing in users,
             pagination_is_ordered_by_username in users,
             concurrent_writers_and_starts in users,
+            naming_rules_apply_to_names_references_and_lookups in users,
             every_kind_round_trips in objects,
             references_are_enforced in objects,
             counters_add_up_under_concurrency in objects,

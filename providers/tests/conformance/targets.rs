@@ -26,8 +26,13 @@ impl Target {
     }
 }
 
+/// A table prefix unique to this process and case, short enough for MySQL's and
+/// PostgreSQL's 63/64-character identifiers.
 fn prefix(case: &str) -> String {
-    format!("c{}_{case}_", std::process::id())
+    let hash = case.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("c{}_{:08x}_", std::process::id(), hash as u32)
 }
 
 pub async fn sqlite(case: &str) -> Option<Target> {

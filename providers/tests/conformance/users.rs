@@ -203,3 +203,31 @@ pub async fn concurrent_writers_and_starts(t: Target) {
     p.reset().await.unwrap();
     assert_eq!(p.schema_version().await.unwrap(), 0);
 }
+
+pub async fn naming_rules_apply_to_names_references_and_lookups(t: Target) {
+    let e = fresh(&t).await;
+    let c = e.c.clone();
+    let strict =
+        sftpgo_core::catalog::Catalog::new(e.p.clone(), sftpgo_core::model::NamingRules(7));
+    let group: sftpgo_core::model::Group =
+        serde_json::from_value(serde_json::json!({"name": " Staff ", "user_settings": {}}))
+            .unwrap();
+    assert_eq!(strict.add(&group).await.unwrap().name, "staff");
+    let mut u = user("Alice");
+    u.groups = serde_json::from_value(serde_json::json!([{"name": "STAFF", "type": 2}])).unwrap();
+    let stored = strict.add_user(&u).await.unwrap();
+    assert_eq!(
+        (stored.username.as_str(), stored.groups[0].name.as_str()),
+        ("alice", "staff")
+    );
+    assert!(
+        strict.user_by_name("ALICE").await.unwrap().is_some(),
+        "lookups are converted"
+    );
+    assert!(strict.login_user(" Alice").await.unwrap().is_some());
+    assert!(
+        c.user_by_name("Alice").await.unwrap().is_none(),
+        "the default rules keep case"
+    );
+    e.p.reset().await.unwrap();
+}
