@@ -8,7 +8,7 @@ use sftpgo_core::catalog::Catalog;
 use sftpgo_core::dump::{Dump, LoadMode};
 use sftpgo_core::kms::Kms;
 use sftpgo_core::model::{Admin, NamingRules};
-use sftpgo_core::store::ListQuery;
+use sftpgo_core::store::{Kind, ListQuery};
 use sftpgo_providers::Provider;
 
 use crate::cli::{ConfigArgs, LoadDataArgs};
@@ -29,7 +29,34 @@ pub async fn open(cfg: &AppConfig, args: &ConfigArgs, init: bool) -> Result<Cata
     }
     let provider: Arc<dyn Provider> = provider;
     let kms = Kms::from_config(&cfg.kms, &args.config_dir).map_err(|e| e.message)?;
-    Ok(Catalog::new(provider, NamingRules(cfg.data_provider.naming_rules)).with_kms(kms))
+    let catalog = Catalog::new(provider, NamingRules(cfg.data_provider.naming_rules)).with_kms(kms);
+    load_memory_dump(cfg, args, &catalog).await?;
+    Ok(catalog)
+}
+
+/// The memory driver starts from the dump named in `data_provider.name`, if that file
+/// exists (SFTPGo's behaviour), loaded with the configured naming rules and KMS.
+async fn load_memory_dump(
+    cfg: &AppConfig,
+    args: &ConfigArgs,
+    catalog: &Catalog,
+) -> Result<(), String> {
+    if cfg.data_provider.driver != sftpgo_providers::Driver::Memory
+        || cfg.data_provider.name.is_empty()
+    {
+        return Ok(());
+    }
+    let path = args.config_dir.join(&cfg.data_provider.name);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let dump = Dump::from_json(&bytes).map_err(|e| format!("{}: {}", path.display(), e.message))?;
+    dump.load(catalog, LoadMode::AddUpdate)
+        .await
+        .map_err(|e| format!("{}: {}", path.display(), e.message))?;
+    tracing::info!(file = %path.display(), "memory provider loaded its dump");
+    Ok(())
 }
 
 /// Loads the dump named by `--loaddata-from`, if any.
@@ -108,12 +135,37 @@ pub fn init_provider(args: &ConfigArgs, load: &LoadDataArgs) -> Result<(), Strin
 }
 
 /// `sftpgo revertprovider --to-version N`.
-pub fn revert_provider(args: &ConfigArgs, to_version: i64) -> Result<(), String> {
+pub fn revert_provider(args: &ConfigArgs, to_version: i64, force: bool) -> Result<(), String> {
     let cfg = setup(args)?;
     side_runtime()?.block_on(async {
         let provider = sftpgo_providers::open(&cfg.data_provider, &args.config_dir)
             .await
             .map_err(|e| e.to_string())?;
+        if !force && provider.schema_version().await.map_err(|e| e.to_string())? >= 2 {
+            let mut held = Vec::new();
+            for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::User) {
+                let any = provider
+                    .list(
+                        kind,
+                        ListQuery {
+                            limit: 1,
+                            ..ListQuery::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !any.is_empty() {
+                    held.push(kind.label());
+                }
+            }
+            if !held.is_empty() {
+                return Err(format!(
+                    "schema {to_version} holds only users: reverting would drop every {}; \
+                     re-run with --force to do it anyway",
+                    held.join(", ")
+                ));
+            }
+        }
         provider
             .revert(to_version)
             .await

@@ -315,14 +315,17 @@ fn revertprovider_goes_back_to_schema_1_and_serve_upgrades_again() {
         .arg(&cfg)
         .args(["--loaddata-from", FIXTURE]);
     run(&mut init, Duration::from_secs(120)).assert_ok("initprovider with the SFTPGo dump");
-    let out = cmd(&["revertprovider", "--to-version", "1"]);
-    out.assert_ok("revertprovider");
+    let refused = cmd(&["revertprovider", "--to-version", "1"]);
+    refused.assert_refused("revertprovider with groups, admins, ... stored");
+    assert!(refused.stderr.contains("--force"), "{}", refused.report());
+    let out = cmd(&["revertprovider", "--to-version", "1", "--force"]);
+    out.assert_ok("revertprovider --force");
     assert!(
         out.stdout.contains("reverted to schema version 1"),
         "{}",
         out.report()
     );
-    let again = cmd(&["revertprovider"]);
+    let again = cmd(&["revertprovider", "--force"]);
     again.assert_refused("a second revert");
     assert!(
         again.stderr.contains("already at version 1"),

@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 use crate::{Error, Result};
 
 /// `kms.secrets`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecretsConfig {
     /// KMS URL: empty (or `local`) for the local key store; others are not supported.
@@ -35,6 +35,21 @@ pub struct SecretsConfig {
     pub master_key: String,
     /// File holding the master key (relative to the config dir); replaces `master_key`.
     pub master_key_path: String,
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsConfig")
+            .field("url", &self.url)
+            .field("master_key", &redacted(&self.master_key))
+            .field("master_key_path", &self.master_key_path)
+            .finish()
+    }
+}
+
+/// `<redacted>` for a set secret, `""` for an empty one: for `Debug` output.
+pub fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "<redacted>" }
 }
 
 /// The `kms` configuration section.
@@ -248,17 +263,27 @@ impl Kms {
     /// Seals every `Plain` secret inside `data` with `additional_data`, and replaces
     /// every `Redacted` one with the secret at the same place in `old` (the stored
     /// object), as SFTPGo does when an admin saves an object without retyping its
-    /// secrets. Other statuses are kept as they are.
+    /// secrets. Other statuses are kept as they are. With `allow_redacted` false (a
+    /// dump being restored), a `Redacted` secret is refused: a dump must carry the
+    /// secrets themselves.
     pub fn seal_all(
         &self,
         data: &mut Value,
         old: Option<&Value>,
         additional_data: &str,
+        allow_redacted: bool,
     ) -> Result<()> {
-        self.walk(data, old, additional_data, "")
+        self.walk(data, old, additional_data, "", allow_redacted)
     }
 
-    fn walk(&self, v: &mut Value, old: Option<&Value>, ad: &str, path: &str) -> Result<()> {
+    fn walk(
+        &self,
+        v: &mut Value,
+        old: Option<&Value>,
+        ad: &str,
+        path: &str,
+        allow_redacted: bool,
+    ) -> Result<()> {
         if is_secret(v) {
             let status = v.get("status").and_then(Value::as_str).unwrap_or_default();
             let payload = v.get("payload").and_then(Value::as_str).unwrap_or_default();
@@ -271,6 +296,11 @@ impl Kms {
                     if let Some(stored) = old.filter(|o| is_secret(o)) {
                         *v = stored.clone();
                     }
+                }
+                STATUS_REDACTED if !allow_redacted => {
+                    return Err(Error::invalid(format!(
+                        "{path}: a redacted secret cannot be restored; the dump must hold it"
+                    )));
                 }
                 STATUS_REDACTED => match old.filter(|o| is_secret(o)) {
                     Some(stored) => *v = stored.clone(),
@@ -293,13 +323,19 @@ impl Kms {
                     } else {
                         format!("{path}.{k}")
                     };
-                    self.walk(child, old_child, ad, &child_path)?;
+                    self.walk(child, old_child, ad, &child_path, allow_redacted)?;
                 }
             }
             Value::Array(items) => {
                 for (i, child) in items.iter_mut().enumerate() {
                     let old_child = old.and_then(|o| o.get(i));
-                    self.walk(child, old_child, ad, &format!("{path}[{i}]"))?;
+                    self.walk(
+                        child,
+                        old_child,
+                        ad,
+                        &format!("{path}[{i}]"),
+                        allow_redacted,
+                    )?;
                 }
             }
             _ => {}
@@ -391,7 +427,9 @@ mod tests {
             "access_secret": {"status": "Redacted", "payload": ""},
             "sse_customer_key": {"status": "Plain", "payload": "new"},
             "session_token": {"status": "Plain", "payload": ""}}});
-        kms.seal_all(&mut data, Some(&stored), "u").unwrap();
+        kms.seal_all(&mut data.clone(), Some(&stored), "u", false)
+            .expect_err("a dump cannot carry a redacted secret");
+        kms.seal_all(&mut data, Some(&stored), "u", true).unwrap();
         assert_eq!(
             data["s3config"]["access_secret"],
             stored["s3config"]["access_secret"]
@@ -402,7 +440,7 @@ mod tests {
         );
         assert_eq!(data["s3config"]["session_token"], json!({}));
         let mut fresh = json!({"x": {"status": "Redacted"}});
-        let err = kms.seal_all(&mut fresh, None, "u").unwrap_err();
+        let err = kms.seal_all(&mut fresh, None, "u", true).unwrap_err();
         assert!(err.message.contains("x: a redacted secret"), "{err}");
     }
 }

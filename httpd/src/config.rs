@@ -38,7 +38,7 @@ impl Default for Binding {
 }
 
 /// `httpd`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Listeners.
@@ -63,6 +63,21 @@ impl Default for Config {
             jwt_lifetime: 20,
             max_upload_file_size: 0,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bindings", &self.bindings)
+            .field(
+                "signing_passphrase",
+                &sftpgo_core::kms::redacted(&self.signing_passphrase),
+            )
+            .field("signing_passphrase_file", &self.signing_passphrase_file)
+            .field("jwt_lifetime", &self.jwt_lifetime)
+            .field("max_upload_file_size", &self.max_upload_file_size)
+            .finish()
     }
 }
 

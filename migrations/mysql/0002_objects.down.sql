@@ -32,7 +32,8 @@ SELECT
     COALESCE(JSON_UNQUOTE(JSON_EXTRACT(data, '$.email')), ''),
     COALESCE(CAST(JSON_EXTRACT(data, '$.created_at') AS SIGNED), 0),
     COALESCE(CAST(JSON_EXTRACT(data, '$.updated_at') AS SIGNED), 0),
-    JSON_REMOVE(data, '$.username', '$.status', '$.uid', '$.gid', '$.max_sessions', '$.quota_size', '$.quota_files', '$.upload_bandwidth', '$.download_bandwidth', '$.expiration_date', '$.created_at', '$.updated_at', '$.password', '$.home_dir', '$.additional_info', '$.description', '$.email', '$.public_keys', '$.permissions', '$.filters', '$.filesystem')
+    JSON_SET(JSON_REMOVE(data, '$.username', '$.status', '$.uid', '$.gid', '$.max_sessions', '$.quota_size', '$.quota_files', '$.upload_bandwidth', '$.download_bandwidth', '$.expiration_date', '$.created_at', '$.updated_at', '$.password', '$.home_dir', '$.additional_info', '$.description', '$.email', '$.public_keys', '$.permissions', '$.filters', '$.filesystem'),
+        '$.used_upload_data_transfer', c3, '$.used_download_data_transfer', c4, '$.first_upload', c6, '$.first_download', c7)
 FROM {prefix}objects WHERE kind = 1;
 DROP TABLE {prefix}object_refs;
 DROP TABLE {prefix}objects;

@@ -29,10 +29,11 @@ CREATE TABLE IF NOT EXISTS {prefix}object_refs (
     CONSTRAINT {prefix}object_refs_to_fk FOREIGN KEY (to_id)
         REFERENCES {prefix}objects (id)
 ) ENGINE = InnoDB;
--- Schema 1's users become documents (kind 1); counters move to their slots.
-INSERT INTO {prefix}objects (id, kind, name, data, c0, c1, c2, c5)
+-- Schema 1's users become documents (kind 1); counters move to their slots, including
+-- the transfer counters and first transfer times schema 1 kept in `extra`.
+INSERT INTO {prefix}objects (id, kind, name, data, c0, c1, c2, c3, c4, c5, c6, c7)
 SELECT id, 1, username,
-    JSON_MERGE_PATCH(JSON_EXTRACT(extra, '$'), JSON_OBJECT(
+    JSON_MERGE_PATCH(JSON_REMOVE(JSON_EXTRACT(extra, '$'), '$.used_upload_data_transfer', '$.used_download_data_transfer', '$.first_upload', '$.first_download'), JSON_OBJECT(
         'username', username, 'status', status, 'password', password,
         'public_keys', JSON_EXTRACT(public_keys, '$'), 'home_dir', home_dir, 'uid', uid, 'gid', gid,
         'max_sessions', max_sessions, 'quota_size', quota_size, 'quota_files', quota_files,
@@ -41,6 +42,9 @@ SELECT id, 1, username,
         'filters', JSON_EXTRACT(filters, '$'), 'filesystem', JSON_EXTRACT(filesystem, '$'),
         'additional_info', additional_info, 'description', description, 'email', email,
         'created_at', created_at, 'updated_at', updated_at)),
-    used_quota_size, used_quota_files, last_quota_update, last_login
+    used_quota_size, used_quota_files, last_quota_update,
+    COALESCE(CAST(JSON_EXTRACT(extra, '$.used_upload_data_transfer') AS SIGNED), 0), COALESCE(CAST(JSON_EXTRACT(extra, '$.used_download_data_transfer') AS SIGNED), 0),
+    last_login,
+    COALESCE(CAST(JSON_EXTRACT(extra, '$.first_upload') AS SIGNED), 0), COALESCE(CAST(JSON_EXTRACT(extra, '$.first_download') AS SIGNED), 0)
 FROM {prefix}users;
 DROP TABLE {prefix}users;

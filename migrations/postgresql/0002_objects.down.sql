@@ -32,7 +32,8 @@ SELECT
     COALESCE(data::jsonb->>'email', ''),
     COALESCE((data::jsonb->>'created_at')::bigint, 0),
     COALESCE((data::jsonb->>'updated_at')::bigint, 0),
-    (data::jsonb - ARRAY['username', 'status', 'uid', 'gid', 'max_sessions', 'quota_size', 'quota_files', 'upload_bandwidth', 'download_bandwidth', 'expiration_date', 'created_at', 'updated_at', 'password', 'home_dir', 'additional_info', 'description', 'email', 'public_keys', 'permissions', 'filters', 'filesystem'])::text
+    ((data::jsonb - ARRAY['username', 'status', 'uid', 'gid', 'max_sessions', 'quota_size', 'quota_files', 'upload_bandwidth', 'download_bandwidth', 'expiration_date', 'created_at', 'updated_at', 'password', 'home_dir', 'additional_info', 'description', 'email', 'public_keys', 'permissions', 'filters', 'filesystem'])
+        || jsonb_build_object('used_upload_data_transfer', c3, 'used_download_data_transfer', c4, 'first_upload', c6, 'first_download', c7))::text
 FROM {prefix}objects WHERE kind = 1;
 SELECT setval(pg_get_serial_sequence('{prefix}users', 'id'),
     (SELECT COALESCE(MAX(id), 0) + 1 FROM {prefix}users), false);

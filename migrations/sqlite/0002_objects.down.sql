@@ -32,7 +32,8 @@ SELECT
     COALESCE(json_extract(data, '$.email'), ''),
     COALESCE(json_extract(data, '$.created_at'), 0),
     COALESCE(json_extract(data, '$.updated_at'), 0),
-    json_remove(data, '$.username', '$.status', '$.uid', '$.gid', '$.max_sessions', '$.quota_size', '$.quota_files', '$.upload_bandwidth', '$.download_bandwidth', '$.expiration_date', '$.created_at', '$.updated_at', '$.password', '$.home_dir', '$.additional_info', '$.description', '$.email', '$.public_keys', '$.permissions', '$.filters', '$.filesystem')
+    json_set(json_remove(data, '$.username', '$.status', '$.uid', '$.gid', '$.max_sessions', '$.quota_size', '$.quota_files', '$.upload_bandwidth', '$.download_bandwidth', '$.expiration_date', '$.created_at', '$.updated_at', '$.password', '$.home_dir', '$.additional_info', '$.description', '$.email', '$.public_keys', '$.permissions', '$.filters', '$.filesystem'),
+        '$.used_upload_data_transfer', c3, '$.used_download_data_transfer', c4, '$.first_upload', c6, '$.first_download', c7)
 FROM {prefix}objects WHERE kind = 1;
 DROP TABLE {prefix}object_refs;
 DROP TABLE {prefix}objects;

@@ -24,10 +24,11 @@ CREATE TABLE IF NOT EXISTS {prefix}object_refs (
     PRIMARY KEY (from_id, to_id)
 );
 CREATE INDEX IF NOT EXISTS {prefix}object_refs_to ON {prefix}object_refs (to_id);
--- Schema 1's users become documents (kind 1); counters move to their slots.
-INSERT INTO {prefix}objects (id, kind, name, data, c0, c1, c2, c5)
+-- Schema 1's users become documents (kind 1); counters move to their slots, including
+-- the transfer counters and first transfer times schema 1 kept in `extra`.
+INSERT INTO {prefix}objects (id, kind, name, data, c0, c1, c2, c3, c4, c5, c6, c7)
 SELECT id, 1, username,
-    json_patch(json(extra), json_object(
+    json_patch(json_remove(json(extra), '$.used_upload_data_transfer', '$.used_download_data_transfer', '$.first_upload', '$.first_download'), json_object(
         'username', username, 'status', status, 'password', password,
         'public_keys', json(public_keys), 'home_dir', home_dir, 'uid', uid, 'gid', gid,
         'max_sessions', max_sessions, 'quota_size', quota_size, 'quota_files', quota_files,
@@ -36,6 +37,9 @@ SELECT id, 1, username,
         'filters', json(filters), 'filesystem', json(filesystem),
         'additional_info', additional_info, 'description', description, 'email', email,
         'created_at', created_at, 'updated_at', updated_at)),
-    used_quota_size, used_quota_files, last_quota_update, last_login
+    used_quota_size, used_quota_files, last_quota_update,
+    COALESCE(json_extract(extra, '$.used_upload_data_transfer'), 0), COALESCE(json_extract(extra, '$.used_download_data_transfer'), 0),
+    last_login,
+    COALESCE(json_extract(extra, '$.first_upload'), 0), COALESCE(json_extract(extra, '$.first_download'), 0)
 FROM {prefix}users;
 DROP TABLE {prefix}users;

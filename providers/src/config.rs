@@ -37,7 +37,7 @@ impl Driver {
 }
 
 /// `data_provider` section (the keys acted on so far).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Engine.
@@ -112,6 +112,23 @@ impl Default for Config {
             naming_rules: 5,
             create_default_admin: false,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    /// Everything but the password, which shows as `<redacted>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = shown.as_object_mut() {
+            map.insert(
+                "password".into(),
+                sftpgo_core::kms::redacted(&self.password).into(),
+            );
+            if self.connection_string.contains('@') {
+                map.insert("connection_string".into(), "<redacted>".into());
+            }
+        }
+        write!(f, "Config {shown}")
     }
 }
 

@@ -73,25 +73,8 @@ pub async fn open(
         Driver::Memory => {
             let p = Arc::new(redb_store::RedbProvider::in_memory()?);
             p.initialize().await?;
-            let dump = &path;
-            if !cfg.name.is_empty() && dump.is_file() {
-                let bytes = std::fs::read(dump).map_err(|e| {
-                    StoreError::Backend(format!("cannot read {}: {e}", dump.display()))
-                })?;
-                let parsed = sftpgo_core::dump::Dump::from_json(&bytes).map_err(|e| {
-                    StoreError::Invalid(format!("{}: {}", dump.display(), e.message))
-                })?;
-                let catalog = sftpgo_core::catalog::Catalog::new(
-                    p.clone(),
-                    sftpgo_core::model::NamingRules(cfg.naming_rules),
-                );
-                parsed
-                    .load(&catalog, sftpgo_core::dump::LoadMode::AddUpdate)
-                    .await
-                    .map_err(|e| {
-                        StoreError::Invalid(format!("{}: {}", dump.display(), e.message))
-                    })?;
-            }
+            // The dump named in `name` is loaded by the caller, through its catalog
+            // (naming rules, KMS).
             Ok(p)
         }
         Driver::Bolt => Ok(Arc::new(redb_store::RedbProvider::open(&path)?)),

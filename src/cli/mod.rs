@@ -116,6 +116,10 @@ enum Command {
         /// Schema version to go back to (1: users only).
         #[arg(long = "to-version", default_value_t = 1)]
         to_version: i64,
+        /// Revert even though objects the older schema cannot hold (groups, folders,
+        /// admins, ...) exist and will be dropped.
+        #[arg(long)]
+        force: bool,
     },
     /// Drop every table of the data provider.
     Resetprovider {
@@ -162,9 +166,11 @@ pub fn main() -> ExitCode {
         Command::Resetprovider { config, force } => {
             crate::provider_cmds::reset_provider(&config, force)
         }
-        Command::Revertprovider { config, to_version } => {
-            crate::provider_cmds::revert_provider(&config, to_version)
-        }
+        Command::Revertprovider {
+            config,
+            to_version,
+            force,
+        } => crate::provider_cmds::revert_provider(&config, to_version, force),
         Command::Gen { what } => generate(what),
     };
     match result {

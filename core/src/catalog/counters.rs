@@ -104,7 +104,8 @@ impl Catalog {
             .await
             .map_err(store_error)?
             .map(|d| d.data);
-        self.kms.seal_all(&mut data, old.as_ref(), "smtp")?;
+        self.kms
+            .seal_all(&mut data, old.as_ref(), "smtp", origin == Origin::Request)?;
         let mode = if old.is_some() {
             PutMode::Update
         } else {

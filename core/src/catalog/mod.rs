@@ -252,8 +252,12 @@ impl Catalog {
         if has_created_at(T::KIND) {
             stamp_times(&mut data, old.as_ref(), origin);
         }
-        self.kms
-            .seal_all(&mut data, old.as_ref(), &additional_data(T::KIND, &key))?;
+        self.kms.seal_all(
+            &mut data,
+            old.as_ref(),
+            &additional_data(T::KIND, &key),
+            origin == Origin::Request,
+        )?;
         let size = data.to_string().len();
         if size > MAX_OBJECT_BYTES {
             return Err(Error::invalid(format!(

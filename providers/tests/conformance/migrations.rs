@@ -49,7 +49,8 @@ async fn sql_schema_1(t: &Target) {
             2, 1000000, 10, '{{\"/\": [\"*\"]}}', 4242, 3,
             1700000000000, 0, 0, 0, 1700000000999,
             '{{\"denied_protocols\": [\"FTP\"]}}', '{{\"provider\": 0}}', 'info', 'old user', 'l@example.com',
-            1600000000000, 1650000000000, '{{\"last_password_change\": 5}}');"
+            1600000000000, 1650000000000,
+            '{{\"last_password_change\": 5, \"used_upload_data_transfer\": 77, \"first_upload\": 1700000000123}}');"
     )))
     .execute(&mut conn)
     .await
@@ -70,7 +71,8 @@ fn redb_schema_1(t: &Target) {
         "last_quota_update": 1700000000000_i64, "last_login": 1700000000999_i64,
         "filters": {"denied_protocols": ["FTP"]}, "filesystem": {"provider": 0},
         "additional_info": "info", "description": "old user", "email": "l@example.com",
-        "created_at": 1600000000000_i64, "updated_at": 1650000000000_i64, "last_password_change": 5});
+        "created_at": 1600000000000_i64, "updated_at": 1650000000000_i64, "last_password_change": 5,
+        "used_upload_data_transfer": 77, "first_upload": 1700000000123_i64});
     let tx = db.begin_write().unwrap();
     {
         let mut t = tx.open_table(users).unwrap();
@@ -116,6 +118,11 @@ pub async fn schema_1_is_upgraded(t: Target) {
         (1_600_000_000_000, 1_650_000_000_000)
     );
     assert_eq!(u.extra["last_password_change"], 5, "unknown fields survive");
+    assert_eq!(
+        u.extra["used_upload_data_transfer"], 77,
+        "transfer counters survive"
+    );
+    assert_eq!(u.extra["first_upload"], 1_700_000_000_123_i64);
     assert_eq!(u.password, "$2b$04$abc");
     // New objects get fresh ids after the migrated ones.
     let n = e.c.add(&super::users::user("next")).await.unwrap();
@@ -140,6 +147,7 @@ pub async fn revert_and_upgrade_again(t: Target) {
     c.add_quota(sftpgo_core::store::Kind::User, "bob", 99, 2)
         .await
         .unwrap();
+    c.add_transfer("bob", 1234, 5678).await.unwrap();
     let bob_before: User = c.get("bob").await.unwrap().unwrap();
     if t.cfg.driver == sftpgo_providers::Driver::Memory {
         let err = e.p.revert(1).await.unwrap_err();
