@@ -166,7 +166,26 @@ fn start_http(
             .trim()
             .to_string()
     };
-    let state = Arc::new(sftpgo_httpd::HttpState::new(catalog, &cfg.httpd, &signing));
+    let ssh_bindings: Vec<serde_json::Value> = cfg
+        .sftpd
+        .bindings
+        .iter()
+        .filter(|b| b.port != 0)
+        .map(|b| serde_json::json!({"address": b.address, "port": b.port}))
+        .collect();
+    let status = serde_json::json!({
+        "ssh": {"is_active": !ssh_bindings.is_empty(), "bindings": ssh_bindings},
+        "ftp": {"is_active": false},
+        "webdav": {"is_active": false},
+        "data_provider": {"driver": cfg.data_provider.driver.as_str()},
+        "defender": {"is_active": false},
+        "mfa": {"is_active": false},
+    });
+    let state = Arc::new(
+        sftpgo_httpd::HttpState::new(catalog, &cfg.httpd, &signing)
+            .with_backups_dir(args.config_dir.join(&cfg.data_provider.backups_path))
+            .with_status(status),
+    );
     for b in bindings {
         let addr = socket_addr("httpd", &b.address, b.port)?;
         let listener = rt

@@ -57,12 +57,8 @@ impl Api {
     }
 }
 
-fn bearer(h: &str) -> [&str; 2] {
-    ["-H", h]
-}
-
-#[test]
-fn rest_api_manages_objects_with_sftpgo_semantics() {
+/// A server with the REST API on a free loopback port and the admin `root`.
+fn start_with_api() -> (Server, Api) {
     let port = free_port();
     let srv = Server::builder()
         .env("SFTPGO_HTTPD__BINDINGS__0__PORT", &port.to_string())
@@ -74,6 +70,16 @@ fn rest_api_manages_objects_with_sftpgo_semantics() {
     let api = Api {
         base: format!("http://127.0.0.1:{port}"),
     };
+    (srv, api)
+}
+
+fn bearer(h: &str) -> [&str; 2] {
+    ["-H", h]
+}
+
+#[test]
+fn rest_api_manages_objects_with_sftpgo_semantics() {
+    let (srv, api) = start_with_api();
     assert_eq!(api.call("GET", "/healthz", &[], None).status, 200);
     let doc = api.call("GET", "/openapi/openapi.yaml", &[], None);
     assert!(doc.status == 200 && doc.raw.starts_with("openapi: 3"));
@@ -295,4 +301,110 @@ fn rest_api_manages_objects_with_sftpgo_semantics() {
     );
     assert_eq!(api.call("GET", "/api/v2/logout", &auth, None).status, 200);
     assert_eq!(api.call("GET", "/api/v2/users", &auth, None).status, 401);
+}
+
+#[test]
+fn rest_api_maintenance_dump_load_status_and_quotas() {
+    let (srv, api) = start_with_api();
+    let root = api.token("root", "root-pass-1");
+    let auth = bearer(&root);
+
+    let status = api.call("GET", "/api/v2/status", &auth, None);
+    assert_eq!(status.status, 200, "{}", status.raw);
+    assert_eq!(status.body["data_provider"]["is_active"], true);
+    assert_eq!(status.body["ssh"]["is_active"], true);
+
+    // dumpdata: in the response, or into the backups directory by plain name only.
+    let dump = api.call("GET", "/api/v2/dumpdata?output-data=1", &auth, None);
+    assert_eq!(dump.status, 200);
+    assert_eq!(dump.body["version"], 17);
+    assert_eq!(dump.body["users"][0]["username"], USER);
+    assert_eq!(dump.body["admins"][0]["username"], "root");
+    let saved = api.call("GET", "/api/v2/dumpdata?output-file=snap.json", &auth, None);
+    assert_eq!(saved.status, 200, "{}", saved.raw);
+    let file = srv.config_dir().join("backups/snap.json");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "dumps hold hashes and secrets");
+    for bad in ["../escape.json", "%2e%2e%2fescape.json", ".hidden"] {
+        let r = api.call(
+            "GET",
+            &format!("/api/v2/dumpdata?output-file={bad}"),
+            &auth,
+            None,
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.raw);
+    }
+    assert!(!srv.config_dir().join("escape.json").exists());
+
+    // loaddata: a body, and a file from the backups directory.
+    let extra = json!({"version": 17, "groups": [{"name": "from-api", "user_settings": {}}]});
+    let r = api.call("POST", "/api/v2/loaddata?mode=0", &auth, Some(&extra));
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(
+        api.call("GET", "/api/v2/groups/from-api", &auth, None)
+            .status,
+        200
+    );
+    assert_eq!(
+        api.call("DELETE", "/api/v2/groups/from-api", &auth, None)
+            .status,
+        200
+    );
+    let r = api.call(
+        "GET",
+        "/api/v2/loaddata?input-file=snap.json&mode=1",
+        &auth,
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let bad_dump = json!({"version": 17, "groups": [{"name": "g", "user_settings": {"home_dir": "relative"}}]});
+    let r = api.call("POST", "/api/v2/loaddata", &auth, Some(&bad_dump));
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("home_dir"),
+        "{}",
+        r.raw
+    );
+
+    // Quotas: reset, add, transfer usage.
+    let usage = |mode: &str, size: i64| {
+        api.call(
+            "PUT",
+            &format!("/api/v2/quotas/users/{USER}/usage?mode={mode}"),
+            &auth,
+            Some(&json!({"used_quota_size": size, "used_quota_files": 2})),
+        )
+    };
+    assert_eq!(usage("reset", 1000).status, 200);
+    assert_eq!(usage("add", 24).status, 200);
+    let u = api
+        .call("GET", &format!("/api/v2/users/{USER}"), &auth, None)
+        .body;
+    assert_eq!(
+        (
+            u["used_quota_size"].as_i64(),
+            u["used_quota_files"].as_i64()
+        ),
+        (Some(1024), Some(4))
+    );
+    assert_eq!(usage("reset", -1).status, 400);
+    let r = api.call(
+        "PUT",
+        &format!("/api/v2/quotas/users/{USER}/transfer-usage"),
+        &auth,
+        Some(&json!({"used_upload_data_transfer": 5, "used_download_data_transfer": 6})),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let u = api
+        .call("GET", &format!("/api/v2/users/{USER}"), &auth, None)
+        .body;
+    assert_eq!(u["used_download_data_transfer"], 6);
+    let r = api.call(
+        "PUT",
+        "/api/v2/quotas/users/nobody/usage",
+        &auth,
+        Some(&json!({"used_quota_size": 1})),
+    );
+    assert_eq!(r.status, 404);
 }

@@ -26,6 +26,11 @@ pub struct HttpState {
     pub tokens: auth::Tokens,
     /// Serve `/openapi/openapi.yaml`.
     pub render_openapi: bool,
+    /// Where `dumpdata` writes and `loaddata` reads named files (none: only dumps in
+    /// responses and request bodies).
+    pub backups_dir: Option<std::path::PathBuf>,
+    /// The services' status for `GET /status` (the data provider's is checked live).
+    pub status: serde_json::Value,
 }
 
 impl HttpState {
@@ -43,6 +48,20 @@ impl HttpState {
             catalog,
             tokens: auth::Tokens::new(key, config.jwt_lifetime),
             render_openapi: config.bindings.iter().any(|b| b.render_openapi),
+            backups_dir: None,
+            status: serde_json::json!({}),
         }
+    }
+
+    /// Sets the backups directory.
+    pub fn with_backups_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.backups_dir = Some(dir);
+        self
+    }
+
+    /// Sets the status snapshot of the other services.
+    pub fn with_status(mut self, status: serde_json::Value) -> Self {
+        self.status = status;
+        self
     }
 }

@@ -17,6 +17,8 @@ use crate::routes::{Request, route};
 
 /// Largest request body read (JSON objects are capped at 1 MiB by the catalog).
 const MAX_BODY: usize = 2 << 20;
+/// Largest dump accepted by `POST /api/v2/loaddata`.
+const MAX_DUMP_BODY: usize = 256 << 20;
 
 async fn handle(
     state: Arc<HttpState>,
@@ -24,12 +26,17 @@ async fn handle(
     peer: SocketAddr,
 ) -> HttpResponse {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
+    let limit = if parts.uri.path() == "/api/v2/loaddata" {
+        MAX_DUMP_BODY
+    } else {
+        MAX_BODY
+    };
+    let body = match Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
             return ApiError::new(
                 hyper::StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {MAX_BODY} bytes"),
+                format!("the request body is larger than {limit} bytes"),
             )
             .into_response();
         }

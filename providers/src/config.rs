@@ -84,6 +84,9 @@ pub struct Config {
     /// Bit mask for new names: 1 any UTF-8 character (else `[A-Za-z0-9._~-]`),
     /// 2 lower-case, 4 trim surrounding spaces.
     pub naming_rules: u32,
+    /// Directory for dumps written and read by name through the REST API
+    /// (`dumpdata`/`loaddata`), relative to the config dir.
+    pub backups_path: String,
     /// Create an admin at start when none exists, named by
     /// `SFTPGO_DEFAULT_ADMIN_USERNAME` / `SFTPGO_DEFAULT_ADMIN_PASSWORD`.
     pub create_default_admin: bool,
@@ -110,6 +113,7 @@ impl Default for Config {
             password_hashing: Default::default(),
             password_caching: true,
             naming_rules: 5,
+            backups_path: "backups".into(),
             create_default_admin: false,
         }
     }

@@ -5,6 +5,8 @@
 //! sees and manages only the users of its role.
 
 pub mod crud;
+pub mod maintenance;
+pub mod quotas;
 
 use std::net::IpAddr;
 
@@ -36,7 +38,7 @@ pub struct Request<'a> {
     pub ip: IpAddr,
 }
 
-fn decode_segment(s: &str) -> Result<String, ApiError> {
+pub(crate) fn decode_segment(s: &str) -> Result<String, ApiError> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -69,6 +71,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/token"),
     ("get", "/logout"),
     ("get", "/version"),
+    ("get", "/status"),
+    ("get", "/dumpdata"),
+    ("get", "/loaddata"),
+    ("post", "/loaddata"),
+    ("put", "/quotas/users/{username}/usage"),
+    ("put", "/quotas/users/{username}/transfer-usage"),
+    ("put", "/quotas/folders/{name}/usage"),
     ("get", "/users"),
     ("post", "/users"),
     ("get", "/users/{username}"),
@@ -162,6 +171,52 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
             StatusCode::OK,
             &serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "build_date": "", "commit_hash": "", "features": []}),
         )),
+        ["status"] if *method == Method::GET => {
+            need("view_status")?;
+            maintenance::status(state).await
+        }
+        ["dumpdata"] if *method == Method::GET => {
+            need("*")?;
+            maintenance::dump(state, req.query).await
+        }
+        ["loaddata"] if *method == Method::GET => {
+            need("*")?;
+            maintenance::load(state, req.query, None).await
+        }
+        ["loaddata"] if *method == Method::POST => {
+            need("*")?;
+            maintenance::load(state, req.query, Some(body)).await
+        }
+        ["quotas", "users", name, what @ ("usage" | "transfer-usage")]
+            if *method == Method::PUT =>
+        {
+            need("quota_scans")?;
+            if !admin.role.is_empty() {
+                let of_role = c
+                    .get::<User>(name)
+                    .await?
+                    .is_some_and(|u| u.role == admin.role);
+                if !of_role {
+                    return Err(ApiError::not_found());
+                }
+            }
+            if *what == "usage" {
+                quotas::usage(state, sftpgo_core::store::Kind::User, name, req.query, body).await
+            } else {
+                quotas::transfer_usage(state, name, req.query, body).await
+            }
+        }
+        ["quotas", "folders", name, "usage"] if *method == Method::PUT => {
+            need("quota_scans")?;
+            quotas::usage(
+                state,
+                sftpgo_core::store::Kind::Folder,
+                name,
+                req.query,
+                body,
+            )
+            .await
+        }
         ["logout"] if *method == Method::GET => {
             let claims = bearer.ok_or_else(ApiError::unauthorized)?;
             state.tokens.revoke(&claims);

@@ -1,0 +1,152 @@
+//! Maintenance endpoints: `status`, `dumpdata` and `loaddata` (SFTPGo's query
+//! parameters: `output-file`, `output-data`, `indent`, `input-file`, `mode`). Files are
+//! read and written only inside the backups directory, by plain name.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use sftpgo_core::dump::{Dump, LoadMode};
+
+use crate::HttpState;
+use crate::response::{ApiError, HttpResponse, json_response, message};
+
+/// The percent-decoded value of `name` in a query string (undecodable values read as
+/// empty, which every caller refuses or ignores).
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?
+        .split('&')
+        .filter_map(|p| p.split_once('=').or(Some((p, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| super::decode_segment(v).unwrap_or_default())
+}
+
+/// A file in the backups directory, named by a client: a plain name only.
+fn backup_file(state: &HttpState, name: &str) -> Result<PathBuf, ApiError> {
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && !name.starts_with('.');
+    if !ok {
+        return Err(ApiError::bad_request(format!(
+            "invalid file name {name:?}: a plain name inside the backups directory"
+        )));
+    }
+    let dir = state
+        .backups_dir
+        .as_ref()
+        .ok_or_else(|| ApiError::bad_request("no backups directory is configured"))?;
+    Ok(dir.join(name))
+}
+
+/// `GET /api/v2/status`.
+pub async fn status(state: &HttpState) -> Result<HttpResponse, ApiError> {
+    let mut status = state.status.clone();
+    let provider_ok = state.catalog.configs().await;
+    if let Some(map) = status.as_object_mut() {
+        let entry = map
+            .entry("data_provider".to_string())
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(dp) = entry.as_object_mut() {
+            dp.insert("is_active".into(), provider_ok.is_ok().into());
+            dp.insert(
+                "error".into(),
+                provider_ok
+                    .err()
+                    .map(|e| e.message)
+                    .unwrap_or_default()
+                    .into(),
+            );
+        }
+    }
+    Ok(json_response(StatusCode::OK, &status))
+}
+
+/// `GET /api/v2/dumpdata`.
+pub async fn dump(state: &HttpState, query: Option<&str>) -> Result<HttpResponse, ApiError> {
+    let dump = Dump::collect(&state.catalog).await?;
+    let indent = query_param(query, "indent").as_deref() == Some("1");
+    let bytes = if indent {
+        serde_json::to_vec_pretty(&dump)
+    } else {
+        serde_json::to_vec(&dump)
+    }
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if query_param(query, "output-data").as_deref() == Some("1") {
+        let mut resp = hyper::Response::new(http_body_util::Full::new(Bytes::from(bytes)));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        return Ok(resp);
+    }
+    let name = match query_param(query, "output-file") {
+        Some(n) if !n.is_empty() => n,
+        _ => format!("backup_{}.json", sftpgo_core::now_millis()),
+    };
+    let path = backup_file(state, &name)?;
+    write_private(&path, &bytes).map_err(|e| {
+        tracing::error!(sender = "httpd", file = %path.display(), error = %e, "cannot write the dump");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot write the dump file")
+    })?;
+    tracing::info!(sender = "httpd", file = %path.display(), "dump written");
+    Ok(message("Data saved"))
+}
+
+/// Writes `bytes` to `path` readable by the owner only (dumps hold password hashes and
+/// secrets), through a temporary file renamed into place.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// `GET /api/v2/loaddata?input-file=` and `POST /api/v2/loaddata` (the dump in the body).
+pub async fn load(
+    state: &HttpState,
+    query: Option<&str>,
+    body: Option<&Bytes>,
+) -> Result<HttpResponse, ApiError> {
+    let mode = match query_param(query, "mode").as_deref().unwrap_or("0") {
+        "" | "0" => LoadMode::AddUpdate,
+        "1" => LoadMode::AddOnly,
+        "2" => LoadMode::AddUpdateDisconnect,
+        other => return Err(ApiError::bad_request(format!("invalid mode {other:?}"))),
+    };
+    let bytes = match body {
+        Some(b) => b.to_vec(),
+        None => {
+            let name = query_param(query, "input-file").unwrap_or_default();
+            let path = backup_file(state, &name)?;
+            std::fs::read(&path).map_err(|_| {
+                ApiError::bad_request(format!("cannot read the backup file {name:?}"))
+            })?
+        }
+    };
+    let dump = Dump::from_json(&bytes)?;
+    let report = dump.load(&state.catalog, mode).await?;
+    tracing::info!(
+        sender = "httpd",
+        added = report.added,
+        updated = report.updated,
+        skipped = report.skipped,
+        "dump loaded through the API"
+    );
+    Ok(message("Data restored"))
+}
