@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the client tools the black-box integration tests (tests/ssh_e2e.rs) drive:
-# OpenSSH client and server, ssh-audit and python3 + paramiko.
+# Installs the client tools the black-box integration tests drive: OpenSSH client and
+# server, ssh-audit, python3 + paramiko, curl (REST tests) and schemathesis (the
+# OpenAPI contract fuzzer).
 # Idempotent: does nothing when everything is already present. Run as root on Debian 12.
 set -euo pipefail
 
@@ -53,7 +54,7 @@ apt_install() {
 
 # 1. Debian packages.
 missing=()
-for pkg in openssh-client openssh-server; do
+for pkg in openssh-client openssh-server curl; do
     if ! deb_installed "$pkg"; then
         missing+=("$pkg")
     fi
@@ -110,6 +111,15 @@ if ! python3 -c 'import paramiko' >/dev/null 2>&1; then
     pip_install paramiko
     if ! python3 -c 'import paramiko' >/dev/null 2>&1; then
         log "python3 cannot import paramiko after installing it"
+        exit 1
+    fi
+fi
+
+# 5. schemathesis (REST API contract tests), same major version as the tests expect.
+if ! command -v schemathesis >/dev/null 2>&1; then
+    pip_install "schemathesis>=4,<5"
+    if ! command -v schemathesis >/dev/null 2>&1; then
+        log "schemathesis is not on PATH after installing it"
         exit 1
     fi
 fi
