@@ -289,6 +289,43 @@ fn rest_api_manages_objects_with_sftpgo_semantics() {
         r.raw
     );
 
+    // Self-service: profile and password change (the old password stops working).
+    let r = api.call(
+        "PUT",
+        "/api/v2/admin/profile",
+        &vauth,
+        Some(&json!({"email": "viewer@example.com", "description": "reads"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = api.call("GET", "/api/v2/admin/profile", &vauth, None);
+    assert_eq!(r.body["email"], "viewer@example.com");
+    let r = api.call(
+        "PUT",
+        "/api/v2/admin/changepwd",
+        &vauth,
+        Some(&json!({"current_password": "wrong", "new_password": "x-2"})),
+    );
+    assert_eq!(r.status, 400, "{}", r.raw);
+    let r = api.call(
+        "PUT",
+        "/api/v2/admin/changepwd",
+        &vauth,
+        Some(&json!({"current_password": "viewer-pass-1", "new_password": "viewer-pass-2"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(
+        api.call(
+            "GET",
+            "/api/v2/token",
+            &["-u", "viewer:viewer-pass-1"],
+            None
+        )
+        .status,
+        401,
+        "the old password (cached before) no longer works"
+    );
+    api.token("viewer", "viewer-pass-2");
+
     // Logout invalidates the token; delete removes the user.
     let r = api.call("DELETE", "/api/v2/users/webuser", &auth, None);
     assert_eq!(

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use hyper::HeaderMap;
 use sftpgo_core::catalog::Catalog;
 use sftpgo_core::model::{Admin, ip_list};
+use sftpgo_core::password::PasswordCache;
 
 use crate::jwt::{Claims, Signer};
 use crate::response::ApiError;
@@ -97,9 +98,13 @@ pub fn admin_may_connect(admin: &Admin, ip: IpAddr) -> bool {
     allowed.is_empty() || allowed.iter().any(|net| ip_list::contains(net, ip))
 }
 
-/// The admin named by Basic credentials whose password matches.
+/// The admin named by Basic credentials whose password matches. Successful checks are
+/// remembered in `cache` (keyed by the stored hash, so a password change invalidates
+/// them), as SFTPGo does for admins, so scripts asking for tokens do not pay argon2id
+/// every time.
 pub async fn admin_by_password(
     catalog: &Catalog,
+    cache: &PasswordCache,
     username: &str,
     password: &str,
     ip: IpAddr,
@@ -108,10 +113,18 @@ pub async fn admin_by_password(
         .get::<Admin>(username)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    let (plain, hash) = (password.to_string(), admin.password.clone());
-    let ok = tokio::task::spawn_blocking(move || sftpgo_core::password::verify(&plain, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = if cache.check(&admin.username, &admin.password, password) {
+        true
+    } else {
+        let (plain, hash) = (password.to_string(), admin.password.clone());
+        let ok = tokio::task::spawn_blocking(move || sftpgo_core::password::verify(&plain, &hash))
+            .await
+            .unwrap_or(false);
+        if ok {
+            cache.insert(&admin.username, &admin.password, password);
+        }
+        ok
+    };
     if !ok || !admin_may_connect(&admin, ip) {
         tracing::warn!(sender = "httpd", username, %ip, "admin login failed");
         return Err(ApiError::unauthorized());

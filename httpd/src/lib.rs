@@ -24,6 +24,8 @@ pub struct HttpState {
     pub catalog: Catalog,
     /// Token signing and revocation.
     pub tokens: auth::Tokens,
+    /// Recent successful admin password checks.
+    pub admin_passwords: sftpgo_core::password::PasswordCache,
     /// Serve `/openapi/openapi.yaml`.
     pub render_openapi: bool,
     /// Where `dumpdata` writes and `loaddata` reads named files (none: only dumps in
@@ -47,6 +49,7 @@ impl HttpState {
         Self {
             catalog,
             tokens: auth::Tokens::new(key, config.jwt_lifetime),
+            admin_passwords: sftpgo_core::password::PasswordCache::default(),
             render_openapi: config.bindings.iter().any(|b| b.render_openapi),
             backups_dir: None,
             status: serde_json::json!({}),

@@ -6,6 +6,7 @@
 
 pub mod crud;
 pub mod maintenance;
+pub mod profile;
 pub mod quotas;
 
 use std::net::IpAddr;
@@ -70,6 +71,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/token"),
     ("get", "/logout"),
+    ("get", "/admin/profile"),
+    ("put", "/admin/profile"),
+    ("put", "/admin/changepwd"),
     ("get", "/version"),
     ("get", "/status"),
     ("get", "/dumpdata"),
@@ -217,6 +221,15 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
             )
             .await
         }
+        ["admin", "profile"] if *method == Method::GET => Ok(profile::get(&admin)),
+        ["admin", "profile"] if *method == Method::PUT => {
+            bearer.as_ref().ok_or_else(ApiError::forbidden)?;
+            profile::update(state, &admin, body).await
+        }
+        ["admin", "changepwd"] if *method == Method::PUT => {
+            bearer.as_ref().ok_or_else(ApiError::forbidden)?;
+            profile::change_password(state, &admin, body).await
+        }
         ["logout"] if *method == Method::GET => {
             let claims = bearer.ok_or_else(ApiError::unauthorized)?;
             state.tokens.revoke(&claims);
@@ -312,7 +325,8 @@ fn one_key<'a>(rest: &[&'a str]) -> Result<Option<&'a str>, ApiError> {
 /// `GET /api/v2/token`: Basic auth → `{access_token, expires_at}`.
 async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, ApiError> {
     let (user, pass) = basic_credentials(req.headers).ok_or_else(ApiError::unauthorized)?;
-    let admin = admin_by_password(&state.catalog, &user, &pass, req.ip).await?;
+    let admin =
+        admin_by_password(&state.catalog, &state.admin_passwords, &user, &pass, req.ip).await?;
     let (token, exp) = state.tokens.issue(&admin.username);
     state
         .catalog
