@@ -75,7 +75,7 @@ fn rest(c: &mut Criterion) {
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let (token, _) = state.tokens.issue("bench");
-        tokio::spawn(sftpgo_httpd::server::serve(listener, state, stop));
+        tokio::spawn(sftpgo_httpd::server::serve(listener, state, None, stop));
         (addr, format!("Bearer {token}"), stop_tx)
     });
     let mut conn = rt.block_on(async { BufReader::new(TcpStream::connect(addr).await.unwrap()) });

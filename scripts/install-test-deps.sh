@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the client tools the black-box integration tests drive: OpenSSH client and
-# server, ssh-audit, python3 + paramiko, curl (REST tests) and schemathesis (the
+# server, ssh-audit, python3 + paramiko, curl and openssl (REST tests), schemathesis (the
 # OpenAPI contract fuzzer).
 # Idempotent: does nothing when everything is already present. Run as root on Debian 12.
 set -euo pipefail
@@ -54,7 +54,7 @@ apt_install() {
 
 # 1. Debian packages.
 missing=()
-for pkg in openssh-client openssh-server curl; do
+for pkg in openssh-client openssh-server curl openssl; do
     if ! deb_installed "$pkg"; then
         missing+=("$pkg")
     fi

@@ -188,15 +188,25 @@ fn start_http(
     );
     for b in bindings {
         let addr = socket_addr("httpd", &b.address, b.port)?;
+        let tls = if b.enable_https {
+            Some(
+                sftpgo_httpd::tls::acceptor(&cfg.httpd, b, &args.config_dir)
+                    .map_err(|e| format!("httpd: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let https = tls.is_some();
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(addr))
             .map_err(|e| format!("httpd: cannot listen on {addr}: {e}"))?;
         rt.spawn(sftpgo_httpd::server::serve(
             listener,
             state.clone(),
+            tls,
             stop.clone(),
         ));
-        tracing::info!(sender = "httpd", address = %addr, "REST API listening");
+        tracing::info!(sender = "httpd", address = %addr, https, "REST API listening");
     }
     Ok(())
 }

@@ -478,3 +478,139 @@ fn openapi_contract_holds_under_schemathesis() {
         out.report()
     );
 }
+
+/// Runs openssl with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    run(
+        Command::new("openssl").args(args).current_dir(dir),
+        Duration::from_secs(30),
+    )
+    .assert_ok(&format!("openssl {}", args.join(" ")));
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`.
+fn make_pki(dir: &std::path::Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=test-ca",
+        "-days",
+        "2",
+    ]);
+    openssl(dir, &ca);
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        let mut req = vec!["req"];
+        req.extend(ec);
+        let (key, csr, crt, extf) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=sftpgo-test"]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &extf,
+            ],
+        );
+    }
+}
+
+#[test]
+fn https_with_client_certificates() {
+    require_tools(&["curl", "openssl"]);
+    let port = free_port();
+    let builder = Server::builder();
+    let cfg = builder.root().join("cfg");
+    make_pki(&cfg);
+    let srv = builder
+        .env("SFTPGO_HTTPD__BINDINGS__0__PORT", &port.to_string())
+        .env("SFTPGO_HTTPD__BINDINGS__0__ADDRESS", "127.0.0.1")
+        .env("SFTPGO_HTTPD__BINDINGS__0__ENABLE_HTTPS", "true")
+        .env("SFTPGO_HTTPD__BINDINGS__0__CLIENT_AUTH_TYPE", "1")
+        .env("SFTPGO_HTTPD__CERTIFICATE_FILE", "server.crt")
+        .env("SFTPGO_HTTPD__CERTIFICATE_KEY_FILE", "server.key")
+        .env("SFTPGO_HTTPD__CA_CERTIFICATES", "ca.crt")
+        .start();
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    let curl = |extra: &[&str], url: &str| {
+        run(
+            Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--cacert",
+                    "ca.crt",
+                ])
+                .args(extra)
+                .arg(url)
+                .current_dir(srv.config_dir()),
+            Duration::from_secs(30),
+        )
+    };
+    let ok = curl(&["--cert", "client.crt", "--key", "client.key"], &url);
+    assert_eq!(ok.stdout.trim(), "200", "{}", ok.report());
+    let no_cert = curl(&[], &url);
+    assert_ne!(
+        no_cert.stdout.trim(),
+        "200",
+        "a client certificate is required\n{}",
+        no_cert.report()
+    );
+    let wrong = curl(&["--cert", "server.crt", "--key", "server.key"], &url);
+    assert_ne!(
+        wrong.stdout.trim(),
+        "200",
+        "only clientAuth certificates\n{}",
+        wrong.report()
+    );
+    let plain = curl(&[], &format!("http://127.0.0.1:{port}/healthz"));
+    assert_ne!(
+        plain.stdout.trim(),
+        "200",
+        "plain HTTP is not served on an HTTPS binding"
+    );
+    assert!(
+        srv.log_tail().contains("https=true") || srv.log_tail().contains("\"https\":true"),
+        "{}",
+        srv.log_tail()
+    );
+}

@@ -19,8 +19,17 @@ pub struct Binding {
     pub enable_web_client: bool,
     /// Serve the OpenAPI document at `/openapi/openapi.yaml`.
     pub render_openapi: bool,
-    /// HTTPS on this binding (not implemented yet: refused at start).
+    /// HTTPS on this binding (rustls).
     pub enable_https: bool,
+    /// Certificate chain (PEM) for this binding; empty: the section's.
+    pub certificate_file: String,
+    /// Private key (PEM) for this binding; empty: the section's.
+    pub certificate_key_file: String,
+    /// Lowest TLS version: 12 or 13.
+    pub min_tls_version: u8,
+    /// 0: no client certificates; 1: a client certificate signed by one of
+    /// `ca_certificates` is required (mutual TLS).
+    pub client_auth_type: u8,
 }
 
 impl Default for Binding {
@@ -33,6 +42,10 @@ impl Default for Binding {
             enable_web_client: true,
             render_openapi: true,
             enable_https: false,
+            certificate_file: String::new(),
+            certificate_key_file: String::new(),
+            min_tls_version: 12,
+            client_auth_type: 0,
         }
     }
 }
@@ -52,6 +65,12 @@ pub struct Config {
     pub jwt_lifetime: u32,
     /// Largest upload through the API in bytes (0: unlimited).
     pub max_upload_file_size: i64,
+    /// Default certificate chain (PEM) for HTTPS bindings, relative to the config dir.
+    pub certificate_file: String,
+    /// Default private key (PEM) for HTTPS bindings, relative to the config dir.
+    pub certificate_key_file: String,
+    /// CA certificates (PEM) that sign accepted client certificates.
+    pub ca_certificates: Vec<String>,
 }
 
 impl Default for Config {
@@ -62,6 +81,9 @@ impl Default for Config {
             signing_passphrase_file: String::new(),
             jwt_lifetime: 20,
             max_upload_file_size: 0,
+            certificate_file: String::new(),
+            certificate_key_file: String::new(),
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -77,6 +99,9 @@ impl std::fmt::Debug for Config {
             .field("signing_passphrase_file", &self.signing_passphrase_file)
             .field("jwt_lifetime", &self.jwt_lifetime)
             .field("max_upload_file_size", &self.max_upload_file_size)
+            .field("certificate_file", &self.certificate_file)
+            .field("certificate_key_file", &self.certificate_key_file)
+            .field("ca_certificates", &self.ca_certificates)
             .finish()
     }
 }
@@ -87,8 +112,32 @@ impl Config {
         if !(1..=720).contains(&self.jwt_lifetime) {
             return Err("httpd.jwt_lifetime: must be between 1 and 720 minutes".into());
         }
-        if self.bindings.iter().any(|b| b.port != 0 && b.enable_https) {
-            return Err("httpd.bindings.enable_https: HTTPS is not supported yet".into());
+        for b in self.bindings.iter().filter(|b| b.port != 0) {
+            if b.min_tls_version != 12 && b.min_tls_version != 13 {
+                return Err("httpd.bindings.min_tls_version: must be 12 or 13".into());
+            }
+            if b.client_auth_type > 1 {
+                return Err("httpd.bindings.client_auth_type: must be 0 or 1".into());
+            }
+            if b.enable_https {
+                let cert = if b.certificate_file.is_empty() {
+                    &self.certificate_file
+                } else {
+                    &b.certificate_file
+                };
+                if cert.is_empty() {
+                    return Err(
+                        "httpd: a binding with enable_https needs certificate_file and \
+                         certificate_key_file"
+                            .into(),
+                    );
+                }
+                if b.client_auth_type == 1 && self.ca_certificates.is_empty() {
+                    return Err(
+                        "httpd.bindings.client_auth_type 1 needs httpd.ca_certificates".into(),
+                    );
+                }
+            }
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod response;
 pub mod routes;
 pub mod server;
+pub mod tls;
 
 pub use config::{Binding, Config};
 use sftpgo_core::catalog::Catalog;

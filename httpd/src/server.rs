@@ -60,10 +60,12 @@ async fn handle(
     resp
 }
 
-/// Serves `listener` until `stop` turns true.
+/// Serves `listener` until `stop` turns true; with `tls`, every connection starts with
+/// a TLS handshake (failed handshakes are logged and dropped).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<HttpState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
@@ -79,15 +81,41 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(state, req, peer).await) }
             });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            let result = match tls {
+                None => {
+                    http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    )
+                    .await;
+                    let stream = match handshake {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(sender = "httpd", error = %e, remote = %peer, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(sender = "httpd", remote = %peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(sender = "httpd", error = %e, remote = %peer, "connection ended");
             }
         });
