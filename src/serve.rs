@@ -76,7 +76,8 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
         russh,
-        auth: Authenticator::new(store).with_password_caching(cfg.data_provider.password_caching),
+        auth: Authenticator::new(store.clone())
+            .with_password_caching(cfg.data_provider.password_caching),
         sessions: sessions.clone(),
         limiter: Arc::new(ConnectionLimiter::new(
             cfg.common.max_total_connections,
@@ -91,7 +92,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         addrs.push(socket_addr("sftpd", &b.address, b.port)?);
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    start_http(&rt, &cfg, args, catalog, &stop_rx)?;
+    start_http(&rt, &cfg, args, catalog, store, &stop_rx)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -141,6 +142,7 @@ fn start_http(
     cfg: &AppConfig,
     args: &ConfigArgs,
     catalog: sftpgo_core::catalog::Catalog,
+    store: Arc<dyn sftpgo_core::store::UserStore>,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
     let bindings: Vec<_> = cfg
@@ -184,7 +186,13 @@ fn start_http(
     let state = Arc::new(
         sftpgo_httpd::HttpState::new(catalog, &cfg.httpd, &signing)
             .with_backups_dir(args.config_dir.join(&cfg.data_provider.backups_path))
-            .with_status(status),
+            .with_status(status)
+            .with_user_api(sftpgo_httpd::routes::user::UserApi {
+                auth: Authenticator::new(store)
+                    .with_password_caching(cfg.data_provider.password_caching),
+                fs: Arc::new(crate::fs_factory::Backends),
+                upload_mode: cfg.common.upload_mode,
+            }),
     );
     for b in bindings {
         let addr = socket_addr("httpd", &b.address, b.port)?;

@@ -614,3 +614,172 @@ fn https_with_client_certificates() {
         srv.log_tail()
     );
 }
+
+/// `curl` with raw output to `out` (for downloads); returns the HTTP status.
+fn curl_download(api: &Api, path: &str, auth: &str, extra: &[&str], out: &std::path::Path) -> u16 {
+    let r = run(
+        Command::new("curl")
+            .args(["-s", "-o"])
+            .arg(out)
+            .args(["-w", "%{http_code}", "-H", auth])
+            .args(extra)
+            .arg(format!("{}{path}", api.base)),
+        Duration::from_secs(60),
+    );
+    r.assert_ok("curl download");
+    r.stdout.trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn user_files_api_goes_through_the_same_policy_as_sftp() {
+    let (srv, api) = start_with_api();
+    let r = api.call(
+        "GET",
+        "/api/v2/user/token",
+        &["-u", &format!("{USER}:wrong")],
+        None,
+    );
+    assert_eq!(r.status, 401);
+    let r = api.call(
+        "GET",
+        "/api/v2/user/token",
+        &["-u", &format!("{USER}:{PASSWORD}")],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let user_auth = format!(
+        "Authorization: Bearer {}",
+        r.body["access_token"].as_str().unwrap()
+    );
+    let uauth = bearer(&user_auth);
+    // Tokens do not cross: a user token is no admin token and the other way round.
+    assert_eq!(api.call("GET", "/api/v2/users", &uauth, None).status, 401);
+    let root = api.token("root", "root-pass-1");
+    assert_eq!(
+        api.call("GET", "/api/v2/user/dirs", &bearer(&root), None)
+            .status,
+        401
+    );
+
+    let r = api.call("POST", "/api/v2/user/dirs?path=%2Fweb", &uauth, None);
+    assert_eq!(r.status, 201, "{}", r.raw);
+    // A 3 MiB upload, streamed, with its modification time.
+    let data = write_data(&srv.local().join("big.bin"), 3 << 20, 11);
+    let up = run(
+        Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "-H", &user_auth])
+            .args([
+                "-H",
+                "X-SFTPGO-MTIME: 1600000000000",
+                "--data-binary",
+                "@big.bin",
+            ])
+            .arg(format!(
+                "{}/api/v2/user/files/upload?path=/web/big.bin",
+                api.base
+            ))
+            .current_dir(srv.local()),
+        Duration::from_secs(60),
+    );
+    assert!(up.stdout.trim_end().ends_with("201"), "{}", up.report());
+    assert_file_eq(&srv.home().join("web/big.bin"), &data, "uploaded over HTTP");
+    assert_eq!(mtime_secs(&srv.home().join("web/big.bin")), 1_600_000_000);
+    // The same file read back over SFTP, and over HTTP whole and by range.
+    srv.sftp_batch(&["get /web/big.bin via-sftp.bin"])
+        .assert_ok("sftp get");
+    assert_file_eq(
+        &srv.local().join("via-sftp.bin"),
+        &data,
+        "read back over SFTP",
+    );
+    let out = srv.local().join("via-http.bin");
+    assert_eq!(
+        curl_download(
+            &api,
+            "/api/v2/user/files?path=/web/big.bin",
+            &user_auth,
+            &[],
+            &out
+        ),
+        200
+    );
+    assert_file_eq(&out, &data, "downloaded over HTTP");
+    let part = srv.local().join("part.bin");
+    let status = curl_download(
+        &api,
+        "/api/v2/user/files?path=/web/big.bin",
+        &user_auth,
+        &["-H", "Range: bytes=1000-1999"],
+        &part,
+    );
+    assert_eq!(status, 206);
+    assert_file_eq(&part, &data[1000..2000], "range");
+    let status = curl_download(
+        &api,
+        "/api/v2/user/files?path=/web/big.bin",
+        &user_auth,
+        &["-H", "Range: bytes=9999999-"],
+        &part,
+    );
+    assert_eq!(status, 416);
+    let list = api.call("GET", "/api/v2/user/dirs?path=/web", &uauth, None);
+    assert_eq!(list.body[0]["name"], "big.bin");
+    assert_eq!(list.body[0]["size"], 3 << 20);
+
+    // Policy: /ro is list+download only, /patterns allows only *.txt, the root confines.
+    let deny = run(
+        Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                &user_auth,
+                "--data-binary",
+                "x",
+            ])
+            .arg(format!(
+                "{}/api/v2/user/files/upload?path=/ro/x.txt",
+                api.base
+            )),
+        Duration::from_secs(30),
+    );
+    assert!(deny.stdout.trim_end().ends_with("403"), "{}", deny.report());
+    let deny = run(
+        Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                &user_auth,
+                "--data-binary",
+                "x",
+            ])
+            .arg(format!(
+                "{}/api/v2/user/files/upload?path=/patterns/x.exe",
+                api.base
+            )),
+        Duration::from_secs(30),
+    );
+    assert!(deny.stdout.trim_end().ends_with("403"), "{}", deny.report());
+    let escape = api.call(
+        "GET",
+        "/api/v2/user/files?path=..%2F..%2F..%2Fetc%2Fpasswd",
+        &uauth,
+        None,
+    );
+    assert_eq!(
+        escape.status, 404,
+        "`..` stays inside the home: {}",
+        escape.raw
+    );
+    let r = api.call(
+        "DELETE",
+        "/api/v2/user/files?path=/web/big.bin",
+        &uauth,
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(!srv.home().join("web/big.bin").exists());
+}

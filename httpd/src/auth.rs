@@ -41,12 +41,17 @@ impl Tokens {
         }
     }
 
-    /// A new token for `username`: (token, expiry in Unix seconds).
+    /// A new admin token for `username`: (token, expiry in Unix seconds).
     pub fn issue(&self, username: &str) -> (String, i64) {
+        self.issue_for(username, API_AUDIENCE)
+    }
+
+    /// A new token for `username` with audience `aud`.
+    pub fn issue_for(&self, username: &str, aud: &str) -> (String, i64) {
         let now = now_secs();
         let claims = Claims {
             sub: username.to_string(),
-            aud: API_AUDIENCE.to_string(),
+            aud: aud.to_string(),
             iat: now,
             exp: now + self.lifetime_secs,
             jti: sftpgo_core::catalog::random_id(20),
@@ -58,11 +63,16 @@ impl Tokens {
         self.revoked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The claims of a valid Bearer token in `headers`.
+    /// The claims of a valid admin Bearer token in `headers`.
     pub fn bearer(&self, headers: &HeaderMap) -> Option<Claims> {
+        self.bearer_for(headers, API_AUDIENCE)
+    }
+
+    /// The claims of a valid Bearer token with audience `aud` in `headers`.
+    pub fn bearer_for(&self, headers: &HeaderMap, aud: &str) -> Option<Claims> {
         let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
         let token = value.strip_prefix("Bearer ")?;
-        let claims = self.signer.verify(token.trim(), API_AUDIENCE, now_secs())?;
+        let claims = self.signer.verify(token.trim(), aud, now_secs())?;
         (!self.revoked().contains_key(&claims.jti)).then_some(claims)
     }
 

@@ -34,6 +34,8 @@ pub struct HttpState {
     pub backups_dir: Option<std::path::PathBuf>,
     /// The services' status for `GET /status` (the data provider's is checked live).
     pub status: serde_json::Value,
+    /// The user side (`/api/v2/user/...`), when the server provides storage.
+    pub users: Option<routes::user::UserApi>,
 }
 
 impl HttpState {
@@ -54,7 +56,14 @@ impl HttpState {
             render_openapi: config.bindings.iter().any(|b| b.render_openapi),
             backups_dir: None,
             status: serde_json::json!({}),
+            users: None,
         }
+    }
+
+    /// Turns on the user side.
+    pub fn with_user_api(mut self, users: routes::user::UserApi) -> Self {
+        self.users = Some(users);
+        self
     }
 
     /// Sets the backups directory.

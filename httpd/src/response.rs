@@ -2,13 +2,22 @@
 //! with the status codes SFTPGo uses. One place maps core error kinds to HTTP.
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::{Response, StatusCode, header};
 use serde::Serialize;
 use sftpgo_core::{Error, ErrorKind};
 
+/// A response body: in memory, or streamed (file downloads).
+pub type Body = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
 /// The response type of every handler.
-pub type HttpResponse = Response<Full<Bytes>>;
+pub type HttpResponse = Response<Body>;
+
+/// A body held in memory.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
 
 /// An API failure.
 #[derive(Debug)]
@@ -80,7 +89,7 @@ impl From<Error> for ApiError {
 /// A JSON response.
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> HttpResponse {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    let mut resp = Response::new(full(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

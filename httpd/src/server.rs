@@ -26,6 +26,21 @@ async fn handle(
     peer: SocketAddr,
 ) -> HttpResponse {
     let (parts, body) = req.into_parts();
+    if parts.uri.path() == "/api/v2/user/files/upload" && parts.method == hyper::Method::POST {
+        // Streamed to the file as it arrives, never held in memory.
+        return match crate::routes::user::upload(
+            &state,
+            &parts.headers,
+            parts.uri.query(),
+            peer.ip(),
+            body,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        };
+    }
     let limit = if parts.uri.path() == "/api/v2/loaddata" {
         MAX_DUMP_BODY
     } else {

@@ -74,7 +74,7 @@ pub async fn dump(state: &HttpState, query: Option<&str>) -> Result<HttpResponse
     }
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     if query_param(query, "output-data").as_deref() == Some("1") {
-        let mut resp = hyper::Response::new(http_body_util::Full::new(Bytes::from(bytes)));
+        let mut resp = hyper::Response::new(crate::response::full(bytes));
         resp.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
             hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),

@@ -8,6 +8,7 @@ pub mod crud;
 pub mod maintenance;
 pub mod profile;
 pub mod quotas;
+pub mod user;
 
 use std::net::IpAddr;
 
@@ -71,6 +72,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/token"),
     ("get", "/logout"),
+    ("get", "/user/token"),
+    ("get", "/user/dirs"),
+    ("post", "/user/dirs"),
+    ("get", "/user/files"),
+    ("delete", "/user/files"),
+    ("post", "/user/files/upload"),
     ("get", "/admin/profile"),
     ("put", "/admin/profile"),
     ("put", "/admin/changepwd"),
@@ -141,7 +148,7 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
         ));
     }
     if req.path == "/openapi/openapi.yaml" && state.render_openapi {
-        let mut resp = hyper::Response::new(http_body_util::Full::new(Bytes::from_static(
+        let mut resp = hyper::Response::new(crate::response::full(Bytes::from_static(
             OPENAPI.as_bytes(),
         )));
         resp.headers_mut().insert(
@@ -157,6 +164,18 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     if segs == ["token"] && req.method == Method::GET {
         return token(state, &req).await;
+    }
+    match segs.as_slice() {
+        ["user", "token"] if req.method == Method::GET => {
+            return user::token(state, req.headers).await;
+        }
+        ["user", "dirs"] => {
+            return user::dirs(state, &req.method, req.headers, req.query, req.ip).await;
+        }
+        ["user", "files"] => {
+            return user::files(state, &req.method, req.headers, req.query, req.ip).await;
+        }
+        _ => {}
     }
     let (admin, bearer) = authenticate(state, &req).await?;
     let c = &state.catalog;
