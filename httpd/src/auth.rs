@@ -16,6 +16,14 @@ use sftpgo_core::password::PasswordCache;
 use crate::jwt::{Claims, Signer};
 use crate::response::ApiError;
 
+/// A hash made with the configured algorithm, verified for unknown admin names.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        sftpgo_core::password::hash(&sftpgo_core::catalog::random_id(24)).unwrap_or_default()
+    })
+}
+
 /// Audience of admin API tokens.
 pub const API_AUDIENCE: &str = "API";
 
@@ -70,9 +78,8 @@ impl Tokens {
 
     /// The claims of a valid Bearer token with audience `aud` in `headers`.
     pub fn bearer_for(&self, headers: &HeaderMap, aud: &str) -> Option<Claims> {
-        let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
-        let token = value.strip_prefix("Bearer ")?;
-        let claims = self.signer.verify(token.trim(), aud, now_secs())?;
+        let token = authorization(headers, "Bearer")?;
+        let claims = self.signer.verify(token, aud, now_secs())?;
         (!self.revoked().contains_key(&claims.jti)).then_some(claims)
     }
 
@@ -85,10 +92,26 @@ impl Tokens {
     }
 }
 
+/// True when `filters.totp_config.enabled` is set (SFTPGo's 2FA).
+pub fn totp_enabled(filters: &serde_json::Map<String, serde_json::Value>) -> bool {
+    filters
+        .get("totp_config")
+        .and_then(|t| t.get("enabled"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// The credentials after `scheme` (matched case-insensitively, RFC 9110) in the
+/// `Authorization` header.
+fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let (given, rest) = value.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
 /// `user:password` from a Basic `Authorization` header.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
+    let encoded = authorization(headers, "Basic")?;
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (user, pass) = decoded.split_once(':')?;
     Some((user.to_string(), pass.to_string()))
@@ -119,10 +142,15 @@ pub async fn admin_by_password(
     password: &str,
     ip: IpAddr,
 ) -> Result<Admin, ApiError> {
-    let admin = catalog
-        .get::<Admin>(username)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+    let Some(admin) = catalog.get::<Admin>(username).await? else {
+        // Same work as a wrong password, so names cannot be told apart by timing.
+        let plain = password.to_string();
+        let _ = tokio::task::spawn_blocking(move || {
+            sftpgo_core::password::verify(&plain, dummy_hash())
+        })
+        .await;
+        return Err(ApiError::unauthorized());
+    };
     let ok = if cache.check(&admin.username, &admin.password, password) {
         true
     } else {

@@ -36,6 +36,8 @@ pub struct HttpState {
     pub status: serde_json::Value,
     /// The user side (`/api/v2/user/...`), when the server provides storage.
     pub users: Option<routes::user::UserApi>,
+    /// `httpd.max_upload_file_size` (0: no server-wide limit).
+    pub max_upload_file_size: i64,
 }
 
 impl HttpState {
@@ -57,6 +59,7 @@ impl HttpState {
             backups_dir: None,
             status: serde_json::json!({}),
             users: None,
+            max_upload_file_size: config.max_upload_file_size,
         }
     }
 

@@ -17,8 +17,10 @@ use crate::routes::{Request, route};
 
 /// Largest request body read (JSON objects are capped at 1 MiB by the catalog).
 const MAX_BODY: usize = 2 << 20;
-/// Largest dump accepted by `POST /api/v2/loaddata`.
-const MAX_DUMP_BODY: usize = 256 << 20;
+/// Largest dump accepted by `POST /api/v2/loaddata` (SFTPGo's limit).
+const MAX_DUMP_BODY: usize = 20 << 20;
+/// Time a client has to send a request's headers (also the keep-alive idle limit).
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn handle(
     state: Arc<HttpState>,
@@ -41,7 +43,7 @@ async fn handle(
             Err(e) => e.into_response(),
         };
     }
-    let limit = if parts.uri.path() == "/api/v2/loaddata" {
+    let limit = if parts.uri.path() == "/api/v2/loaddata" && parts.method == hyper::Method::POST {
         MAX_DUMP_BODY
     } else {
         MAX_BODY
@@ -75,6 +77,15 @@ async fn handle(
     resp
 }
 
+/// HTTP/1.1 with a timer, so slow or idle clients are dropped after
+/// [`HEADER_TIMEOUT`] instead of holding a connection forever.
+fn builder() -> http1::Builder {
+    let mut b = http1::Builder::new();
+    b.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    b
+}
+
 /// Serves `listener` until `stop` turns true; with `tls`, every connection starts with
 /// a TLS handshake (failed handshakes are logged and dropped).
 pub async fn serve(
@@ -104,7 +115,7 @@ pub async fn serve(
             });
             let result = match tls {
                 None => {
-                    http1::Builder::new()
+                    builder()
                         .serve_connection(TokioIo::new(stream), service)
                         .await
                 }
@@ -125,7 +136,7 @@ pub async fn serve(
                             return;
                         }
                     };
-                    http1::Builder::new()
+                    builder()
                         .serve_connection(TokioIo::new(stream), service)
                         .await
                 }

@@ -11,14 +11,19 @@ use sftpgo_core::dump::{Dump, LoadMode};
 use crate::HttpState;
 use crate::response::{ApiError, HttpResponse, json_response, message};
 
-/// The percent-decoded value of `name` in a query string (undecodable values read as
-/// empty, which every caller refuses or ignores).
-pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?
-        .split('&')
-        .filter_map(|p| p.split_once('=').or(Some((p, ""))))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| super::decode_segment(v).unwrap_or_default())
+/// The decoded value of `name` in a query string (`+` is a space, `%XX` a byte, as
+/// form encoding has it); a value that does not decode is a 400.
+pub fn query_param(query: Option<&str>, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == name {
+            return super::decode_segment(&v.replace('+', " ")).map(Some);
+        }
+    }
+    Ok(None)
 }
 
 /// A file in the backups directory, named by a client: a plain name only.
@@ -66,14 +71,14 @@ pub async fn status(state: &HttpState) -> Result<HttpResponse, ApiError> {
 /// `GET /api/v2/dumpdata`.
 pub async fn dump(state: &HttpState, query: Option<&str>) -> Result<HttpResponse, ApiError> {
     let dump = Dump::collect(&state.catalog).await?;
-    let indent = query_param(query, "indent").as_deref() == Some("1");
+    let indent = query_param(query, "indent")?.as_deref() == Some("1");
     let bytes = if indent {
         serde_json::to_vec_pretty(&dump)
     } else {
         serde_json::to_vec(&dump)
     }
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    if query_param(query, "output-data").as_deref() == Some("1") {
+    if query_param(query, "output-data")?.as_deref() == Some("1") {
         let mut resp = hyper::Response::new(crate::response::full(bytes));
         resp.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
@@ -81,7 +86,7 @@ pub async fn dump(state: &HttpState, query: Option<&str>) -> Result<HttpResponse
         );
         return Ok(resp);
     }
-    let name = match query_param(query, "output-file") {
+    let name = match query_param(query, "output-file")? {
         Some(n) if !n.is_empty() => n,
         _ => format!("backup_{}.json", sftpgo_core::now_millis()),
     };
@@ -105,7 +110,14 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
             .mode(0o700)
             .create(dir)?;
     }
-    let tmp = path.with_extension("tmp");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.tmp",
+        sftpgo_core::catalog::random_id(10)
+    ));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -123,7 +135,7 @@ pub async fn load(
     query: Option<&str>,
     body: Option<&Bytes>,
 ) -> Result<HttpResponse, ApiError> {
-    let mode = match query_param(query, "mode").as_deref().unwrap_or("0") {
+    let mode = match query_param(query, "mode")?.as_deref().unwrap_or("0") {
         "" | "0" => LoadMode::AddUpdate,
         "1" => LoadMode::AddOnly,
         "2" => LoadMode::AddUpdateDisconnect,
@@ -132,7 +144,7 @@ pub async fn load(
     let bytes = match body {
         Some(b) => b.to_vec(),
         None => {
-            let name = query_param(query, "input-file").unwrap_or_default();
+            let name = query_param(query, "input-file")?.unwrap_or_default();
             let path = backup_file(state, &name)?;
             std::fs::read(&path).map_err(|_| {
                 ApiError::bad_request(format!("cannot read the backup file {name:?}"))

@@ -73,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/token"),
     ("get", "/logout"),
     ("get", "/user/token"),
+    ("get", "/user/logout"),
     ("get", "/user/dirs"),
     ("post", "/user/dirs"),
     ("get", "/user/files"),
@@ -163,11 +164,19 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
     let segs = segments(rest)?;
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     if segs == ["token"] && req.method == Method::GET {
-        return token(state, &req).await;
+        return Ok(with_basic_challenge(token(state, &req).await));
     }
     match segs.as_slice() {
         ["user", "token"] if req.method == Method::GET => {
-            return user::token(state, req.headers).await;
+            return Ok(with_basic_challenge(user::token(state, req.headers).await));
+        }
+        ["user", "logout"] if req.method == Method::GET => {
+            let claims = state
+                .tokens
+                .bearer_for(req.headers, user::USER_AUDIENCE)
+                .ok_or_else(ApiError::unauthorized)?;
+            state.tokens.revoke(&claims);
+            return Ok(message("Your token has been invalidated"));
         }
         ["user", "dirs"] => {
             return user::dirs(state, &req.method, req.headers, req.query, req.ip).await;
@@ -178,6 +187,18 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
         _ => {}
     }
     let (admin, bearer) = authenticate(state, &req).await?;
+    // Until the password is changed, only changing it (and logging out) is allowed.
+    let must_change = admin
+        .filters
+        .get("require_password_change")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if must_change && !matches!(segs.as_slice(), ["admin", "changepwd"] | ["logout"]) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a password change is required: use /api/v2/admin/changepwd",
+        ));
+    }
     let c = &state.catalog;
     let need = |perm: &str| {
         if admin.has_permission(perm) {
@@ -213,7 +234,7 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
         ["quotas", "users", name, what @ ("usage" | "transfer-usage")]
             if *method == Method::PUT =>
         {
-            need("quota_scans")?;
+            need("edit_users")?;
             if !admin.role.is_empty() {
                 let of_role = c
                     .get::<User>(name)
@@ -230,7 +251,7 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
             }
         }
         ["quotas", "folders", name, "usage"] if *method == Method::PUT => {
-            need("quota_scans")?;
+            need("manage_folders")?;
             quotas::usage(
                 state,
                 sftpgo_core::store::Kind::Folder,
@@ -307,6 +328,10 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
                 .serve::<EventRule>(method, one_key(rest)?, req.query, body)
                 .await
         }
+        ["apikeys", ..] if bearer.is_none() => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "API keys cannot manage API keys: use a token",
+        )),
         ["apikeys"] if *method == Method::POST => {
             need("*")?;
             let key: ApiKey = parse_body(body, None)?;
@@ -333,6 +358,18 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
     }
 }
 
+/// A 401 from a Basic-auth endpoint carries the challenge some clients wait for.
+fn with_basic_challenge(result: Result<HttpResponse, ApiError>) -> HttpResponse {
+    let mut resp = result.unwrap_or_else(ApiError::into_response);
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Basic realm=\"SFTPGo\""),
+        );
+    }
+    resp
+}
+
 fn one_key<'a>(rest: &[&'a str]) -> Result<Option<&'a str>, ApiError> {
     match rest {
         [] => Ok(None),
@@ -346,6 +383,15 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
     let (user, pass) = basic_credentials(req.headers).ok_or_else(ApiError::unauthorized)?;
     let admin =
         admin_by_password(&state.catalog, &state.admin_passwords, &user, &pass, req.ip).await?;
+    if crate::auth::totp_enabled(&admin.filters) {
+        // Fail closed: this server cannot check the one-time password yet.
+        tracing::warn!(sender = "httpd", username = %admin.username,
+            "admin has two-factor authentication enabled, which is not supported yet");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "two-factor authentication is not supported yet",
+        ));
+    }
     let (token, exp) = state.tokens.issue(&admin.username);
     state
         .catalog

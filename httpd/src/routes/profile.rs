@@ -93,6 +93,7 @@ pub async fn change_password(
     }
     let mut changed = admin.clone();
     changed.password = p.new_password;
+    changed.filters.remove("require_password_change");
     state.catalog.update(&changed).await?;
     Ok(message("Password updated"))
 }

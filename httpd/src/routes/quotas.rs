@@ -23,10 +23,12 @@ struct TransferUsage {
 }
 
 fn op(query: Option<&str>, v: i64) -> Result<CounterOp, ApiError> {
-    match query_param(query, "mode").as_deref().unwrap_or("reset") {
-        "" | "reset" if v >= 0 => Ok(CounterOp::Set(v)),
+    if v < 0 {
+        return Err(ApiError::bad_request("usage values cannot be negative"));
+    }
+    match query_param(query, "mode")?.as_deref().unwrap_or("reset") {
+        "" | "reset" => Ok(CounterOp::Set(v)),
         "add" => Ok(CounterOp::Add(v)),
-        "" | "reset" => Err(ApiError::bad_request("usage cannot be negative")),
         other => Err(ApiError::bad_request(format!(
             "invalid mode {other:?} (reset or add)"
         ))),

@@ -55,6 +55,21 @@ pub async fn token(state: &HttpState, headers: &HeaderMap) -> Result<HttpRespons
             tracing::warn!(sender = "httpd", username = %name, error = %e, "user login failed");
             ApiError::unauthorized()
         })?;
+    let totp_http = user
+        .filters
+        .extra
+        .get("totp_config")
+        .filter(|t| t.get("enabled").and_then(serde_json::Value::as_bool) == Some(true))
+        .and_then(|t| t.get("protocols"))
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|p| p.iter().any(|v| v == "HTTP"));
+    if totp_http {
+        // Fail closed: this server cannot check the one-time password yet.
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "two-factor authentication is not supported yet",
+        ));
+    }
     let (token, exp) = state.tokens.issue_for(&user.username, USER_AUDIENCE);
     Ok(json_response(
         StatusCode::OK,
@@ -98,11 +113,30 @@ async fn connection(
     ))
 }
 
+/// 403 when the user's WebClient options include `write-disabled` (SFTPGo applies it
+/// to the user API too).
+fn writable(conn: &Connection) -> Result<(), ApiError> {
+    let disabled = conn
+        .user()
+        .filters
+        .extra
+        .get("web_client")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|l| l.iter().any(|v| v == "write-disabled"));
+    if disabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "write access is disabled for this user",
+        ));
+    }
+    Ok(())
+}
+
 fn path_param(
     conn: &Connection,
     query: Option<&str>,
 ) -> Result<sftpgo_core::path::VirtualPath, ApiError> {
-    let raw = query_param(query, "path").unwrap_or_else(|| "/".into());
+    let raw = query_param(query, "path")?.unwrap_or_else(|| "/".into());
     Ok(conn.resolve(&raw)?)
 }
 
@@ -144,6 +178,7 @@ pub async fn dirs(
             Ok(json_response(StatusCode::OK, &entries))
         }
         hyper::Method::POST => {
+            writable(&conn)?;
             conn.mkdir(&path, 0o755).await?;
             Ok(json_response(
                 StatusCode::CREATED,
@@ -188,6 +223,7 @@ pub async fn files(
     let path = path_param(&conn, query)?;
     match *method {
         hyper::Method::DELETE => {
+            writable(&conn)?;
             conn.remove_file(&path).await?;
             Ok(message("File deleted"))
         }
@@ -282,6 +318,7 @@ pub async fn upload(
     mut body: Incoming,
 ) -> Result<HttpResponse, ApiError> {
     let conn = connection(state, headers, ip).await?;
+    writable(&conn)?;
     let path = path_param(&conn, query)?;
     let opts = WriteOptions {
         truncate: true,
@@ -289,7 +326,14 @@ pub async fn upload(
         ..WriteOptions::default()
     };
     let transfer = conn.open_write(&path, opts).await?;
-    let max = conn.user().filters.max_upload_file_size;
+    // The smaller of the user's limit and the server's (`httpd.max_upload_file_size`).
+    let max = match (
+        conn.user().filters.max_upload_file_size,
+        state.max_upload_file_size,
+    ) {
+        (0, m) | (m, 0) => m,
+        (a, b) => a.min(b),
+    };
     let mut offset: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = match frame {
@@ -324,7 +368,10 @@ pub async fn upload(
             times: Some((ms / 1000, ms / 1000)),
             ..SetAttrs::default()
         };
-        let _ = transfer.set_attrs(&attrs).await;
+        // Only with the `chtimes` permission; otherwise ignored, as SFTPGo does.
+        if conn.authorize_set_attrs(&path, &attrs).is_ok() {
+            let _ = transfer.set_attrs(&attrs).await;
+        }
     }
     transfer.close().await?;
     Ok(json_response(
