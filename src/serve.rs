@@ -72,6 +72,11 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     let sessions = Arc::new(SessionRegistry::default());
     let store: Arc<dyn sftpgo_core::store::UserStore> =
         provider_as_store(catalog.clone(), cfg.data_provider.driver);
+    // One set of connection caps for every protocol, as SFTPGo counts them.
+    let limiter = Arc::new(ConnectionLimiter::new(
+        cfg.common.max_total_connections,
+        cfg.common.max_per_host_connections,
+    ));
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
@@ -79,10 +84,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         auth: Authenticator::new(store.clone())
             .with_password_caching(cfg.data_provider.password_caching),
         sessions: sessions.clone(),
-        limiter: Arc::new(ConnectionLimiter::new(
-            cfg.common.max_total_connections,
-            cfg.common.max_per_host_connections,
-        )),
+        limiter: limiter.clone(),
         fs_factory: Arc::new(crate::fs_factory::Backends),
         banner,
         sftp_limits: Default::default(),
@@ -92,7 +94,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         addrs.push(socket_addr("sftpd", &b.address, b.port)?);
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    start_http(&rt, &cfg, args, catalog, store, &stop_rx)?;
+    start_http(&rt, &cfg, args, catalog, store, limiter, &stop_rx)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -143,6 +145,7 @@ fn start_http(
     args: &ConfigArgs,
     catalog: sftpgo_core::catalog::Catalog,
     store: Arc<dyn sftpgo_core::store::UserStore>,
+    limiter: Arc<ConnectionLimiter>,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
     let bindings: Vec<_> = cfg
@@ -187,6 +190,7 @@ fn start_http(
         sftpgo_httpd::HttpState::new(catalog, &cfg.httpd, &signing)
             .with_backups_dir(args.config_dir.join(&cfg.data_provider.backups_path))
             .with_status(status)
+            .with_limiter(limiter)
             .with_user_api(sftpgo_httpd::routes::user::UserApi {
                 auth: Authenticator::new(store)
                     .with_password_caching(cfg.data_provider.password_caching),

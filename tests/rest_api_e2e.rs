@@ -783,3 +783,48 @@ fn user_files_api_goes_through_the_same_policy_as_sftp() {
     assert_eq!(r.status, 200, "{}", r.raw);
     assert!(!srv.home().join("web/big.bin").exists());
 }
+
+#[test]
+fn http_connections_count_against_the_common_caps() {
+    let port = free_port();
+    let srv = Server::builder()
+        .env("SFTPGO_HTTPD__BINDINGS__0__PORT", &port.to_string())
+        .env("SFTPGO_HTTPD__BINDINGS__0__ADDRESS", "127.0.0.1")
+        .env("SFTPGO_COMMON__MAX_PER_HOST_CONNECTIONS", "1")
+        .start();
+    let healthz = || {
+        run(
+            Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "5",
+                ])
+                .arg(format!("http://127.0.0.1:{port}/healthz")),
+            Duration::from_secs(30),
+        )
+        .stdout
+        .trim()
+        .to_string()
+    };
+    assert_eq!(healthz(), "200");
+    let held = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_ne!(
+        healthz(),
+        "200",
+        "a second connection from the same host is refused"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        healthz(),
+        "200",
+        "the slot is freed when the connection ends"
+    );
+    drop(srv);
+}

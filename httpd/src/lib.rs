@@ -38,6 +38,9 @@ pub struct HttpState {
     pub users: Option<routes::user::UserApi>,
     /// `httpd.max_upload_file_size` (0: no server-wide limit).
     pub max_upload_file_size: i64,
+    /// Connection caps shared with the other protocols (`common.max_total_connections`,
+    /// `common.max_per_host_connections`).
+    pub limiter: Option<std::sync::Arc<sftpgo_core::sessions::ConnectionLimiter>>,
 }
 
 impl HttpState {
@@ -60,7 +63,17 @@ impl HttpState {
             status: serde_json::json!({}),
             users: None,
             max_upload_file_size: config.max_upload_file_size,
+            limiter: None,
         }
+    }
+
+    /// Counts HTTP connections against `limiter`.
+    pub fn with_limiter(
+        mut self,
+        limiter: std::sync::Arc<sftpgo_core::sessions::ConnectionLimiter>,
+    ) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     /// Turns on the user side.

@@ -105,6 +105,15 @@ pub async fn serve(
             },
             _ = stop.changed() => return,
         };
+        // Counted before any byte is read; the slot is held until the connection ends.
+        let slot = match state.limiter.as_ref().map(|l| l.try_acquire(peer.ip())) {
+            Some(Err(reason)) => {
+                tracing::debug!(sender = "httpd", remote = %peer, reason, "connection refused");
+                continue;
+            }
+            Some(Ok(slot)) => Some(slot),
+            None => None,
+        };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let tls = tls.clone();
@@ -144,6 +153,7 @@ pub async fn serve(
             if let Err(e) = result {
                 tracing::debug!(sender = "httpd", error = %e, remote = %peer, "connection ended");
             }
+            drop(slot);
         });
     }
 }
