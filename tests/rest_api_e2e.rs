@@ -615,6 +615,19 @@ fn https_with_client_certificates() {
     );
 }
 
+/// `POST /api/v2/user/files/upload?path=<path>` with curl; `body` holds curl's body
+/// options (run in `dir`). The output ends with the HTTP status.
+fn upload(api: &Api, auth: &str, path: &str, body: &[&str], dir: &std::path::Path) -> CmdOutput {
+    run(
+        Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "-H", auth])
+            .args(body)
+            .arg(format!("{}/api/v2/user/files/upload?path={path}", api.base))
+            .current_dir(dir),
+        Duration::from_secs(60),
+    )
+}
+
 /// `curl` with raw output to `out` (for downloads); returns the HTTP status.
 fn curl_download(api: &Api, path: &str, auth: &str, extra: &[&str], out: &std::path::Path) -> u16 {
     let r = run(
@@ -665,21 +678,17 @@ fn user_files_api_goes_through_the_same_policy_as_sftp() {
     assert_eq!(r.status, 201, "{}", r.raw);
     // A 3 MiB upload, streamed, with its modification time.
     let data = write_data(&srv.local().join("big.bin"), 3 << 20, 11);
-    let up = run(
-        Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}", "-H", &user_auth])
-            .args([
-                "-H",
-                "X-SFTPGO-MTIME: 1600000000000",
-                "--data-binary",
-                "@big.bin",
-            ])
-            .arg(format!(
-                "{}/api/v2/user/files/upload?path=/web/big.bin",
-                api.base
-            ))
-            .current_dir(srv.local()),
-        Duration::from_secs(60),
+    let up = upload(
+        &api,
+        &user_auth,
+        "/web/big.bin",
+        &[
+            "-H",
+            "X-SFTPGO-MTIME: 1600000000000",
+            "--data-binary",
+            "@big.bin",
+        ],
+        &srv.local(),
     );
     assert!(up.stdout.trim_end().ends_with("201"), "{}", up.report());
     assert_file_eq(&srv.home().join("web/big.bin"), &data, "uploaded over HTTP");
@@ -727,40 +736,20 @@ fn user_files_api_goes_through_the_same_policy_as_sftp() {
     assert_eq!(list.body[0]["size"], 3 << 20);
 
     // Policy: /ro is list+download only, /patterns allows only *.txt, the root confines.
-    let deny = run(
-        Command::new("curl")
-            .args([
-                "-s",
-                "-w",
-                "\n%{http_code}",
-                "-H",
-                &user_auth,
-                "--data-binary",
-                "x",
-            ])
-            .arg(format!(
-                "{}/api/v2/user/files/upload?path=/ro/x.txt",
-                api.base
-            )),
-        Duration::from_secs(30),
+    let deny = upload(
+        &api,
+        &user_auth,
+        "/ro/x.txt",
+        &["--data-binary", "x"],
+        &srv.local(),
     );
     assert!(deny.stdout.trim_end().ends_with("403"), "{}", deny.report());
-    let deny = run(
-        Command::new("curl")
-            .args([
-                "-s",
-                "-w",
-                "\n%{http_code}",
-                "-H",
-                &user_auth,
-                "--data-binary",
-                "x",
-            ])
-            .arg(format!(
-                "{}/api/v2/user/files/upload?path=/patterns/x.exe",
-                api.base
-            )),
-        Duration::from_secs(30),
+    let deny = upload(
+        &api,
+        &user_auth,
+        "/patterns/x.exe",
+        &["--data-binary", "x"],
+        &srv.local(),
     );
     assert!(deny.stdout.trim_end().ends_with("403"), "{}", deny.report());
     let escape = api.call(
