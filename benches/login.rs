@@ -15,6 +15,12 @@ use sftpgo_providers::{Config, Provider};
 
 const PASSWORD: &str = "bench-login-password";
 
+/// The client every bench login comes from.
+const CLIENT: sftpgo_core::auth::Client<'static> = sftpgo_core::auth::Client {
+    protocol: "SSH",
+    ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+};
+
 fn logins(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -61,7 +67,7 @@ fn logins(c: &mut Criterion) {
         }
         g.bench_function(name, |b| {
             b.iter(|| {
-                rt.block_on(auth.password("bench", PASSWORD, "SSH"))
+                rt.block_on(auth.password("bench", PASSWORD, CLIENT))
                     .expect("login")
             })
         });

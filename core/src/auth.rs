@@ -1,5 +1,5 @@
 //! Authentication of users against the store: the checks every protocol shares
-//! (existence, status, expiry, denied protocols and login methods) plus password and
+//! (existence, status, expiry, denied protocols and login methods, IP filters) plus password and
 //! public-key verification.
 
 use std::sync::Arc;
@@ -31,6 +31,16 @@ pub enum AuthError {
     /// The store failed.
     #[error("data provider error: {0}")]
     Store(String),
+}
+
+/// Who is logging in: the protocol (`SSH`, `HTTP`, ...) and the client's address,
+/// checked against the user's `denied_protocols` and IP filters.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    /// Protocol name as `denied_protocols` spells it.
+    pub protocol: &'a str,
+    /// The client's address.
+    pub ip: std::net::IpAddr,
 }
 
 /// A login method, with SFTPGo's names for `denied_login_methods`.
@@ -84,9 +94,10 @@ impl Authenticator {
     async fn eligible(
         &self,
         username: &str,
-        protocol: &str,
+        client: Client<'_>,
         method: LoginMethod,
     ) -> Result<User, AuthError> {
+        let Client { protocol, ip } = client;
         let user = self
             .store
             .login_user(username)
@@ -107,6 +118,11 @@ impl Authenticator {
         if method.denied_by(&user, protocol) {
             return Err(AuthError::NotAllowed("login method is not allowed".into()));
         }
+        if !user.ip_allowed(ip) {
+            return Err(AuthError::NotAllowed(format!(
+                "login from {ip} is not allowed"
+            )));
+        }
         Ok(user)
     }
 
@@ -115,10 +131,10 @@ impl Authenticator {
         &self,
         username: &str,
         password: &str,
-        protocol: &str,
+        client: Client<'_>,
     ) -> Result<User, AuthError> {
         let user = self
-            .eligible(username, protocol, LoginMethod::Password)
+            .eligible(username, client, LoginMethod::Password)
             .await?;
         if user.password.is_empty() || password.is_empty() {
             return Err(AuthError::InvalidCredentials);
@@ -186,10 +202,10 @@ impl Authenticator {
         username: &str,
         algo: &str,
         blob_b64: &str,
-        protocol: &str,
+        client: Client<'_>,
     ) -> Result<User, AuthError> {
         let user = self
-            .eligible(username, protocol, LoginMethod::PublicKey)
+            .eligible(username, client, LoginMethod::PublicKey)
             .await?;
         let mut found = false;
         for (a, b) in user.key_blobs() {
@@ -210,9 +226,9 @@ impl Authenticator {
         username: &str,
         algo: &str,
         blob_b64: &str,
-        protocol: &str,
+        client: Client<'_>,
     ) -> bool {
-        self.public_key(username, algo, blob_b64, protocol)
+        self.public_key(username, algo, blob_b64, client)
             .await
             .is_ok()
     }

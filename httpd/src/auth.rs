@@ -170,17 +170,19 @@ pub async fn admin_by_password(
     Ok(admin)
 }
 
-/// The admin an `X-SFTPGO-API-KEY` header authenticates, if any.
-pub async fn admin_by_api_key(
+/// The name an `X-SFTPGO-API-KEY` header authenticates as for `scope` (1 admin, 2
+/// user), if the header is present: the key's bound admin or user, or, for an unbound
+/// key, the `.<name>` suffix. A bad, expired or wrong-scope key is a 401.
+pub async fn api_key_principal(
     catalog: &Catalog,
     headers: &HeaderMap,
-    ip: IpAddr,
-) -> Result<Option<Admin>, ApiError> {
+    scope: i32,
+) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("x-sftpgo-api-key") else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| ApiError::unauthorized())?;
-    // `<id>.<secret>` or `<id>.<secret>.<admin>`.
+    // `<id>.<secret>` or `<id>.<secret>.<name>`.
     let mut parts = value.splitn(3, '.');
     let (id, secret) = (
         parts.next().unwrap_or_default(),
@@ -191,13 +193,36 @@ pub async fn admin_by_api_key(
         .verify_api_key(&format!("{id}.{secret}"), sftpgo_core::now_millis())
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    if key.scope != 1 {
+    if key.scope != scope {
         return Err(ApiError::unauthorized());
     }
-    let username = match (key.admin.as_str(), impersonate) {
-        ("", Some(name)) => name.to_string(),
+    let bound = if scope == 1 { &key.admin } else { &key.user };
+    let name = match (bound.as_str(), impersonate) {
+        ("", Some(name)) if !name.is_empty() => name.to_string(),
         (bound, None) if !bound.is_empty() => bound.to_string(),
         _ => return Err(ApiError::unauthorized()),
+    };
+    catalog
+        .update_counters(
+            sftpgo_core::store::Kind::ApiKey,
+            &key.key_id,
+            &[(
+                sftpgo_core::store::Counter::LastUse,
+                sftpgo_core::store::CounterOp::Set(sftpgo_core::now_millis()),
+            )],
+        )
+        .await?;
+    Ok(Some(name))
+}
+
+/// The admin an `X-SFTPGO-API-KEY` header authenticates, if any.
+pub async fn admin_by_api_key(
+    catalog: &Catalog,
+    headers: &HeaderMap,
+    ip: IpAddr,
+) -> Result<Option<Admin>, ApiError> {
+    let Some(username) = api_key_principal(catalog, headers, 1).await? else {
+        return Ok(None);
     };
     let admin = catalog
         .get::<Admin>(&username)
@@ -211,15 +236,5 @@ pub async fn admin_by_api_key(
     if !allowed || !admin_may_connect(&admin, ip) {
         return Err(ApiError::unauthorized());
     }
-    catalog
-        .update_counters(
-            sftpgo_core::store::Kind::ApiKey,
-            &key.key_id,
-            &[(
-                sftpgo_core::store::Counter::LastUse,
-                sftpgo_core::store::CounterOp::Set(sftpgo_core::now_millis()),
-            )],
-        )
-        .await?;
     Ok(Some(admin))
 }

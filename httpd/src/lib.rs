@@ -11,10 +11,12 @@
 pub mod auth;
 mod config;
 pub mod jwt;
+pub mod multipart;
 pub mod response;
 pub mod routes;
 pub mod server;
 pub mod tls;
+pub mod zip;
 
 pub use config::{Binding, Config};
 use sftpgo_core::catalog::Catalog;

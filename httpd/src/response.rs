@@ -8,15 +8,19 @@ use hyper::{Response, StatusCode, header};
 use serde::Serialize;
 use sftpgo_core::{Error, ErrorKind};
 
-/// A response body: in memory, or streamed (file downloads).
-pub type Body = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+/// A response body: in memory, or streamed (file downloads, archives). A streamed
+/// body that fails midway yields an error, and hyper aborts the connection, so the
+/// client never takes a truncated file for a complete one.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// The response type of every handler.
 pub type HttpResponse = Response<Body>;
 
 /// A body held in memory.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// An API failure.
@@ -84,6 +88,13 @@ impl From<Error> for ApiError {
         }
         Self::new(status, e.message)
     }
+}
+
+/// Parses a JSON request body into `T`; a 400 names the offending field.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| ApiError::bad_request(format!("invalid field {}: {}", e.path(), e.inner())))
 }
 
 /// A JSON response.

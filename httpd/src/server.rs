@@ -1,10 +1,11 @@
 //! The HTTP listener: hyper's HTTP/1.1 connection driver on the side runtime, one task
-//! per connection, request bodies capped, and a shutdown signal that stops accepting.
+//! per connection, header-read timeout, connection caps, and a shutdown signal that
+//! stops accepting. Bodies are left unread here: handlers read them after
+//! authentication (`routes::Request::read_body`, or streamed for uploads).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -12,13 +13,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::HttpState;
-use crate::response::{ApiError, HttpResponse};
+use crate::response::HttpResponse;
 use crate::routes::{Request, route};
 
-/// Largest request body read (JSON objects are capped at 1 MiB by the catalog).
-const MAX_BODY: usize = 2 << 20;
-/// Largest dump accepted by `POST /api/v2/loaddata` (SFTPGo's limit).
-const MAX_DUMP_BODY: usize = 20 << 20;
 /// Time a client has to send a request's headers (also the keep-alive idle limit).
 const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -28,42 +25,12 @@ async fn handle(
     peer: SocketAddr,
 ) -> HttpResponse {
     let (parts, body) = req.into_parts();
-    if parts.uri.path() == "/api/v2/user/files/upload" && parts.method == hyper::Method::POST {
-        // Streamed to the file as it arrives, never held in memory.
-        return match crate::routes::user::upload(
-            &state,
-            &parts.headers,
-            parts.uri.query(),
-            peer.ip(),
-            body,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => e.into_response(),
-        };
-    }
-    let limit = if parts.uri.path() == "/api/v2/loaddata" && parts.method == hyper::Method::POST {
-        MAX_DUMP_BODY
-    } else {
-        MAX_BODY
-    };
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return ApiError::new(
-                hyper::StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {limit} bytes"),
-            )
-            .into_response();
-        }
-    };
     let request = Request {
         method: parts.method.clone(),
         path: parts.uri.path(),
         query: parts.uri.query(),
         headers: &parts.headers,
-        body,
+        body: Some(body),
         ip: peer.ip(),
     };
     let started = std::time::Instant::now();

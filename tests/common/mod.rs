@@ -7,6 +7,8 @@
 //! printed.
 #![allow(dead_code)]
 
+pub mod api;
+
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};

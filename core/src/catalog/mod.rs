@@ -139,6 +139,38 @@ impl Catalog {
         self.write(obj, PutMode::Update, Origin::Request).await
     }
 
+    /// Reads the object of type `T` with `key`, lets `change` edit it, and stores it
+    /// only if the stored object is still the one read (retried a few times
+    /// otherwise): a read-modify-write that never loses a concurrent update.
+    pub async fn modify<T, F>(&self, key: &str, change: F) -> Result<T>
+    where
+        T: Stored,
+        F: Fn(&mut T) -> Result<()>,
+    {
+        const ATTEMPTS: usize = 5;
+        let key = self.lookup_key(T::KIND, key);
+        let mut result = Err(Error::new(ErrorKind::Transient, "not tried"));
+        for _ in 0..ATTEMPTS {
+            let Some(doc) = self.store.get(T::KIND, &key).await.map_err(store_error)? else {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("{} {key:?} not found", T::KIND.label()),
+                ));
+            };
+            let base = doc.data.clone();
+            let mut obj: T = from_value(T::KIND, self.decorate(T::KIND, doc, false).await?)?;
+            change(&mut obj)?;
+            result = self
+                .write_once(&obj, PutMode::Update, Origin::Request, Some(&base))
+                .await;
+            if !matches!(&result, Err(e) if e.kind == ErrorKind::Transient) {
+                break;
+            }
+        }
+        self.bump();
+        result
+    }
+
     /// Adds or updates, as a dump load does.
     pub async fn restore<T: Stored>(&self, obj: &T, mode: PutMode) -> Result<T> {
         self.write(obj, mode, Origin::Restore).await
@@ -193,11 +225,11 @@ impl Catalog {
     /// write.
     async fn write<T: Stored>(&self, obj: &T, mode: PutMode, origin: Origin) -> Result<T> {
         const ATTEMPTS: usize = 5;
-        let mut result = self.write_once(obj, mode, origin).await;
+        let mut result = self.write_once(obj, mode, origin, None).await;
         for _ in 1..ATTEMPTS {
             match &result {
                 Err(e) if e.kind == ErrorKind::Transient => {
-                    result = self.write_once(obj, mode, origin).await;
+                    result = self.write_once(obj, mode, origin, None).await;
                 }
                 _ => break,
             }
@@ -206,7 +238,15 @@ impl Catalog {
         result
     }
 
-    async fn write_once<T: Stored>(&self, obj: &T, mode: PutMode, origin: Origin) -> Result<T> {
+    /// One write attempt; with `base`, a transient error unless the stored document is
+    /// still `base`.
+    async fn write_once<T: Stored>(
+        &self,
+        obj: &T,
+        mode: PutMode,
+        origin: Origin,
+        base: Option<&Value>,
+    ) -> Result<T> {
         let mut obj = obj.clone();
         let old = match mode {
             PutMode::Update => {
@@ -224,6 +264,13 @@ impl Catalog {
             }
             PutMode::Insert => None,
         };
+        if let Some(base) = base
+            && old.as_ref() != Some(base)
+        {
+            return Err(store_error(StoreError::Changed(
+                T::KIND.label().to_string(),
+            )));
+        }
         if let Some(old) = &old
             && let Some(secret) = obj.secret_mut()
             && (secret.is_empty() || T::KIND == Kind::ApiKey)

@@ -284,3 +284,28 @@ impl Transfer {
         );
     }
 }
+
+/// A transfer dropped without `close` or `abort` (its task was cancelled, e.g. at
+/// shutdown or when a client vanished mid-request) is aborted: an atomic upload's
+/// temporary file is removed (mode 1) or moved into place for a resume (mode 2) on
+/// the current runtime, so no stray temporary file is left behind.
+impl Drop for Transfer {
+    fn drop(&mut self) {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(s) = self.take_staging()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let fs = self.fs.clone();
+            rt.spawn(async move {
+                if s.keep_on_error {
+                    let _ = fs.rename(&s.temp, &s.target, true).await;
+                } else {
+                    let _ = fs.remove_file(&s.temp).await;
+                }
+            });
+        }
+        self.log(false);
+    }
+}

@@ -172,6 +172,29 @@ impl User {
         self.expiration_date > 0 && self.expiration_date < now_ms
     }
 
+    /// Whether `filters.denied_ip`/`allowed_ip` let a client at `ip` in: a denied
+    /// network always refuses; a non-empty allow list must contain the address.
+    pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
+        let nets = |field: &str| -> Vec<String> {
+            self.filters
+                .extra
+                .get(field)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        if nets("denied_ip")
+            .iter()
+            .any(|n| super::ip_list::contains(n, ip))
+        {
+            return false;
+        }
+        let allowed = nets("allowed_ip");
+        allowed.is_empty() || allowed.iter().any(|n| super::ip_list::contains(n, ip))
+    }
+
     /// Checks the user before it is stored: names, permissions, patterns, home dir.
     pub fn validate(&self) -> Result<()> {
         super::names::check_name("username", &self.username)?;
@@ -235,10 +258,11 @@ impl User {
                     .map_err(|e| Error::invalid(format!("filters.{field}: {e}")))?;
             }
         }
-        for key in &self.public_keys {
-            let mut it = key.split_whitespace();
-            if it.next().is_none() || it.next().is_none() {
-                return Err(Error::invalid("public_keys: could not parse key"));
+        for (i, key) in self.public_keys.iter().enumerate() {
+            if !valid_public_key(key) {
+                return Err(Error::invalid(format!(
+                    "public_keys[{i}]: not an OpenSSH public key (\"<type> <base64> [comment]\")"
+                )));
             }
         }
         let provider = self
@@ -324,9 +348,43 @@ impl User {
     }
 }
 
+/// Whether `line` is an OpenSSH public key: a type, then the base64 wire blob, which
+/// must name the same type.
+fn valid_public_key(line: &str) -> bool {
+    use base64::Engine as _;
+    let mut it = line.split_whitespace();
+    let (Some(algo), Some(blob)) = (it.next(), it.next()) else {
+        return false;
+    };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(blob) else {
+        return false;
+    };
+    let Some(len) = raw
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(|b| u32::from_be_bytes(b) as usize)
+    else {
+        return false;
+    };
+    raw.get(4..4 + len) == Some(algo.as_bytes()) && raw.len() > 4 + len
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_keys_must_parse() {
+        let ok =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJ1c3QtaXMtZ3JlYXQtaW5kZWVkLW9rLW9rLW9reHh4 a@b";
+        assert!(valid_public_key(ok));
+        assert!(!valid_public_key("not a key"));
+        assert!(!valid_public_key(
+            "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIHJ1c3QtaXMtZ3JlYXQtaW5kZWVkLW9rLW9rLW9reHh4"
+        ));
+        assert!(!valid_public_key("ssh-ed25519 !!!"));
+        assert!(!valid_public_key("ssh-ed25519"));
+    }
 
     fn user() -> User {
         serde_json::from_value(serde_json::json!({

@@ -13,6 +13,8 @@ pub mod user;
 use std::net::IpAddr;
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, StatusCode};
 use sftpgo_core::model::{
     Admin, ApiKey, EventAction, EventRule, Folder, Group, IpListEntry, Role, User,
@@ -34,10 +36,43 @@ pub struct Request<'a> {
     pub query: Option<&'a str>,
     /// Headers.
     pub headers: &'a HeaderMap,
-    /// Body (already size-limited).
-    pub body: Bytes,
+    /// The body, not read yet: handlers read it once the caller is authenticated.
+    pub body: Option<Incoming>,
     /// Client address.
     pub ip: IpAddr,
+}
+
+/// Largest JSON request body read (objects are capped at 1 MiB by the catalog).
+const MAX_BODY: usize = 2 << 20;
+/// Largest dump accepted by `POST /api/v2/loaddata` (SFTPGo's limit).
+const MAX_DUMP_BODY: usize = 20 << 20;
+
+impl Request<'_> {
+    /// Reads the whole body (2 MiB at most, 20 MiB for a dump; 413 beyond).
+    pub async fn read_body(&mut self) -> Result<Bytes, ApiError> {
+        let Some(body) = self.body.take() else {
+            return Ok(Bytes::new());
+        };
+        let limit = if self.path == "/api/v2/loaddata" && self.method == Method::POST {
+            MAX_DUMP_BODY
+        } else {
+            MAX_BODY
+        };
+        match Limited::new(body, limit).collect().await {
+            Ok(b) => Ok(b.to_bytes()),
+            Err(_) => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {limit} bytes"),
+            )),
+        }
+    }
+
+    /// The body as a stream, for uploads.
+    pub fn take_body(&mut self) -> Result<Incoming, ApiError> {
+        self.body
+            .take()
+            .ok_or_else(|| ApiError::bad_request("the request body was already read"))
+    }
 }
 
 pub(crate) fn decode_segment(s: &str) -> Result<String, ApiError> {
@@ -74,11 +109,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/logout"),
     ("get", "/user/token"),
     ("get", "/user/logout"),
+    ("get", "/user/profile"),
+    ("put", "/user/profile"),
+    ("put", "/user/changepwd"),
     ("get", "/user/dirs"),
     ("post", "/user/dirs"),
+    ("patch", "/user/dirs"),
+    ("delete", "/user/dirs"),
     ("get", "/user/files"),
+    ("post", "/user/files"),
+    ("patch", "/user/files"),
     ("delete", "/user/files"),
     ("post", "/user/files/upload"),
+    ("patch", "/user/files/metadata"),
+    ("post", "/user/file-actions/copy"),
+    ("post", "/user/file-actions/move"),
+    ("post", "/user/streamzip"),
     ("get", "/admin/profile"),
     ("put", "/admin/profile"),
     ("put", "/admin/changepwd"),
@@ -141,7 +187,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub const OPENAPI: &str = include_str!("../../../openapi/openapi.yaml");
 
 /// Serves one request.
-pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, ApiError> {
+pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpResponse, ApiError> {
     if req.path == "/healthz" {
         return Ok(json_response(
             StatusCode::OK,
@@ -166,27 +212,11 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
     if segs == ["token"] && req.method == Method::GET {
         return Ok(with_basic_challenge(token(state, &req).await));
     }
-    match segs.as_slice() {
-        ["user", "token"] if req.method == Method::GET => {
-            return Ok(with_basic_challenge(user::token(state, req.headers).await));
-        }
-        ["user", "logout"] if req.method == Method::GET => {
-            let claims = state
-                .tokens
-                .bearer_for(req.headers, user::USER_AUDIENCE)
-                .ok_or_else(ApiError::unauthorized)?;
-            state.tokens.revoke(&claims);
-            return Ok(message("Your token has been invalidated"));
-        }
-        ["user", "dirs"] => {
-            return user::dirs(state, &req.method, req.headers, req.query, req.ip).await;
-        }
-        ["user", "files"] => {
-            return user::files(state, &req.method, req.headers, req.query, req.ip).await;
-        }
-        _ => {}
+    if let ["user", rest @ ..] = segs.as_slice() {
+        return user::route(state, rest, &mut req).await;
     }
     let (admin, bearer) = authenticate(state, &req).await?;
+    let body = req.read_body().await?;
     // Until the password is changed, only changing it (and logging out) is allowed.
     let must_change = admin
         .filters
@@ -208,7 +238,7 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
         }
     };
     let method = &req.method;
-    let body = &req.body;
+    let body = &body;
     let crud = |label| Crud { catalog: c, label };
     match segs.as_slice() {
         ["version"] if *method == Method::GET => Ok(json_response(
@@ -289,7 +319,7 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
                     .serve::<User>(method, key, req.query, body)
                     .await
             } else {
-                users_of_role(state, &admin.role, method, key, &req).await
+                users_of_role(state, &admin.role, method, key, &req, body).await
             }
         }
         ["groups", rest @ ..] => {
@@ -352,7 +382,7 @@ pub async fn route(state: &HttpState, req: Request<'_>) -> Result<HttpResponse, 
         }
         ["iplists", list_type, rest @ ..] => {
             need("*")?;
-            ip_list(state, list_type, rest, &req).await
+            ip_list(state, list_type, rest, &req, body).await
         }
         _ => Err(ApiError::not_found()),
     }
@@ -438,6 +468,7 @@ async fn users_of_role(
     method: &Method,
     key: Option<&str>,
     req: &Request<'_>,
+    body: &Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let c = &state.catalog;
     if let Some(k) = key {
@@ -457,13 +488,13 @@ async fn users_of_role(
             Ok(json_response(StatusCode::OK, &page))
         }
         (&Method::POST, None) => {
-            let mut user: User = parse_body(&req.body, None)?;
+            let mut user: User = parse_body(body, None)?;
             user.role = role.to_string();
             let created = c.add(&user).await?;
             Ok(json_response(StatusCode::CREATED, &render(&created)))
         }
         (&Method::PUT, Some(k)) => {
-            let mut user: User = parse_body(&req.body, Some(k))?;
+            let mut user: User = parse_body(body, Some(k))?;
             user.role = role.to_string();
             c.update(&user).await?;
             Ok(message("User updated"))
@@ -473,7 +504,7 @@ async fn users_of_role(
                 catalog: c,
                 label: "User",
             }
-            .serve::<User>(method, key, req.query, &req.body)
+            .serve::<User>(method, key, req.query, body)
             .await
         }
     }
@@ -485,6 +516,7 @@ async fn ip_list(
     list_type: &str,
     rest: &[&str],
     req: &Request<'_>,
+    body: &Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let t: i32 = list_type
         .parse()
@@ -507,7 +539,7 @@ async fn ip_list(
             Ok(json_response(StatusCode::OK, &page))
         }
         (&Method::POST, []) => {
-            let mut entry: IpListEntry = parse_body(&req.body, None)?;
+            let mut entry: IpListEntry = parse_body(body, None)?;
             entry.list_type = t;
             c.add(&entry).await?;
             Ok(json_response(
@@ -522,14 +554,14 @@ async fn ip_list(
             );
             match *method {
                 Method::PUT => {
-                    let mut entry: IpListEntry = parse_body(&req.body, None)?;
+                    let mut entry: IpListEntry = parse_body(body, None)?;
                     entry.list_type = t;
                     entry.ipornet = (*net).to_string();
                     c.update(&entry).await?;
                     Ok(message("Entry updated"))
                 }
                 _ => {
-                    crud.serve::<IpListEntry>(method, Some(&key), req.query, &req.body)
+                    crud.serve::<IpListEntry>(method, Some(&key), req.query, body)
                         .await
                 }
             }

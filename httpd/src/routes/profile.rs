@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sftpgo_core::model::Admin;
 
 use crate::HttpState;
-use crate::response::{ApiError, HttpResponse, json_response, message};
+use crate::response::{ApiError, HttpResponse, json_response, message, parse_json as parse};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,12 +26,6 @@ struct ProfileUpdate {
 struct PasswordChange {
     current_password: String,
     new_password: String,
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de)
-        .map_err(|e| ApiError::bad_request(format!("invalid field {}: {}", e.path(), e.inner())))
 }
 
 /// `GET /admin/profile`.
@@ -58,14 +52,16 @@ pub async fn update(
     body: &Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let p: ProfileUpdate = parse(body)?;
-    let mut changed = admin.clone();
-    changed.email = p.email;
-    changed.description = p.description;
-    changed
-        .filters
-        .insert("allow_api_key_auth".into(), p.allow_api_key_auth.into());
-    changed.password = String::new();
-    state.catalog.update(&changed).await?;
+    state
+        .catalog
+        .modify::<Admin, _>(&admin.username, |a| {
+            a.email.clone_from(&p.email);
+            a.description.clone_from(&p.description);
+            a.filters
+                .insert("allow_api_key_auth".into(), p.allow_api_key_auth.into());
+            Ok(())
+        })
+        .await?;
     Ok(message("Profile updated"))
 }
 
@@ -91,9 +87,25 @@ pub async fn change_password(
             "new_password: it must differ from the current one",
         ));
     }
-    let mut changed = admin.clone();
-    changed.password = p.new_password;
-    changed.filters.remove("require_password_change");
-    state.catalog.update(&changed).await?;
+    // Hashed once, outside the compare-and-set loop.
+    let plain = p.new_password;
+    let hash = tokio::task::spawn_blocking(move || sftpgo_core::password::hash(&plain))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let verified_hash = admin.password.clone();
+    state
+        .catalog
+        .modify::<Admin, _>(&admin.username, |a| {
+            // The password checked above must still be the stored one.
+            if a.password != verified_hash {
+                return Err(sftpgo_core::Error::invalid(
+                    "current_password: the password changed meanwhile",
+                ));
+            }
+            a.password.clone_from(&hash);
+            a.filters.remove("require_password_change");
+            Ok(())
+        })
+        .await?;
     Ok(message("Password updated"))
 }

@@ -6,7 +6,7 @@ use sftpgo_core::store::{Counter, CounterOp, Kind};
 
 use super::maintenance::query_param;
 use crate::HttpState;
-use crate::response::{ApiError, HttpResponse, message};
+use crate::response::{ApiError, HttpResponse, message, parse_json as parse};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -33,12 +33,6 @@ fn op(query: Option<&str>, v: i64) -> Result<CounterOp, ApiError> {
             "invalid mode {other:?} (reset or add)"
         ))),
     }
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de)
-        .map_err(|e| ApiError::bad_request(format!("invalid field {}: {}", e.path(), e.inner())))
 }
 
 /// `PUT /quotas/users/{username}/usage` and `/quotas/folders/{name}/usage`.

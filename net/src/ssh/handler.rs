@@ -9,7 +9,7 @@ use russh::server::{
     Auth, ChannelOpenHandle, Handler, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
 };
 use russh::{Channel, ChannelId};
-use sftpgo_core::auth::AuthError;
+use sftpgo_core::auth::{AuthError, Client};
 use sftpgo_core::connection::Connection;
 use sftpgo_core::model::User;
 use sftpgo_core::sessions::SessionGuard;
@@ -20,6 +20,7 @@ use super::SshServer;
 pub struct SshHandler {
     srv: Arc<SshServer>,
     peer: String,
+    peer_ip: std::net::IpAddr,
     conn_id: String,
     user: Option<Arc<User>>,
     guard: Option<SessionGuard>,
@@ -34,11 +35,12 @@ fn key_parts(key: &russh::keys::PublicKey) -> Option<(String, String)> {
 
 impl SshHandler {
     /// A handler for a client at `peer`.
-    pub fn new(srv: Arc<SshServer>, peer: String) -> Self {
+    pub fn new(srv: Arc<SshServer>, peer: std::net::SocketAddr) -> Self {
         let conn_id = srv.sessions.connection_id("SSH");
         Self {
             srv,
-            peer,
+            peer: peer.to_string(),
+            peer_ip: peer.ip(),
             conn_id,
             user: None,
             guard: None,
@@ -66,6 +68,13 @@ impl SshHandler {
         self.guard = Some(guard);
         self.user = Some(Arc::new(user));
         Auth::Accept
+    }
+
+    fn client(&self) -> Client<'static> {
+        Client {
+            protocol: "SSH",
+            ip: self.peer_ip,
+        }
     }
 
     fn failed(&self, username: &str, method: &str, e: &AuthError) -> Auth {
@@ -112,10 +121,12 @@ impl Handler for SshHandler {
         if !self.srv.config.password_authentication {
             return Ok(Auth::reject());
         }
-        Ok(match self.srv.auth.password(user, password, "SSH").await {
-            Ok(u) => self.login(u, "password"),
-            Err(e) => self.failed(user, "password", &e),
-        })
+        Ok(
+            match self.srv.auth.password(user, password, self.client()).await {
+                Ok(u) => self.login(u, "password"),
+                Err(e) => self.failed(user, "password", &e),
+            },
+        )
     }
 
     async fn auth_publickey_offered(
@@ -130,7 +141,7 @@ impl Handler for SshHandler {
             if self
                 .srv
                 .auth
-                .accepts_public_key(user, &algo, &blob, "SSH")
+                .accepts_public_key(user, &algo, &blob, self.client())
                 .await
             {
                 Auth::Accept
@@ -149,7 +160,12 @@ impl Handler for SshHandler {
             return Ok(Auth::reject());
         };
         Ok(
-            match self.srv.auth.public_key(user, &algo, &blob, "SSH").await {
+            match self
+                .srv
+                .auth
+                .public_key(user, &algo, &blob, self.client())
+                .await
+            {
                 Ok(u) => self.login(u, "publickey"),
                 Err(e) => self.failed(user, "publickey", &e),
             },

@@ -56,7 +56,7 @@ impl SshServer {
             }
         };
         let _ = stream.set_nodelay(true);
-        let handler = SshHandler::new(self.clone(), peer.clone());
+        let handler = SshHandler::new(self.clone(), peer_addr);
         let stream = read_buffer::ReadBuffered::new(stream);
         match russh::server::run_stream(self.russh.clone(), stream, handler).await {
             Ok(session) => {

@@ -10,7 +10,7 @@ pub fn user(name: &str) -> User {
     serde_json::from_value(serde_json::json!({
         "username": name, "home_dir": format!("/srv/{name}"), "password": "$2b$04$abc",
         "permissions": {"/": ["*"], "/ro": ["list", "download"]},
-        "public_keys": ["ssh-ed25519 AAAA c"], "email": "a@example.com", "status": 1,
+        "public_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG/tJElFUESSVt492etT2YkugyaNDmyhE1asK3VnRO3/ c"], "email": "a@example.com", "status": 1,
         "quota_size": 1_i64 << 40, "uid": 4_000_000_000_u32, "expiration_date": 1_900_000_000_000_i64,
         "filters": {"file_patterns": [{"path": "/x", "denied_patterns": ["*.exe"]}], "web_client": ["mfa-disabled"]},
         "description": "unicode: żółw 🐢"

@@ -1,0 +1,572 @@
+//! User API operations that move file data, all streamed: `GET /user/files` (download,
+//! one `Range`), `POST /user/files/upload` (raw body, `X-SFTPGO-MTIME`),
+//! `POST /user/files` (multipart, field `filenames`) and `POST /user/streamzip` (a ZIP
+//! of several paths). A failure after the response started aborts the connection.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use hyper::{StatusCode, header};
+use sftpgo_core::connection::{Connection, Transfer, WriteOptions};
+use sftpgo_core::path::VirtualPath;
+use sftpgo_vfs::{FileKind, SetAttrs};
+
+use super::{bool_arg, connection, make_dirs, make_parents, path_arg, required_path_arg, writable};
+use crate::HttpState;
+use crate::multipart::{Chunks, Multipart, boundary};
+use crate::response::{ApiError, Body, HttpResponse, json_response};
+use crate::routes::Request;
+use crate::zip::ZipWriter;
+
+/// Size of each read of a download and of each streamed chunk.
+const CHUNK: usize = 256 * 1024;
+/// Deepest directory level an archive descends to.
+const MAX_ZIP_DEPTH: usize = 64;
+
+type Sender = http_body_util::channel::Sender<Bytes, std::io::Error>;
+
+/// A streamed response body and the sender that fills it.
+fn channel() -> (Sender, Body) {
+    use http_body_util::BodyExt;
+    let (tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(4);
+    (tx, body.boxed_unsync())
+}
+
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes: the
+/// inclusive range, or `None` when it cannot be satisfied.
+fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            (size.saturating_sub(n), size - 1)
+        }
+        (a, "") => (a.parse().ok()?, size - 1),
+        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size - 1)),
+    };
+    (start <= end && start < size).then_some((start, end))
+}
+
+/// `attachment` with the name in RFC 6266/5987 form (ASCII fallback plus UTF-8).
+fn attachment(name: &str) -> header::HeaderValue {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    header::HeaderValue::from_str(&format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or_else(|_| header::HeaderValue::from_static("attachment"))
+}
+
+/// HTTP date (RFC 7231 IMF-fixdate) of Unix seconds.
+fn http_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d, h, mi, s) = crate::jwt::civil(secs);
+    let weekday = usize::try_from(secs.div_euclid(86_400).rem_euclid(7)).unwrap_or(0);
+    let month = usize::try_from(mo - 1).unwrap_or(0);
+    format!(
+        "{}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} GMT",
+        DAYS.get(weekday).unwrap_or(&"Thu"),
+        MONTHS.get(month).unwrap_or(&"Jan")
+    )
+}
+
+/// `GET /user/files?path=`: the file, or the `Range` asked for.
+pub async fn download(conn: Connection, req: &Request<'_>) -> Result<HttpResponse, ApiError> {
+    let path = path_arg(req, "path")?;
+    if path.is_root() {
+        return Err(ApiError::bad_request("please set the path to a valid file"));
+    }
+    if conn.stat(&path).await?.kind == FileKind::Dir {
+        return Err(ApiError::bad_request(format!(
+            "please set the path to a valid file, {:?} is a directory",
+            path.as_str()
+        )));
+    }
+    let transfer = conn.open_read(&path).await?;
+    let info = transfer.stat().await?;
+    let size = info.size;
+    let range = req
+        .headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, size));
+    let (status, start, end) = match range {
+        None => (StatusCode::OK, 0, size),
+        Some(Some((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b + 1),
+        Some(None) => {
+            let _ = transfer.close().await;
+            let mut resp =
+                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "invalid range").into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{size}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(resp);
+        }
+    };
+    let (mut tx, body) = channel();
+    tokio::spawn(async move {
+        let mut offset = start;
+        let mut buf = vec![0u8; CHUNK];
+        let mut failed = None;
+        while offset < end {
+            let want = usize::try_from((end - offset).min(CHUNK as u64)).unwrap_or(CHUNK);
+            let Some(slice) = buf.get_mut(..want) else {
+                break;
+            };
+            match transfer.read_at(slice, offset).await {
+                Ok(0) => {
+                    failed = Some("the file shrank while being sent".to_string());
+                    break;
+                }
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    break;
+                }
+                Ok(n) => {
+                    let chunk = Bytes::copy_from_slice(slice.get(..n).unwrap_or_default());
+                    if tx.send_data(chunk).await.is_err() {
+                        failed = Some("client went away".into());
+                        break;
+                    }
+                    offset += n as u64;
+                }
+            }
+        }
+        match failed {
+            None => {
+                let _ = transfer.close().await;
+            }
+            Some(why) => {
+                transfer.abort().await;
+                abort_body(tx, &why);
+            }
+        }
+        drop(conn);
+    });
+    let mut resp = hyper::Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_DISPOSITION, attachment(path.name()));
+    h.insert(
+        header::CONTENT_LENGTH,
+        header::HeaderValue::from(end - start),
+    );
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&http_date(info.mtime)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = header::HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end - 1))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    Ok(resp)
+}
+
+/// Ends a streamed body with an error, so hyper drops the connection and the client
+/// never takes a partial file for a complete one.
+fn abort_body(tx: Sender, why: &str) {
+    tx.abort(std::io::Error::other(why.to_string()));
+}
+
+/// The request's server-wide body limit (`httpd.max_upload_file_size`, 0: none).
+fn body_limit(state: &HttpState) -> u64 {
+    u64::try_from(state.max_upload_file_size)
+        .ok()
+        .filter(|m| *m > 0)
+        .unwrap_or(u64::MAX)
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the upload is larger than httpd.max_upload_file_size",
+    )
+}
+
+/// Where an upload's bytes come from.
+trait Source {
+    /// The next chunk; `None` at the end of the file.
+    async fn next(&mut self) -> Result<Option<Bytes>, ApiError>;
+    /// Request bytes read so far.
+    fn received(&self) -> u64;
+}
+
+/// A raw request body.
+struct RawBody {
+    body: hyper::body::Incoming,
+    received: u64,
+}
+
+impl Source for RawBody {
+    async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
+        let chunk = self.body.next_chunk().await?;
+        if let Some(c) = &chunk {
+            self.received += c.len() as u64;
+        }
+        Ok(chunk)
+    }
+
+    fn received(&self) -> u64 {
+        self.received
+    }
+}
+
+/// The current part of a multipart body.
+struct FormPart<'a, B>(&'a mut Multipart<B>);
+
+impl<B: Chunks> Source for FormPart<'_, B> {
+    async fn next(&mut self) -> Result<Option<Bytes>, ApiError> {
+        self.0.read_chunk().await
+    }
+
+    fn received(&self) -> u64 {
+        self.0.received
+    }
+}
+
+/// Writes `source` into `transfer`, checking the request bytes read against `limit`.
+/// The transfer is aborted on failure.
+async fn fill(transfer: &Transfer, limit: u64, source: &mut impl Source) -> Result<(), ApiError> {
+    let mut offset = 0u64;
+    loop {
+        let data = match source.next().await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                transfer.abort().await;
+                return Err(e);
+            }
+        };
+        if source.received() > limit {
+            transfer.abort().await;
+            return Err(too_large());
+        }
+        if let Err(e) = transfer.write_at(&data, offset).await {
+            transfer.abort().await;
+            return Err(e.into());
+        }
+        offset += data.len() as u64;
+    }
+}
+
+fn overwrite() -> WriteOptions {
+    WriteOptions {
+        truncate: true,
+        create: true,
+        ..WriteOptions::default()
+    }
+}
+
+/// `POST /user/files/upload?path=`: the request body is the file, written as it
+/// arrives.
+pub async fn upload(state: &HttpState, req: &mut Request<'_>) -> Result<HttpResponse, ApiError> {
+    let path = required_path_arg(req, "path")?;
+    let conn = connection(state, req).await?;
+    writable(&conn)?;
+    if bool_arg(req, "mkdir_parents")? {
+        make_parents(&conn, &path).await?;
+    }
+    let mut body = RawBody {
+        body: req.take_body()?,
+        received: 0,
+    };
+    let transfer = conn.open_write(&path, overwrite()).await?;
+    fill(&transfer, body_limit(state), &mut body).await?;
+    if let Some(ms) = req
+        .headers
+        .get("x-sftpgo-mtime")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        let secs = ms.div_euclid(1000);
+        let attrs = SetAttrs {
+            times: Some((secs, secs)),
+            ..SetAttrs::default()
+        };
+        // Only with the `chtimes` permission; otherwise ignored, as SFTPGo does.
+        if conn.authorize_set_attrs(&path, &attrs).is_ok() {
+            let _ = transfer.set_attrs(&attrs).await;
+        }
+    }
+    transfer.close().await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &serde_json::json!({"message": "Upload completed"}),
+    ))
+}
+
+/// The last component of a client file name (`a/b/../c.txt` gives `c.txt`).
+fn upload_name(filename: &str) -> Result<String, ApiError> {
+    let name = filename.rsplit('/').next().unwrap_or_default();
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(ApiError::bad_request(format!(
+            "invalid file name {filename:?}"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+/// `POST /user/files?path=<dir>`: multipart form, every `filenames` part is one file
+/// stored under `path` with its base name.
+pub async fn upload_multipart(
+    state: &HttpState,
+    req: &mut Request<'_>,
+) -> Result<HttpResponse, ApiError> {
+    let conn = connection(state, req).await?;
+    writable(&conn)?;
+    let content_type = req
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = boundary(content_type)?;
+    let dir = path_arg(req, "path")?;
+    if bool_arg(req, "mkdir_parents")? {
+        make_dirs(&conn, &dir).await?;
+    }
+    let mut form = Multipart::new(req.take_body()?, &boundary);
+    let limit = body_limit(state);
+    let mut uploaded = 0usize;
+    while let Some(part) = form.next_part().await? {
+        let Some(filename) = part.filename.filter(|_| part.name == "filenames") else {
+            continue;
+        };
+        let target = dir.join(&upload_name(&filename)?)?;
+        let transfer = conn.open_write(&target, overwrite()).await?;
+        fill(&transfer, limit, &mut FormPart(&mut form)).await?;
+        transfer.close().await?;
+        uploaded += 1;
+    }
+    if uploaded == 0 {
+        return Err(ApiError::bad_request("No files uploaded!"));
+    }
+    Ok(json_response(
+        StatusCode::CREATED,
+        &serde_json::json!({"message": "Upload completed"}),
+    ))
+}
+
+/// The download name SFTPGo gives an archive.
+fn zip_name(username: &str, paths: &[VirtualPath]) -> String {
+    match paths {
+        [one] => {
+            let name = one.name();
+            let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+            format!("{username}-{stem}.zip")
+        }
+        _ => format!("{username}-download.zip"),
+    }
+}
+
+/// `POST /user/streamzip` with a JSON array of paths: one ZIP of them (directories
+/// recursively), streamed as it is built.
+pub async fn stream_zip(
+    state: &HttpState,
+    req: &mut Request<'_>,
+) -> Result<HttpResponse, ApiError> {
+    let conn = connection(state, req).await?;
+    let body = req.read_body().await?;
+    let raw: Vec<String> = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("the body must be a JSON array of paths: {e}"))
+    })?;
+    let mut seen = HashSet::new();
+    let mut paths = Vec::new();
+    for p in raw {
+        let p = VirtualPath::resolve(&VirtualPath::root(), &p)?;
+        if seen.insert(p.as_str().to_string()) {
+            // Missing or hidden paths fail here, with a status, before streaming.
+            conn.stat(&p).await?;
+            paths.push(p);
+        }
+    }
+    if paths.is_empty() {
+        return Err(ApiError::bad_request("no paths to archive"));
+    }
+    let name = zip_name(&conn.user().username, &paths);
+    let (tx, body) = channel();
+    tokio::spawn(async move {
+        let mut zip = Zipper {
+            conn: &conn,
+            zip: ZipWriter::new(),
+            tx,
+            buf: vec![0u8; CHUNK],
+        };
+        let mut result = Ok(());
+        for p in &paths {
+            result = Box::pin(zip.add(p, 0)).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            zip.zip.finish();
+            result = zip.flush().await;
+        }
+        if let Err(why) = result {
+            tracing::warn!(sender = "httpd", connection_id = %conn.id(), error = %why,
+                "zip stream aborted");
+            abort_body(zip.tx, &why);
+        }
+    });
+    let mut resp = hyper::Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/zip"),
+    );
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("none"),
+    );
+    h.insert(header::CONTENT_DISPOSITION, attachment(&name));
+    Ok(resp)
+}
+
+/// Walks paths into an archive.
+struct Zipper<'a> {
+    conn: &'a Connection,
+    zip: ZipWriter,
+    tx: Sender,
+    buf: Vec<u8>,
+}
+
+impl Zipper<'_> {
+    async fn flush(&mut self) -> Result<(), String> {
+        let bytes = self.zip.take();
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .send_data(bytes)
+            .await
+            .map_err(|_| "client went away".to_string())
+    }
+
+    async fn add(&mut self, p: &VirtualPath, depth: usize) -> Result<(), String> {
+        if depth > MAX_ZIP_DEPTH {
+            return Err(format!("{p}: directory tree too deep"));
+        }
+        let info = self.conn.stat(p).await.map_err(|e| format!("{p}: {e}"))?;
+        let entry = p.as_str().trim_start_matches('/');
+        if info.kind == FileKind::Dir {
+            if !p.is_root() {
+                self.zip.add_dir(entry, info.mtime);
+            }
+            let children = self
+                .conn
+                .read_dir(p)
+                .await
+                .map_err(|e| format!("{p}: {e}"))?;
+            for child in children {
+                let cp = p.join(&child.name).map_err(|e| e.to_string())?;
+                // Linked directories are left out: they could loop.
+                if child.kind == FileKind::Symlink
+                    && self
+                        .conn
+                        .stat(&cp)
+                        .await
+                        .is_ok_and(|i| i.kind == FileKind::Dir)
+                {
+                    continue;
+                }
+                Box::pin(self.add(&cp, depth + 1)).await?;
+            }
+            return self.flush().await;
+        }
+        let t = self
+            .conn
+            .open_read(p)
+            .await
+            .map_err(|e| format!("{p}: {e}"))?;
+        self.zip.start_file(entry, info.mtime, info.size);
+        let mut offset = 0u64;
+        while offset < info.size {
+            let want = usize::try_from((info.size - offset).min(CHUNK as u64)).unwrap_or(CHUNK);
+            let slice = self.buf.get_mut(..want).unwrap_or_default();
+            let n = match t.read_at(slice, offset).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    t.abort().await;
+                    return Err(format!("{p}: {e}"));
+                }
+            };
+            offset += n as u64;
+            let data = self.buf.get(..n).unwrap_or_default();
+            if let Err(e) = self.zip.write(data) {
+                t.abort().await;
+                return Err(e.to_string());
+            }
+            if let Err(e) = self.flush().await {
+                t.abort().await;
+                return Err(e);
+            }
+        }
+        self.zip.finish_file();
+        let _ = t.close().await;
+        self.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=0-1,3-4", 100), None);
+        assert_eq!(parse_range("bytes=0-0", 0), None);
+    }
+
+    #[test]
+    fn names_and_dates() {
+        assert_eq!(upload_name("a/b/../c.txt").unwrap(), "c.txt");
+        assert!(upload_name("x/..").is_err());
+        assert!(upload_name("dir/").is_err());
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        let v = attachment("ré \"x\".txt");
+        assert_eq!(
+            v.to_str().unwrap(),
+            "attachment; filename=\"r_ _x_.txt\"; filename*=UTF-8''r%C3%A9%20%22x%22.txt"
+        );
+        let p = |s: &str| VirtualPath::parse(s).unwrap();
+        assert_eq!(zip_name("bob", &[p("/docs/a.tar.gz")]), "bob-a.tar.zip");
+        assert_eq!(zip_name("bob", &[p("/a"), p("/b")]), "bob-download.zip");
+    }
+}
