@@ -94,7 +94,11 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         addrs.push(socket_addr("sftpd", &b.address, b.port)?);
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    start_http(&rt, &cfg, args, catalog, store, limiter, &stop_rx)?;
+    let shared = Shared {
+        limiter,
+        sessions: sessions.clone(),
+    };
+    start_http(&rt, &cfg, args, catalog, store, shared, &stop_rx)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -139,13 +143,21 @@ fn socket_addr(section: &str, address: &str, port: u16) -> Result<std::net::Sock
 }
 
 /// Starts the REST API on the side runtime for every `httpd` binding that serves it.
+/// What every protocol shares about connections.
+struct Shared {
+    /// Caps checked when a connection is accepted.
+    limiter: Arc<ConnectionLimiter>,
+    /// Authenticated connections (max_sessions, listing, closing).
+    sessions: Arc<SessionRegistry>,
+}
+
 fn start_http(
     rt: &tokio::runtime::Runtime,
     cfg: &AppConfig,
     args: &ConfigArgs,
     catalog: sftpgo_core::catalog::Catalog,
     store: Arc<dyn sftpgo_core::store::UserStore>,
-    limiter: Arc<ConnectionLimiter>,
+    shared: Shared,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
     let bindings: Vec<_> = cfg
@@ -190,7 +202,8 @@ fn start_http(
         sftpgo_httpd::HttpState::new(catalog, &cfg.httpd, &signing)
             .with_backups_dir(args.config_dir.join(&cfg.data_provider.backups_path))
             .with_status(status)
-            .with_limiter(limiter)
+            .with_limiter(shared.limiter)
+            .with_sessions(shared.sessions)
             .with_user_api(sftpgo_httpd::routes::user::UserApi {
                 auth: Authenticator::new(store)
                     .with_password_caching(cfg.data_provider.password_caching),

@@ -64,6 +64,13 @@ fn unzip_listing(path: &std::path::Path, dest: &std::path::Path) -> String {
     out.stdout
 }
 
+/// Whether an SSH log line of the server contains `text`.
+fn ssh_log_has(srv: &Server, text: &str) -> bool {
+    srv.log_tail()
+        .lines()
+        .any(|l| l.contains("\"sender\":\"SSH\"") && l.contains(text))
+}
+
 #[test]
 fn user_file_actions_multipart_and_zip_streams() {
     let (srv, api) = start_with_api();
@@ -273,6 +280,10 @@ fn user_account_api_keys_and_web_client_options() {
         })
         .user("carol", |u| {
             u["filters"]["denied_ip"] = json!(["127.0.0.0/8", "::1/128"]);
+        })
+        .user("dave", |u| {
+            u["filters"]["totp_config"] = json!({"enabled": true, "config_name": "Default",
+                "protocols": ["SSH", "HTTP"]});
         });
     let (srv, api) = start_api_with(builder);
     let root = api.token("root", "root-pass-1");
@@ -399,8 +410,19 @@ fn user_account_api_keys_and_web_client_options() {
     srv.sftp_batch_as("carol", &srv.client_key, &["ls"], CLIENT_TIMEOUT)
         .assert_refused("denied_ip refuses SSH logins");
     assert!(
-        srv.log_tail().contains("is not allowed"),
+        ssh_log_has(&srv, "login from 127.0.0.1 is not allowed"),
         "the refusal is logged with its reason: {}",
+        srv.log_tail()
+    );
+
+    // dave has two-factor authentication on for SSH and HTTP, which cannot be asked for
+    // yet: both refuse rather than skip the second factor.
+    assert_eq!(user_token(&api, "dave", PASSWORD).status, 401);
+    srv.sftp_batch_as("dave", &srv.client_key, &["ls"], CLIENT_TIMEOUT)
+        .assert_refused("2FA users cannot skip the second factor over SSH");
+    assert!(
+        ssh_log_has(&srv, "two-factor authentication is required for SSH"),
+        "{}",
         srv.log_tail()
     );
 }

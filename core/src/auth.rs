@@ -118,6 +118,12 @@ impl Authenticator {
         if method.denied_by(&user, protocol) {
             return Err(AuthError::NotAllowed("login method is not allowed".into()));
         }
+        if user.totp_required_for(protocol) {
+            // Fail closed: the second factor cannot be asked for yet.
+            return Err(AuthError::NotAllowed(format!(
+                "two-factor authentication is required for {protocol} and is not supported yet"
+            )));
+        }
         if !user.ip_allowed(ip) {
             return Err(AuthError::NotAllowed(format!(
                 "login from {ip} is not allowed"
@@ -218,18 +224,5 @@ impl Authenticator {
         } else {
             Err(AuthError::InvalidCredentials)
         }
-    }
-
-    /// Whether `username` exists and may try public-key auth (a cheap pre-check).
-    pub async fn accepts_public_key(
-        &self,
-        username: &str,
-        algo: &str,
-        blob_b64: &str,
-        client: Client<'_>,
-    ) -> bool {
-        self.public_key(username, algo, blob_b64, client)
-            .await
-            .is_ok()
     }
 }

@@ -43,6 +43,9 @@ pub struct HttpState {
     /// Connection caps shared with the other protocols (`common.max_total_connections`,
     /// `common.max_per_host_connections`).
     pub limiter: Option<std::sync::Arc<sftpgo_core::sessions::ConnectionLimiter>>,
+    /// Authenticated connections of every protocol: user API requests register here
+    /// (counted in `max_sessions`), and `/connections` lists and closes them.
+    pub sessions: std::sync::Arc<sftpgo_core::sessions::SessionRegistry>,
 }
 
 impl HttpState {
@@ -66,6 +69,7 @@ impl HttpState {
             users: None,
             max_upload_file_size: config.max_upload_file_size,
             limiter: None,
+            sessions: std::sync::Arc::default(),
         }
     }
 
@@ -75,6 +79,15 @@ impl HttpState {
         limiter: std::sync::Arc<sftpgo_core::sessions::ConnectionLimiter>,
     ) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Shares the session registry of the other protocols.
+    pub fn with_sessions(
+        mut self,
+        sessions: std::sync::Arc<sftpgo_core::sessions::SessionRegistry>,
+    ) -> Self {
+        self.sessions = sessions;
         self
     }
 

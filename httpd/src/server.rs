@@ -32,6 +32,7 @@ async fn handle(
         headers: &parts.headers,
         body: Some(body),
         ip: peer.ip(),
+        peer,
     };
     let started = std::time::Instant::now();
     let resp = match route(&state, request).await {

@@ -16,6 +16,7 @@ use sftpgo_vfs::Fs;
 use crate::config::UploadMode;
 use crate::model::{Permission, User};
 use crate::path::VirtualPath;
+use crate::sessions::Activity;
 use crate::{Error, Result};
 
 pub use transfer::{Transfer, TransferKind, WriteOptions};
@@ -32,6 +33,7 @@ pub struct Connection {
     fs: Arc<dyn Fs>,
     upload_mode: UploadMode,
     start_dir: VirtualPath,
+    activity: Activity,
 }
 
 impl Connection {
@@ -58,7 +60,15 @@ impl Connection {
             fs,
             upload_mode,
             start_dir,
+            activity: Activity::default(),
         }
+    }
+
+    /// Records this session's requests in `activity` (shared with the session
+    /// registry, which reports the last one).
+    pub fn with_activity(mut self, activity: Activity) -> Self {
+        self.activity = activity;
+        self
     }
 
     /// Connection id used in logs.
@@ -86,8 +96,10 @@ impl Connection {
         &self.start_dir
     }
 
-    /// Canonicalises a client path. Relative paths start at the start directory.
+    /// Canonicalises a client path. Relative paths start at the start directory. Every
+    /// client request passes here, so this is where activity is recorded.
     pub fn resolve(&self, raw: &str) -> Result<VirtualPath> {
+        self.activity.touch();
         VirtualPath::resolve(&self.start_dir, raw)
     }
 

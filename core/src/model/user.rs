@@ -172,6 +172,19 @@ impl User {
         self.expiration_date > 0 && self.expiration_date < now_ms
     }
 
+    /// Whether the user's two-factor configuration (`filters.totp_config`) is enabled
+    /// for `protocol` (`SSH`, `FTP`, `HTTP`).
+    pub fn totp_required_for(&self, protocol: &str) -> bool {
+        let Some(cfg) = self.filters.extra.get("totp_config") else {
+            return false;
+        };
+        cfg.get("enabled").and_then(Value::as_bool) == Some(true)
+            && cfg
+                .get("protocols")
+                .and_then(Value::as_array)
+                .is_some_and(|p| p.iter().any(|v| v == protocol))
+    }
+
     /// Whether `filters.denied_ip`/`allowed_ip` let a client at `ip` in: a denied
     /// network always refuses; a non-empty allow list must contain the address.
     pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {

@@ -4,6 +4,7 @@
 //! folders by `manage_folders`, everything else administrative by `*`). A role admin
 //! sees and manages only the users of its role.
 
+pub mod connections;
 pub mod crud;
 pub mod maintenance;
 pub mod profile;
@@ -40,6 +41,8 @@ pub struct Request<'a> {
     pub body: Option<Incoming>,
     /// Client address.
     pub ip: IpAddr,
+    /// Client address and port.
+    pub peer: std::net::SocketAddr,
 }
 
 /// Largest JSON request body read (objects are capped at 1 MiB by the catalog).
@@ -130,6 +133,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/admin/changepwd"),
     ("get", "/version"),
     ("get", "/status"),
+    ("get", "/connections"),
+    ("delete", "/connections/{connectionID}"),
     ("get", "/dumpdata"),
     ("get", "/loaddata"),
     ("post", "/loaddata"),
@@ -245,6 +250,14 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
             StatusCode::OK,
             &serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "build_date": "", "commit_hash": "", "features": []}),
         )),
+        ["connections"] if *method == Method::GET => {
+            need("view_conns")?;
+            Ok(connections::list(state, &admin))
+        }
+        ["connections", id] if *method == Method::DELETE => {
+            need("close_conns")?;
+            connections::close(state, &admin, id)
+        }
         ["status"] if *method == Method::GET => {
             need("view_status")?;
             maintenance::status(state).await

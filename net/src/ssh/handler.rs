@@ -12,7 +12,7 @@ use russh::{Channel, ChannelId};
 use sftpgo_core::auth::{AuthError, Client};
 use sftpgo_core::connection::Connection;
 use sftpgo_core::model::User;
-use sftpgo_core::sessions::SessionGuard;
+use sftpgo_core::sessions::{Activity, Closer, NewConnection, SessionGuard};
 
 use super::SshServer;
 
@@ -24,6 +24,8 @@ pub struct SshHandler {
     conn_id: String,
     user: Option<Arc<User>>,
     guard: Option<SessionGuard>,
+    closer: Closer,
+    activity: Activity,
     channels: HashMap<ChannelId, Channel<Msg>>,
 }
 
@@ -34,8 +36,9 @@ fn key_parts(key: &russh::keys::PublicKey) -> Option<(String, String)> {
 }
 
 impl SshHandler {
-    /// A handler for a client at `peer`.
-    pub fn new(srv: Arc<SshServer>, peer: std::net::SocketAddr) -> Self {
+    /// A handler for a client at `peer`; `closer` is how an admin ends the connection
+    /// once it is registered at login.
+    pub fn new(srv: Arc<SshServer>, peer: std::net::SocketAddr, closer: Closer) -> Self {
         let conn_id = srv.sessions.connection_id("SSH");
         Self {
             srv,
@@ -44,16 +47,23 @@ impl SshHandler {
             conn_id,
             user: None,
             guard: None,
+            closer,
+            activity: Activity::default(),
             channels: HashMap::new(),
         }
     }
 
     fn login(&mut self, user: User, method: &str) -> Auth {
-        let Some(guard) = self
-            .srv
-            .sessions
-            .try_acquire(&user.username, user.max_sessions)
-        else {
+        let registered = NewConnection {
+            id: self.conn_id.clone(),
+            username: user.username.clone(),
+            role: user.role.clone(),
+            protocol: "SSH".into(),
+            remote: self.peer.clone(),
+            closer: self.closer.clone(),
+            activity: self.activity.clone(),
+        };
+        let Some(guard) = self.srv.sessions.try_acquire(registered, user.max_sessions) else {
             tracing::warn!(connection_id = %self.conn_id, username = %user.username, remote = %self.peer,
                 "login refused: too many open sessions");
             return self.reject();
@@ -103,14 +113,20 @@ impl SshHandler {
                 return None;
             }
         };
-        Some(Connection::new(
-            self.conn_id.clone(),
-            protocol,
-            self.peer.clone(),
-            user,
-            fs,
-            self.srv.common.upload_mode,
-        ))
+        if let Some(guard) = &self.guard {
+            guard.describe(Some(protocol), None);
+        }
+        Some(
+            Connection::new(
+                self.conn_id.clone(),
+                protocol,
+                self.peer.clone(),
+                user,
+                fs,
+                self.srv.common.upload_mode,
+            )
+            .with_activity(self.activity.clone()),
+        )
     }
 }
 
@@ -137,16 +153,18 @@ impl Handler for SshHandler {
         let Some((algo, blob)) = key_parts(offer.public_key) else {
             return Ok(Auth::reject());
         };
+        // A key that is not the user's is refused quietly (clients offer several);
+        // any other refusal (disabled, expired, address, 2FA, ...) is logged.
         Ok(
-            if self
+            match self
                 .srv
                 .auth
-                .accepts_public_key(user, &algo, &blob, self.client())
+                .public_key(user, &algo, &blob, self.client())
                 .await
             {
-                Auth::Accept
-            } else {
-                self.reject()
+                Ok(_) => Auth::Accept,
+                Err(AuthError::InvalidCredentials) => self.reject(),
+                Err(e) => self.failed(user, "publickey", &e),
             },
         )
     }
@@ -180,10 +198,14 @@ impl Handler for SshHandler {
         &mut self,
         channel: Channel<Msg>,
         reply: ChannelOpenHandle,
-        _session: &mut Session,
+        session: &mut Session,
     ) -> Result<(), Self::Error> {
         if self.user.is_none() {
             return Ok(());
+        }
+        if let Some(guard) = &self.guard {
+            let version = String::from_utf8_lossy(session.remote_sshid());
+            guard.describe(None, Some(version.trim()));
         }
         self.channels.insert(channel.id(), channel);
         reply.accept().await;

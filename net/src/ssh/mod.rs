@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::FsFactory;
-use sftpgo_core::sessions::{ConnectionLimiter, SessionRegistry};
+use sftpgo_core::sessions::{Closer, ConnectionLimiter, SessionRegistry};
 
 pub use config::Config;
 pub use handler::SshHandler;
@@ -56,11 +56,33 @@ impl SshServer {
             }
         };
         let _ = stream.set_nodelay(true);
-        let handler = SshHandler::new(self.clone(), peer_addr);
+        let closer = Closer::default();
+        let handler = SshHandler::new(self.clone(), peer_addr, closer.clone());
         let stream = read_buffer::ReadBuffered::new(stream);
         match russh::server::run_stream(self.russh.clone(), stream, handler).await {
-            Ok(session) => {
-                if let Err(e) = session.await {
+            Ok(mut session) => {
+                let ended = tokio::select! {
+                    r = &mut session => Some(r),
+                    () = closer.closed() => None,
+                };
+                let result = match ended {
+                    Some(r) => r,
+                    None => {
+                        tracing::info!(sender = "SSH", remote = %peer, "closing the connection on request");
+                        let _ = session
+                            .handle()
+                            .disconnect(
+                                russh::Disconnect::ByApplication,
+                                "connection closed by the administrator".into(),
+                                "en".into(),
+                            )
+                            .await;
+                        tokio::time::timeout(std::time::Duration::from_secs(5), session)
+                            .await
+                            .unwrap_or(Ok(()))
+                    }
+                };
+                if let Err(e) = result {
                     tracing::debug!(remote = %peer, error = %e, "SSH connection ended with an error");
                 }
             }

@@ -19,6 +19,7 @@ use sftpgo_core::config::UploadMode;
 use sftpgo_core::connection::{Connection, FsFactory};
 use sftpgo_core::model::User;
 use sftpgo_core::path::VirtualPath;
+use sftpgo_core::sessions::{Activity, Closer, NewConnection, SessionGuard};
 use sftpgo_vfs::FileKind;
 
 use super::Request;
@@ -111,21 +112,6 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
                 "user login failed");
             ApiError::unauthorized()
         })?;
-    let totp_http = user
-        .filters
-        .extra
-        .get("totp_config")
-        .filter(|t| t.get("enabled").and_then(serde_json::Value::as_bool) == Some(true))
-        .and_then(|t| t.get("protocols"))
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|p| p.iter().any(|v| v == "HTTP"));
-    if totp_http {
-        // Fail closed: this server cannot check the one-time password yet.
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "two-factor authentication is not supported yet",
-        ));
-    }
     let (token, exp) = state.tokens.issue_for(&user.username, USER_AUDIENCE);
     Ok(json_response(
         StatusCode::OK,
@@ -187,19 +173,70 @@ async fn current_user(state: &HttpState, req: &Request<'_>) -> Result<(User, Cal
     Ok((user, caller))
 }
 
-/// A session of the caller with its storage.
-async fn connection(state: &HttpState, req: &Request<'_>) -> Result<Connection, ApiError> {
+/// A user API request's session: its `Connection`, registered with the session
+/// registry for as long as it lives (counted in `max_sessions`, listed by
+/// `/connections`, and closable there: streams check [`Session::closed`]).
+pub(super) struct Session {
+    conn: Connection,
+    closer: Closer,
+    _guard: SessionGuard,
+}
+
+impl std::ops::Deref for Session {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Session {
+    /// Whether an admin asked to close this connection.
+    fn closed(&self) -> bool {
+        self.closer.is_closed()
+    }
+}
+
+/// A session of the caller with its storage; 429 when the user's `max_sessions` are
+/// all in use (as SFTPGo).
+async fn connection(state: &HttpState, req: &Request<'_>) -> Result<Session, ApiError> {
     let (user, _) = current_user(state, req).await?;
     let users = api(state)?;
+    let id = state.sessions.connection_id("HTTP");
+    let (closer, activity) = (Closer::default(), Activity::default());
+    let registered = NewConnection {
+        id: id.clone(),
+        username: user.username.clone(),
+        role: user.role.clone(),
+        protocol: "HTTP".into(),
+        remote: req.peer.to_string(),
+        closer: closer.clone(),
+        activity: activity.clone(),
+    };
+    let guard = state
+        .sessions
+        .try_acquire(registered, user.max_sessions)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many open sessions for this user",
+            )
+        })?;
     let fs = users.fs.fs_for(&user)?;
-    Ok(Connection::new(
-        format!("HTTP_{}", sftpgo_core::catalog::random_id(12)),
+    let conn = Connection::new(
+        id,
         "HTTP",
         req.ip.to_string(),
         Arc::new(user),
         fs,
         users.upload_mode,
-    ))
+    )
+    .with_activity(activity);
+    Ok(Session {
+        conn,
+        closer,
+        _guard: guard,
+    })
 }
 
 /// Whether the user's WebClient options (`filters.web_client`) include `option`

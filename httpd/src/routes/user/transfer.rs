@@ -7,11 +7,13 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 use hyper::{StatusCode, header};
-use sftpgo_core::connection::{Connection, Transfer, WriteOptions};
+use sftpgo_core::connection::{Transfer, WriteOptions};
 use sftpgo_core::path::VirtualPath;
 use sftpgo_vfs::{FileKind, SetAttrs};
 
-use super::{bool_arg, connection, make_dirs, make_parents, path_arg, required_path_arg, writable};
+use super::{
+    Session, bool_arg, connection, make_dirs, make_parents, path_arg, required_path_arg, writable,
+};
 use crate::HttpState;
 use crate::multipart::{Chunks, Multipart, boundary};
 use crate::response::{ApiError, Body, HttpResponse, json_response};
@@ -20,6 +22,8 @@ use crate::zip::ZipWriter;
 
 /// Size of each read of a download and of each streamed chunk.
 const CHUNK: usize = 256 * 1024;
+/// Why a stream ends early when an admin closes its connection.
+const CLOSED: &str = "connection closed by the administrator";
 /// Deepest directory level an archive descends to.
 const MAX_ZIP_DEPTH: usize = 64;
 
@@ -94,7 +98,7 @@ fn http_date(secs: i64) -> String {
 }
 
 /// `GET /user/files?path=`: the file, or the `Range` asked for.
-pub async fn download(conn: Connection, req: &Request<'_>) -> Result<HttpResponse, ApiError> {
+pub async fn download(conn: Session, req: &Request<'_>) -> Result<HttpResponse, ApiError> {
     let path = path_arg(req, "path")?;
     if path.is_root() {
         return Err(ApiError::bad_request("please set the path to a valid file"));
@@ -132,6 +136,10 @@ pub async fn download(conn: Connection, req: &Request<'_>) -> Result<HttpRespons
         let mut buf = vec![0u8; CHUNK];
         let mut failed = None;
         while offset < end {
+            if conn.closed() {
+                failed = Some(CLOSED.to_string());
+                break;
+            }
             let want = usize::try_from((end - offset).min(CHUNK as u64)).unwrap_or(CHUNK);
             let Some(slice) = buf.get_mut(..want) else {
                 break;
@@ -257,9 +265,18 @@ impl<B: Chunks> Source for FormPart<'_, B> {
 
 /// Writes `source` into `transfer`, checking the request bytes read against `limit`.
 /// The transfer is aborted on failure.
-async fn fill(transfer: &Transfer, limit: u64, source: &mut impl Source) -> Result<(), ApiError> {
+async fn fill(
+    conn: &Session,
+    transfer: &Transfer,
+    limit: u64,
+    source: &mut impl Source,
+) -> Result<(), ApiError> {
     let mut offset = 0u64;
     loop {
+        if conn.closed() {
+            transfer.abort().await;
+            return Err(ApiError::new(StatusCode::GONE, CLOSED));
+        }
         let data = match source.next().await {
             Ok(Some(c)) => c,
             Ok(None) => return Ok(()),
@@ -302,7 +319,7 @@ pub async fn upload(state: &HttpState, req: &mut Request<'_>) -> Result<HttpResp
         received: 0,
     };
     let transfer = conn.open_write(&path, overwrite()).await?;
-    fill(&transfer, body_limit(state), &mut body).await?;
+    fill(&conn, &transfer, body_limit(state), &mut body).await?;
     if let Some(ms) = req
         .headers
         .get("x-sftpgo-mtime")
@@ -364,7 +381,7 @@ pub async fn upload_multipart(
         };
         let target = dir.join(&upload_name(&filename)?)?;
         let transfer = conn.open_write(&target, overwrite()).await?;
-        fill(&transfer, limit, &mut FormPart(&mut form)).await?;
+        fill(&conn, &transfer, limit, &mut FormPart(&mut form)).await?;
         transfer.close().await?;
         uploaded += 1;
     }
@@ -455,7 +472,7 @@ pub async fn stream_zip(
 
 /// Walks paths into an archive.
 struct Zipper<'a> {
-    conn: &'a Connection,
+    conn: &'a Session,
     zip: ZipWriter,
     tx: Sender,
     buf: Vec<u8>,
@@ -463,6 +480,9 @@ struct Zipper<'a> {
 
 impl Zipper<'_> {
     async fn flush(&mut self) -> Result<(), String> {
+        if self.conn.closed() {
+            return Err(CLOSED.to_string());
+        }
         let bytes = self.zip.take();
         if bytes.is_empty() {
             return Ok(());
