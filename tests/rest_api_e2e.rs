@@ -723,3 +723,89 @@ fn http_connections_count_against_the_common_caps() {
     );
     drop(srv);
 }
+
+/// Polls `GET path` until `pred` holds on the body (10 s at most).
+fn wait_for(api: &Api, auth: &str, path: &str, pred: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = api.call("GET", path, &bearer(auth), None);
+        if r.status == 200 && pred(&r.body) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never matched: {}",
+            r.raw
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn quota_scans_recount_homes_and_folders() {
+    let (srv, api) = start_with_api();
+    let root = api.token("root", "root-pass-1");
+    let home = srv.ensure_home();
+    write_data(&home.join("a.bin"), 1000, 1);
+    write_data(&home.join("sub/deeper/b.bin"), 2500, 2);
+    write_data(&home.join(".sftpgo-upload.partial"), 77, 3);
+    let r = api.call(
+        "POST",
+        &format!("/api/v2/quotas/users/{USER}/scan"),
+        &bearer(&root),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.raw);
+    wait_for(&api, &root, &format!("/api/v2/users/{USER}"), |u| {
+        u["used_quota_size"] == 3500 && u["used_quota_files"] == 2
+    });
+    let r = api.call("GET", "/api/v2/quotas/users/scans", &bearer(&root), None);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(r.body.is_array());
+
+    let folder_dir = srv.root().join("folder-data");
+    write_data(&folder_dir.join("x/y.bin"), 4096, 4);
+    let r = api.call(
+        "POST",
+        "/api/v2/folders",
+        &bearer(&root),
+        Some(&json!({"name": "shared", "mapped_path": folder_dir})),
+    );
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let r = api.call(
+        "POST",
+        "/api/v2/quotas/folders/shared/scan",
+        &bearer(&root),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.raw);
+    wait_for(&api, &root, "/api/v2/folders/shared", |f| {
+        f["used_quota_size"] == 4096 && f["used_quota_files"] == 1
+    });
+
+    let r = api.call(
+        "POST",
+        "/api/v2/quotas/users/nobody/scan",
+        &bearer(&root),
+        None,
+    );
+    assert_eq!(r.status, 404, "{}", r.raw);
+    let r = api.call(
+        "POST",
+        "/api/v2/admins",
+        &bearer(&root),
+        Some(
+            &json!({"username": "editor", "password": "editor-pass-1", "status": 1,
+            "permissions": ["edit_users", "view_users"]}),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let editor = api.token("editor", "editor-pass-1");
+    let r = api.call(
+        "POST",
+        &format!("/api/v2/quotas/users/{USER}/scan"),
+        &bearer(&editor),
+        None,
+    );
+    assert_eq!(r.status, 403, "quota_scans is needed: {}", r.raw);
+}

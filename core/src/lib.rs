@@ -24,6 +24,7 @@ pub mod model;
 pub mod password;
 pub mod path;
 pub mod pattern;
+pub mod quota;
 pub mod sessions;
 pub mod store;
 

@@ -46,6 +46,8 @@ pub struct HttpState {
     /// Authenticated connections of every protocol: user API requests register here
     /// (counted in `max_sessions`), and `/connections` lists and closes them.
     pub sessions: std::sync::Arc<sftpgo_core::sessions::SessionRegistry>,
+    /// Quota scans running.
+    pub scans: std::sync::Arc<sftpgo_core::quota::QuotaScans>,
 }
 
 impl HttpState {
@@ -70,6 +72,7 @@ impl HttpState {
             max_upload_file_size: config.max_upload_file_size,
             limiter: None,
             sessions: std::sync::Arc::default(),
+            scans: std::sync::Arc::default(),
         }
     }
 

@@ -138,6 +138,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/dumpdata"),
     ("get", "/loaddata"),
     ("post", "/loaddata"),
+    ("get", "/quotas/users/scans"),
+    ("post", "/quotas/users/{username}/scan"),
+    ("get", "/quotas/folders/scans"),
+    ("post", "/quotas/folders/{name}/scan"),
     ("put", "/quotas/users/{username}/usage"),
     ("put", "/quotas/users/{username}/transfer-usage"),
     ("put", "/quotas/folders/{name}/usage"),
@@ -273,6 +277,32 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
         ["loaddata"] if *method == Method::POST => {
             need("*")?;
             maintenance::load(state, req.query, Some(body)).await
+        }
+        ["quotas", kind @ ("users" | "folders"), "scans"] if *method == Method::GET => {
+            need("quota_scans")?;
+            let kind = if *kind == "users" {
+                sftpgo_core::store::Kind::User
+            } else {
+                sftpgo_core::store::Kind::Folder
+            };
+            quotas::scans(state, kind, &admin.role).await
+        }
+        ["quotas", "users", name, "scan"] if *method == Method::POST => {
+            need("quota_scans")?;
+            if !admin.role.is_empty() {
+                let of_role = c
+                    .get_lean::<User>(name)
+                    .await?
+                    .is_some_and(|u| u.role == admin.role);
+                if !of_role {
+                    return Err(ApiError::not_found());
+                }
+            }
+            quotas::start_scan(state, sftpgo_core::store::Kind::User, name).await
+        }
+        ["quotas", "folders", name, "scan"] if *method == Method::POST => {
+            need("quota_scans")?;
+            quotas::start_scan(state, sftpgo_core::store::Kind::Folder, name).await
         }
         ["quotas", "users", name, what @ ("usage" | "transfer-usage")]
             if *method == Method::PUT =>

@@ -1,12 +1,16 @@
-//! Quota and transfer usage updates (`PUT /api/v2/quotas/...`): set (`mode=reset`, the
-//! default) or add to (`mode=add`) the counters of a user or folder.
+//! Quotas (`/api/v2/quotas/...`): usage updates that set (`mode=reset`, the default) or
+//! add to (`mode=add`) the counters of a user or folder, and quota scans that recount
+//! them from the storage in the background.
 
+use hyper::StatusCode;
 use serde::Deserialize;
+use sftpgo_core::model::{Folder, User};
+use sftpgo_core::quota::ScanTarget;
 use sftpgo_core::store::{Counter, CounterOp, Kind};
 
 use super::maintenance::query_param;
 use crate::HttpState;
-use crate::response::{ApiError, HttpResponse, message, parse_json as parse};
+use crate::response::{ApiError, HttpResponse, json_response, message, parse_json as parse};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -44,6 +48,7 @@ pub async fn usage(
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
     let u: Usage = parse(body)?;
+    refuse_during_scan(state, kind, key)?;
     let ops = [
         (Counter::Usage, op(query, u.used_quota_size)?),
         (Counter::Files, op(query, u.used_quota_files)?),
@@ -79,4 +84,116 @@ pub async fn transfer_usage(
         .update_counters(Kind::User, username, &ops)
         .await?;
     Ok(message("Quota updated"))
+}
+
+fn target_of(kind: Kind) -> ScanTarget {
+    if kind == Kind::Folder {
+        ScanTarget::Folder
+    } else {
+        ScanTarget::User
+    }
+}
+
+/// 409 while a scan of the same user or folder runs: its result would overwrite the
+/// update.
+pub fn refuse_during_scan(state: &HttpState, kind: Kind, key: &str) -> Result<(), ApiError> {
+    let running = state
+        .scans
+        .list(target_of(kind))
+        .iter()
+        .any(|s| s.name == key);
+    if running {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "a quota scan is in progress, try again when it ends",
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /quotas/users/scans` (`[{username, start_time}]`, a role admin sees its role's
+/// users) and `GET /quotas/folders/scans` (`[{name, start_time}]`).
+pub async fn scans(state: &HttpState, kind: Kind, role: &str) -> Result<HttpResponse, ApiError> {
+    let field = if kind == Kind::Folder {
+        "name"
+    } else {
+        "username"
+    };
+    let mut out = Vec::new();
+    for s in state.scans.list(target_of(kind)) {
+        if kind == Kind::User && !role.is_empty() {
+            let user = state.catalog.get_lean::<User>(&s.name).await?;
+            if user.is_none_or(|u| u.role != role) {
+                continue;
+            }
+        }
+        out.push(serde_json::json!({field: s.name, "start_time": s.start_time}));
+    }
+    Ok(json_response(StatusCode::OK, &out))
+}
+
+/// `POST /quotas/users/{username}/scan` and `/quotas/folders/{name}/scan`: recounts in
+/// the background (202 at once; 409 if one is running) and stores the result as the
+/// used quota.
+pub async fn start_scan(
+    state: &HttpState,
+    kind: Kind,
+    key: &str,
+) -> Result<HttpResponse, ApiError> {
+    let factory = state
+        .users
+        .as_ref()
+        .map(|u| u.fs.clone())
+        .ok_or_else(ApiError::not_found)?;
+    // The storage to count: the user's home (group settings applied), or the folder's
+    // path, opened through the same factory as user sessions.
+    let owner = if kind == Kind::Folder {
+        let folder = state
+            .catalog
+            .get_lean::<Folder>(key)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        User {
+            username: format!("folder {}", folder.name),
+            home_dir: folder.mapped_path,
+            filesystem: folder.filesystem,
+            ..User::default()
+        }
+    } else {
+        state
+            .catalog
+            .effective_user(key)
+            .await?
+            .ok_or_else(ApiError::not_found)?
+    };
+    let fs = factory.fs_for(&owner)?;
+    let Some(guard) = state.scans.start(target_of(kind), key) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("another scan is already in progress for {key:?}"),
+        ));
+    };
+    let catalog = state.catalog.clone();
+    let key = key.to_string();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let result = match sftpgo_core::quota::scan(fs.as_ref()).await {
+            Ok((size, files)) => catalog
+                .set_quota(kind, &key, size, files)
+                .await
+                .map(|()| (size, files)),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((size, files)) => tracing::info!(sender = "httpd", kind = kind.label(), name = %key,
+                size, files, elapsed_ms = started.elapsed().as_millis() as u64, "quota scan finished"),
+            Err(e) => tracing::warn!(sender = "httpd", kind = kind.label(), name = %key,
+                error = %e, "quota scan failed"),
+        }
+        drop(guard);
+    });
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({"message": "Scan started"}),
+    ))
 }
