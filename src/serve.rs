@@ -204,6 +204,9 @@ fn start_http(
             .with_status(status)
             .with_limiter(shared.limiter)
             .with_sessions(shared.sessions)
+            .with_totp(
+                sftpgo_core::mfa::Totp::new(cfg.mfa.clone()).map_err(|e| format!("mfa: {e}"))?,
+            )
             .with_user_api(sftpgo_httpd::routes::user::UserApi {
                 auth: Authenticator::new(store)
                     .with_password_caching(cfg.data_provider.password_caching),

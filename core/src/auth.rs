@@ -33,6 +33,10 @@ pub enum AuthError {
     Store(String),
 }
 
+/// Protocols whose front-end asks for the TOTP passcode itself (the REST API, with
+/// `X-SFTPGO-OTP`); users with 2FA on for any other protocol are refused there.
+pub const PROTOCOLS_WITH_2FA: &[&str] = &["HTTP"];
+
 /// Who is logging in: the protocol (`SSH`, `HTTP`, ...) and the client's address,
 /// checked against the user's `denied_protocols` and IP filters.
 #[derive(Debug, Clone, Copy)]
@@ -118,8 +122,8 @@ impl Authenticator {
         if method.denied_by(&user, protocol) {
             return Err(AuthError::NotAllowed("login method is not allowed".into()));
         }
-        if user.totp_required_for(protocol) {
-            // Fail closed: the second factor cannot be asked for yet.
+        if user.totp_required_for(protocol) && !PROTOCOLS_WITH_2FA.contains(&protocol) {
+            // Fail closed: this protocol cannot ask for the second factor yet.
             return Err(AuthError::NotAllowed(format!(
                 "two-factor authentication is required for {protocol} and is not supported yet"
             )));

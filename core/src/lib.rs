@@ -20,6 +20,7 @@ pub mod dump;
 pub mod error;
 pub mod hash;
 pub mod kms;
+pub mod mfa;
 pub mod model;
 pub mod password;
 pub mod path;

@@ -48,6 +48,8 @@ pub struct HttpState {
     pub sessions: std::sync::Arc<sftpgo_core::sessions::SessionRegistry>,
     /// Quota scans running.
     pub scans: std::sync::Arc<sftpgo_core::quota::QuotaScans>,
+    /// TOTP configurations (`mfa`) and passcode checks.
+    pub totp: std::sync::Arc<sftpgo_core::mfa::Totp>,
 }
 
 impl HttpState {
@@ -73,6 +75,10 @@ impl HttpState {
             limiter: None,
             sessions: std::sync::Arc::default(),
             scans: std::sync::Arc::default(),
+            totp: std::sync::Arc::new(
+                sftpgo_core::mfa::Totp::new(sftpgo_core::mfa::MfaConfig::default())
+                    .unwrap_or_default(),
+            ),
         }
     }
 
@@ -91,6 +97,12 @@ impl HttpState {
         sessions: std::sync::Arc<sftpgo_core::sessions::SessionRegistry>,
     ) -> Self {
         self.sessions = sessions;
+        self
+    }
+
+    /// Uses the `mfa` section's TOTP configurations.
+    pub fn with_totp(mut self, totp: sftpgo_core::mfa::Totp) -> Self {
+        self.totp = std::sync::Arc::new(totp);
         self
     }
 

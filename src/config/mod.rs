@@ -34,6 +34,8 @@ pub struct AppConfig {
     pub kms: sftpgo_core::kms::KmsConfig,
     /// `httpd`
     pub httpd: sftpgo_httpd::Config,
+    /// `mfa`
+    pub mfa: sftpgo_core::mfa::MfaConfig,
 }
 
 /// A loaded configuration plus what was ignored along the way.
@@ -137,6 +139,7 @@ pub fn load_with_env(
     config.sftpd.validate()?;
     config.data_provider.validate()?;
     config.kms.validate()?;
+    config.mfa.validate()?;
     config.httpd.validate()?;
     Ok(Loaded {
         config,

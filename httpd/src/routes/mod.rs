@@ -7,6 +7,7 @@
 pub mod connections;
 pub mod crud;
 pub mod maintenance;
+pub mod mfa;
 pub mod profile;
 pub mod quotas;
 pub mod user;
@@ -128,6 +129,20 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/user/file-actions/copy"),
     ("post", "/user/file-actions/move"),
     ("post", "/user/streamzip"),
+    ("get", "/admin/totp/configs"),
+    ("post", "/admin/totp/generate"),
+    ("post", "/admin/totp/validate"),
+    ("post", "/admin/totp/save"),
+    ("get", "/admin/2fa/recoverycodes"),
+    ("post", "/admin/2fa/recoverycodes"),
+    ("put", "/users/{username}/2fa/disable"),
+    ("put", "/admins/{username}/2fa/disable"),
+    ("get", "/user/totp/configs"),
+    ("post", "/user/totp/generate"),
+    ("post", "/user/totp/validate"),
+    ("post", "/user/totp/save"),
+    ("get", "/user/2fa/recoverycodes"),
+    ("post", "/user/2fa/recoverycodes"),
     ("get", "/admin/profile"),
     ("put", "/admin/profile"),
     ("put", "/admin/changepwd"),
@@ -289,15 +304,7 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
         }
         ["quotas", "users", name, "scan"] if *method == Method::POST => {
             need("quota_scans")?;
-            if !admin.role.is_empty() {
-                let of_role = c
-                    .get_lean::<User>(name)
-                    .await?
-                    .is_some_and(|u| u.role == admin.role);
-                if !of_role {
-                    return Err(ApiError::not_found());
-                }
-            }
+            user_visible(c, &admin, name).await?;
             quotas::start_scan(state, sftpgo_core::store::Kind::User, name).await
         }
         ["quotas", "folders", name, "scan"] if *method == Method::POST => {
@@ -308,15 +315,7 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
             if *method == Method::PUT =>
         {
             need("edit_users")?;
-            if !admin.role.is_empty() {
-                let of_role = c
-                    .get::<User>(name)
-                    .await?
-                    .is_some_and(|u| u.role == admin.role);
-                if !of_role {
-                    return Err(ApiError::not_found());
-                }
-            }
+            user_visible(c, &admin, name).await?;
             if *what == "usage" {
                 quotas::usage(state, sftpgo_core::store::Kind::User, name, req.query, body).await
             } else {
@@ -333,6 +332,20 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
                 body,
             )
             .await
+        }
+        ["admin", area @ ("totp" | "2fa"), op] => {
+            // Account changes need a token, not an API key.
+            bearer.as_ref().ok_or_else(ApiError::forbidden)?;
+            mfa::serve::<Admin>(state, &[area, op], method, &admin.username, body).await
+        }
+        ["users", name, "2fa", "disable"] if *method == Method::PUT => {
+            need("disable_mfa")?;
+            user_visible(c, &admin, name).await?;
+            mfa::disable::<User>(state, name).await
+        }
+        ["admins", name, "2fa", "disable"] if *method == Method::PUT => {
+            need("*")?;
+            mfa::disable::<Admin>(state, name).await
         }
         ["admin", "profile"] if *method == Method::GET => Ok(profile::get(&admin)),
         ["admin", "profile"] if *method == Method::PUT => {
@@ -431,6 +444,26 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
     }
 }
 
+/// 404 unless `admin` may see user `name` (a role admin sees only its role's users).
+async fn user_visible(
+    c: &sftpgo_core::catalog::Catalog,
+    admin: &Admin,
+    name: &str,
+) -> Result<(), ApiError> {
+    if admin.role.is_empty() {
+        return Ok(());
+    }
+    let of_role = c
+        .get_lean::<User>(name)
+        .await?
+        .is_some_and(|u| u.role == admin.role);
+    if of_role {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
 /// A 401 from a Basic-auth endpoint carries the challenge some clients wait for.
 fn with_basic_challenge(result: Result<HttpResponse, ApiError>) -> HttpResponse {
     let mut resp = result.unwrap_or_else(ApiError::into_response);
@@ -457,13 +490,7 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
     let admin =
         admin_by_password(&state.catalog, &state.admin_passwords, &user, &pass, req.ip).await?;
     if crate::auth::totp_enabled(&admin.filters) {
-        // Fail closed: this server cannot check the one-time password yet.
-        tracing::warn!(sender = "httpd", username = %admin.username,
-            "admin has two-factor authentication enabled, which is not supported yet");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "two-factor authentication is not supported yet",
-        ));
+        mfa::check_otp(state, &admin.filters, req.headers, &admin.username)?;
     }
     let (token, exp) = state.tokens.issue(&admin.username);
     state

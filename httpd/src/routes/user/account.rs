@@ -135,6 +135,22 @@ pub async fn update_profile(
     Ok(message("Profile updated"))
 }
 
+/// `/user/totp/...` and `/user/2fa/recoverycodes` (token only; 403 with the
+/// `mfa-disabled` WebClient option).
+pub async fn two_factor(
+    state: &HttpState,
+    segs: &[&str],
+    req: &mut Request<'_>,
+) -> Result<HttpResponse, ApiError> {
+    let (merged, username) = token_user(state, req).await?;
+    if web_client_denies(&merged, "mfa-disabled") {
+        return Err(ApiError::forbidden());
+    }
+    let body = req.read_body().await?;
+    let method = req.method.clone();
+    crate::routes::mfa::serve::<User>(state, segs, &method, &username, &body).await
+}
+
 /// `PUT /user/changepwd` with `{current_password, new_password}`; the token used is
 /// revoked, as SFTPGo does.
 pub async fn change_password(

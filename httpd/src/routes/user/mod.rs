@@ -73,6 +73,7 @@ pub async fn route(
         (["profile"], &Method::GET) => account::profile(state, req).await,
         (["profile"], &Method::PUT) => account::update_profile(state, req).await,
         (["changepwd"], &Method::PUT) => account::change_password(state, req).await,
+        (["totp" | "2fa", _], _) => account::two_factor(state, segs, req).await,
         (["dirs"], _) => files::dirs(state, req).await,
         (["files"], &Method::GET) => {
             let conn = connection(state, req).await?;
@@ -112,6 +113,9 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
                 "user login failed");
             ApiError::unauthorized()
         })?;
+    if user.totp_required_for("HTTP") {
+        super::mfa::check_otp(state, &user.filters.extra, req.headers, &user.username)?;
+    }
     let (token, exp) = state.tokens.issue_for(&user.username, USER_AUDIENCE);
     Ok(json_response(
         StatusCode::OK,

@@ -1,0 +1,342 @@
+//! Two-factor authentication (TOTP) over the REST API, for admins (`/admin/totp/...`,
+//! `/admin/2fa/recoverycodes`) and users (`/user/totp/...`, `/user/2fa/recoverycodes`):
+//! listing the configurations, generating and validating secrets, saving an account's
+//! `totp_config` (recovery codes are issued with it), reading and renewing recovery
+//! codes; the `X-SFTPGO-OTP` check of the token endpoints; and the admin side's
+//! `PUT /{users,admins}/{name}/2fa/disable`. Secrets and codes are stored as KMS
+//! secrets, like every other secret.
+
+use hyper::{HeaderMap, Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sftpgo_core::catalog::Stored;
+use sftpgo_core::model::{Admin, User};
+
+use crate::HttpState;
+use crate::auth::totp_enabled;
+use crate::response::{ApiError, HttpResponse, json_response, message, parse_json};
+
+/// Recovery codes issued at a time.
+const RECOVERY_CODES: usize = 12;
+/// Fewer unused codes than this, and saving the configuration issues a new set.
+const MIN_UNUSED_CODES: usize = 5;
+
+/// An account with two-factor settings in its filters.
+pub trait MfaAccount: Stored {
+    /// The filters holding `totp_config` and `recovery_codes`.
+    fn mfa_filters(&self) -> &Map<String, Value>;
+    /// The same, to change.
+    fn mfa_filters_mut(&mut self) -> &mut Map<String, Value>;
+    /// How authenticator apps label it.
+    fn account_label(&self) -> String;
+}
+
+impl MfaAccount for Admin {
+    fn mfa_filters(&self) -> &Map<String, Value> {
+        &self.filters
+    }
+    fn mfa_filters_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.filters
+    }
+    fn account_label(&self) -> String {
+        format!("Admin {:?}", self.username)
+    }
+}
+
+impl MfaAccount for User {
+    fn mfa_filters(&self) -> &Map<String, Value> {
+        &self.filters.extra
+    }
+    fn mfa_filters_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.filters.extra
+    }
+    fn account_label(&self) -> String {
+        format!("User {:?}", self.username)
+    }
+}
+
+/// Checks the `X-SFTPGO-OTP` passcode of a token request against the account's TOTP
+/// configuration; 401 when it is missing or wrong.
+pub fn check_otp(
+    state: &HttpState,
+    filters: &Map<String, Value>,
+    headers: &HeaderMap,
+    who: &str,
+) -> Result<(), ApiError> {
+    let cfg = filters.get("totp_config").cloned().unwrap_or_default();
+    let passcode = headers
+        .get("x-sftpgo-otp")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if passcode.is_empty() {
+        tracing::warn!(
+            sender = "httpd",
+            username = who,
+            "token refused: passcode missing"
+        );
+        return Err(ApiError::unauthorized());
+    }
+    let config_name = cfg
+        .get("config_name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let secret = cfg
+        .get("secret")
+        .map(|s| state.catalog.kms().decrypt(s))
+        .transpose()
+        .map_err(|e| {
+            tracing::error!(sender = "httpd", username = who, error = %e, "cannot open the TOTP secret");
+            ApiError::unauthorized()
+        })?
+        .unwrap_or_default();
+    let now = sftpgo_core::now_millis() / 1000;
+    match state.totp.check(config_name, passcode, &secret, now) {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(_) => {
+            tracing::warn!(
+                sender = "httpd",
+                username = who,
+                "token refused: invalid passcode"
+            );
+            Err(ApiError::unauthorized())
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct GenerateRequest {
+    config_name: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ValidateRequest {
+    config_name: String,
+    passcode: String,
+    secret: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct SaveRequest {
+    enabled: bool,
+    config_name: String,
+    secret: Option<Value>,
+    protocols: Vec<String>,
+}
+
+fn new_codes() -> (Vec<String>, Value) {
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| sftpgo_core::mfa::recovery_code())
+        .collect();
+    let stored = codes
+        .iter()
+        .map(|c| json!({"secret": {"status": "Plain", "payload": c}, "used": false}))
+        .collect();
+    (codes, Value::Array(stored))
+}
+
+fn unused_codes(filters: &Map<String, Value>) -> usize {
+    filters
+        .get("recovery_codes")
+        .and_then(Value::as_array)
+        .map_or(0, |l| {
+            l.iter()
+                .filter(|c| c.get("used").and_then(Value::as_bool) != Some(true))
+                .count()
+        })
+}
+
+fn not_enabled() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "recovery codes are not available with two-factor authentication disabled",
+    )
+}
+
+/// `/{admin,user}/totp/{configs,generate,validate,save}` and
+/// `/{admin,user}/2fa/recoverycodes` for the account `key` of type `T`.
+pub async fn serve<T: MfaAccount>(
+    state: &HttpState,
+    segs: &[&str],
+    method: &Method,
+    key: &str,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let c = &state.catalog;
+    match (segs, method) {
+        (["totp", "configs"], &Method::GET) => {
+            Ok(json_response(StatusCode::OK, state.totp.configs()))
+        }
+        (["totp", "generate"], &Method::POST) => {
+            let req: GenerateRequest = if body.is_empty() {
+                GenerateRequest::default()
+            } else {
+                parse_json(body)?
+            };
+            let account = c
+                .get_lean::<T>(key)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            let s = state
+                .totp
+                .generate(&req.config_name, &account.account_label())?;
+            Ok(json_response(StatusCode::OK, &s))
+        }
+        (["totp", "validate"], &Method::POST) => {
+            let req: ValidateRequest = parse_json(body)?;
+            let now = sftpgo_core::now_millis() / 1000;
+            match state
+                .totp
+                .check(&req.config_name, &req.passcode, &req.secret, now)
+            {
+                Ok(true) => Ok(message("Passcode successfully validated")),
+                Ok(false) => Err(ApiError::bad_request("Invalid passcode")),
+                Err(e) => Err(e.into()),
+            }
+        }
+        (["totp", "save"], &Method::POST) => {
+            let req: SaveRequest = parse_json(body)?;
+            save::<T>(state, key, &req).await?;
+            Ok(message("TOTP configuration saved"))
+        }
+        (["2fa", "recoverycodes"], &Method::GET) => {
+            let account = c
+                .get_lean::<T>(key)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            let filters = account.mfa_filters();
+            if !totp_enabled(filters) {
+                return Err(not_enabled());
+            }
+            let mut out = Vec::new();
+            for code in filters
+                .get("recovery_codes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let secret = code.get("secret").cloned().unwrap_or_default();
+                out.push(json!({
+                    "code": c.kms().decrypt(&secret)?,
+                    "used": code.get("used").and_then(Value::as_bool).unwrap_or(false),
+                }));
+            }
+            Ok(json_response(StatusCode::OK, &out))
+        }
+        (["2fa", "recoverycodes"], &Method::POST) => {
+            let (codes, stored) = new_codes();
+            c.modify::<T, _>(key, |a| {
+                if !totp_enabled(a.mfa_filters()) {
+                    return Err(sftpgo_core::Error::denied());
+                }
+                a.mfa_filters_mut()
+                    .insert("recovery_codes".into(), stored.clone());
+                Ok(())
+            })
+            .await
+            .map_err(|e| {
+                if e.kind == sftpgo_core::ErrorKind::PermissionDenied {
+                    not_enabled()
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(json_response(StatusCode::OK, &codes))
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+async fn save<T: MfaAccount>(
+    state: &HttpState,
+    key: &str,
+    req: &SaveRequest,
+) -> Result<(), ApiError> {
+    let new_secret = match &req.secret {
+        Some(s) if s.get("status").and_then(Value::as_str) == Some("Plain") => {
+            let payload = s.get("payload").and_then(Value::as_str).unwrap_or_default();
+            if req.enabled {
+                sftpgo_core::mfa::Totp::validate_secret(payload)?;
+            }
+            Some(json!({"status": "Plain", "payload": payload}))
+        }
+        _ => None,
+    };
+    if req.enabled
+        && !state
+            .totp
+            .configs()
+            .iter()
+            .any(|c| c.name == req.config_name)
+    {
+        return Err(ApiError::bad_request(format!(
+            "config_name: no TOTP configuration named {:?}",
+            req.config_name
+        )));
+    }
+    for p in &req.protocols {
+        if !["SSH", "FTP", "HTTP"].contains(&p.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "protocols: {p:?} is not SSH, FTP or HTTP"
+            )));
+        }
+    }
+    let (_, fresh_codes) = new_codes();
+    state
+        .catalog
+        .modify::<T, _>(key, |a| {
+            let filters = a.mfa_filters_mut();
+            let current = filters
+                .get("totp_config")
+                .and_then(|c| c.get("secret"))
+                .cloned();
+            let secret = new_secret.clone().or(current);
+            if req.enabled && secret.is_none() {
+                return Err(sftpgo_core::Error::invalid(
+                    "secret: mandatory to enable TOTP",
+                ));
+            }
+            let mut cfg = json!({"enabled": req.enabled, "config_name": req.config_name});
+            if let Some(s) = secret {
+                cfg["secret"] = s;
+            }
+            if T::KIND == sftpgo_core::store::Kind::User {
+                cfg["protocols"] = json!(req.protocols);
+            }
+            if req.enabled {
+                if unused_codes(filters) < MIN_UNUSED_CODES {
+                    filters.insert("recovery_codes".into(), fresh_codes.clone());
+                }
+            } else {
+                filters.remove("recovery_codes");
+            }
+            filters.insert("totp_config".into(), cfg);
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// `PUT /users/{username}/2fa/disable` and `PUT /admins/{username}/2fa/disable`.
+pub async fn disable<T: MfaAccount>(
+    state: &HttpState,
+    key: &str,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .catalog
+        .modify::<T, _>(key, |a| {
+            if !totp_enabled(a.mfa_filters()) {
+                return Err(sftpgo_core::Error::invalid(
+                    "two-factor authentication is not enabled",
+                ));
+            }
+            let filters = a.mfa_filters_mut();
+            filters.remove("totp_config");
+            filters.remove("recovery_codes");
+            Ok(())
+        })
+        .await?;
+    Ok(message("2FA disabled"))
+}
