@@ -137,8 +137,15 @@ fn totp_for_admins_and_users() {
     let c = code(&user_secret, now());
     let r = token_with_otp(&api, "/api/v2/user/token", USER, PASSWORD, Some(&c));
     assert_eq!(r.status, 200, "{}", r.raw);
-    srv.sftp_batch(&["ls"])
-        .assert_refused("SSH cannot ask for the second factor, so it refuses");
+    srv.paramiko(&[
+        "--user",
+        USER,
+        "--expect-auth-failure",
+        "--password",
+        PASSWORD,
+    ])
+    .assert_ok("SSH cannot ask for the passcode after a password, so it refuses");
+    srv.sftp_batch(&["ls"]).assert_ok("keys are not affected");
 
     // Admins turn it off: the user logs in over SSH again, the admin needs no passcode.
     let r = api.call(
@@ -155,7 +162,16 @@ fn totp_for_admins_and_users() {
         None,
     );
     assert_eq!(r.status, 400, "already off: {}", r.raw);
-    srv.sftp_batch(&["ls"]).assert_ok("2FA off");
+    let home = srv.ensure_home();
+    srv.paramiko(&[
+        "--user",
+        USER,
+        "--password",
+        PASSWORD,
+        "--home",
+        home.to_str().unwrap(),
+    ])
+    .assert_ok("password logins over SSH work again with 2FA off");
     let r = api.call("PUT", "/api/v2/admins/root/2fa/disable", &auth, None);
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(

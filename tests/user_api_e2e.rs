@@ -281,6 +281,9 @@ fn user_account_api_keys_and_web_client_options() {
         .user("carol", |u| {
             u["filters"]["denied_ip"] = json!(["127.0.0.0/8", "::1/128"]);
         })
+        .user("erin", |u| {
+            u["permissions"] = json!({"/": ["list", "download", "upload", "copy", "create_dirs"]});
+        })
         .user("dave", |u| {
             u["filters"]["totp_config"] = json!({"enabled": true, "config_name": "Default",
                 "protocols": ["SSH", "HTTP"]});
@@ -415,13 +418,56 @@ fn user_account_api_keys_and_web_client_options() {
         srv.log_tail()
     );
 
-    // dave has two-factor authentication on for SSH and HTTP, which cannot be asked for
-    // yet: both refuse rather than skip the second factor.
+    // erin may copy and upload but not overwrite: a copy onto an existing file is
+    // refused like an overwriting upload would be.
+    let et = auth_header(&user_token(&api, "erin", PASSWORD));
+    let up = upload(
+        &api,
+        &et,
+        "/a.txt",
+        &["--data-binary", "first"],
+        &srv.local(),
+    );
+    assert!(up.stdout.trim_end().ends_with("201"), "{}", up.report());
+    let copy = |target: &str| {
+        api.call(
+            "POST",
+            &format!("/api/v2/user/file-actions/copy?path=/a.txt&target={target}"),
+            &bearer(&et),
+            None,
+        )
+    };
+    assert_eq!(copy("/b.txt").status, 200);
+    assert_eq!(copy("/b.txt").status, 403, "overwrite is needed to replace");
+    assert_eq!(
+        copy("/sub/c.txt").status,
+        200,
+        "create_dirs for the new parent"
+    );
+    assert_eq!(
+        std::fs::read_to_string(srv.home_of("erin").join("sub/c.txt")).unwrap(),
+        "first"
+    );
+
+    // dave has two-factor authentication on for SSH and HTTP. The token needs the
+    // passcode; over SSH, a key still logs in (as in SFTPGo), but a password login,
+    // which cannot be followed by the passcode yet, is refused.
     assert_eq!(user_token(&api, "dave", PASSWORD).status, 401);
     srv.sftp_batch_as("dave", &srv.client_key, &["ls"], CLIENT_TIMEOUT)
-        .assert_refused("2FA users cannot skip the second factor over SSH");
+        .assert_ok("2FA does not apply to public keys");
+    let out = srv.paramiko(&[
+        "--user",
+        "dave",
+        "--expect-auth-failure",
+        "--password",
+        PASSWORD,
+    ]);
+    out.assert_ok("password logins of 2FA users are refused over SSH");
     assert!(
-        ssh_log_has(&srv, "two-factor authentication is required for SSH"),
+        ssh_log_has(
+            &srv,
+            "two-factor authentication is required for password logins over SSH"
+        ),
         "{}",
         srv.log_tail()
     );

@@ -34,7 +34,8 @@ pub enum AuthError {
 }
 
 /// Protocols whose front-end asks for the TOTP passcode itself (the REST API, with
-/// `X-SFTPGO-OTP`); users with 2FA on for any other protocol are refused there.
+/// `X-SFTPGO-OTP`); password logins of users with 2FA on for any other protocol are
+/// refused there.
 pub const PROTOCOLS_WITH_2FA: &[&str] = &["HTTP"];
 
 /// Who is logging in: the protocol (`SSH`, `HTTP`, ...) and the client's address,
@@ -57,7 +58,8 @@ pub enum LoginMethod {
 }
 
 impl LoginMethod {
-    fn denied_by(self, user: &User, protocol: &str) -> bool {
+    /// Whether the user's `denied_login_methods` deny this method over `protocol`.
+    pub fn denied_by(self, user: &User, protocol: &str) -> bool {
         let denied = &user.filters.denied_login_methods;
         match self {
             LoginMethod::Password => denied
@@ -122,10 +124,14 @@ impl Authenticator {
         if method.denied_by(&user, protocol) {
             return Err(AuthError::NotAllowed("login method is not allowed".into()));
         }
-        if user.totp_required_for(protocol) && !PROTOCOLS_WITH_2FA.contains(&protocol) {
-            // Fail closed: this protocol cannot ask for the second factor yet.
+        if method == LoginMethod::Password
+            && user.totp_required_for(protocol)
+            && !PROTOCOLS_WITH_2FA.contains(&protocol)
+        {
+            // Fail closed: a password login here cannot be followed by the passcode yet
+            // (SSH needs keyboard-interactive). Keys are not affected, as in SFTPGo.
             return Err(AuthError::NotAllowed(format!(
-                "two-factor authentication is required for {protocol} and is not supported yet"
+                "two-factor authentication is required for password logins over {protocol} and is not supported yet"
             )));
         }
         if !user.ip_allowed(ip) {

@@ -67,8 +67,12 @@ pub struct Multipart<B> {
     delimiter: Vec<u8>,
     buf: BytesMut,
     state: State,
+    /// Where the next delimiter search starts in `buf` (everything before was searched).
+    scan_from: usize,
     /// Bytes read from the body so far.
     pub received: u64,
+    /// Most bytes the body may have (413 beyond).
+    limit: u64,
 }
 
 /// The boundary parameter of a `multipart/form-data` content type.
@@ -141,7 +145,34 @@ impl<B: Chunks> Multipart<B> {
             delimiter: format!("\r\n--{boundary}").into_bytes(),
             buf,
             state: State::Preamble,
+            scan_from: 0,
             received: 0,
+            limit: u64::MAX,
+        }
+    }
+
+    /// Caps the whole body at `limit` bytes.
+    pub fn with_limit(mut self, limit: u64) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Drops `n` bytes from the front of the buffer.
+    fn consume(&mut self, n: usize) -> Bytes {
+        self.scan_from = self.scan_from.saturating_sub(n);
+        self.buf.split_to(n).freeze()
+    }
+
+    /// Searches `needle` from where the last search of it stopped; when it is not
+    /// found, the next search resumes near the end (a needle may straddle chunks).
+    fn find_new(&mut self, needle: &[u8]) -> Option<usize> {
+        let from = self.scan_from.min(self.buf.len());
+        match memchr::memmem::find(self.buf.get(from..)?, needle) {
+            Some(i) => Some(from + i),
+            None => {
+                self.scan_from = self.buf.len().saturating_sub(needle.len() - 1);
+                None
+            }
         }
     }
 
@@ -149,15 +180,17 @@ impl<B: Chunks> Multipart<B> {
         match self.body.next_chunk().await? {
             Some(chunk) => {
                 self.received += chunk.len() as u64;
+                if self.received > self.limit {
+                    return Err(ApiError::new(
+                        hyper::StatusCode::PAYLOAD_TOO_LARGE,
+                        "the upload is larger than httpd.max_upload_file_size",
+                    ));
+                }
                 self.buf.extend_from_slice(&chunk);
                 Ok(true)
             }
             None => Ok(false),
         }
-    }
-
-    fn find(&self, needle: &[u8]) -> Option<usize> {
-        memchr::memmem::find(&self.buf, needle)
     }
 
     /// The next part's headers; `None` after the closing delimiter. Data of the
@@ -168,15 +201,15 @@ impl<B: Chunks> Multipart<B> {
                 while self.read_chunk().await?.is_some() {}
                 continue;
             }
-            match self.find(&self.delimiter.clone()) {
+            match self.find_new(&self.delimiter.clone()) {
                 Some(i) => {
-                    self.buf.advance(i);
+                    self.consume(i);
                     self.state = State::AtDelimiter;
                 }
                 None => {
                     // Keep a tail that may hold the start of the delimiter.
                     let keep = self.delimiter.len().min(self.buf.len());
-                    self.buf.advance(self.buf.len() - keep);
+                    self.consume(self.buf.len() - keep);
                     if !self.fill().await? {
                         return Err(ApiError::bad_request("no multipart delimiter found"));
                     }
@@ -198,8 +231,9 @@ impl<B: Chunks> Multipart<B> {
             self.state = State::Done;
             return Ok(None);
         }
+        self.scan_from = 0;
         let headers_end = loop {
-            if let Some(i) = self.find(b"\r\n\r\n") {
+            if let Some(i) = self.find_new(b"\r\n\r\n") {
                 break i;
             }
             if self.buf.len() > MAX_PART_HEADERS + after {
@@ -216,6 +250,7 @@ impl<B: Chunks> Multipart<B> {
             .map_or(after, |i| after + i + 2);
         let part = parse_headers(self.buf.get(line_end..headers_end + 2).unwrap_or_default())?;
         self.buf.advance(headers_end + 4);
+        self.scan_from = 0;
         self.state = State::Data;
         Ok(Some(part))
     }
@@ -226,17 +261,17 @@ impl<B: Chunks> Multipart<B> {
             return Ok(None);
         }
         loop {
-            if let Some(i) = self.find(&self.delimiter.clone()) {
+            if let Some(i) = self.find_new(&self.delimiter.clone()) {
                 self.state = State::AtDelimiter;
                 if i == 0 {
                     return Ok(None);
                 }
-                return Ok(Some(self.buf.split_to(i).freeze()));
+                return Ok(Some(self.consume(i)));
             }
             // Everything but a possible partial delimiter at the end can go out.
             let safe = self.buf.len().saturating_sub(self.delimiter.len() - 1);
             if safe >= 16 * 1024 {
-                return Ok(Some(self.buf.split_to(safe).freeze()));
+                return Ok(Some(self.consume(safe)));
             }
             if !self.fill().await? {
                 return Err(ApiError::bad_request("multipart body ended early"));
@@ -304,6 +339,30 @@ mod tests {
         huge.extend(std::iter::repeat_n(b'a', MAX_PART_HEADERS + 100));
         assert!(read_all(&huge, 1000).is_err(), "header cap");
         assert!(read_all(b"--XyZ--\r\n", 2).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_body_limit_counts_every_byte() {
+        let mut body =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"skipped\"\r\n\r\n".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 5000));
+        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        let chunks = body.chunks(100).map(Bytes::copy_from_slice).collect();
+        let mut m = Multipart::new(Fixed(chunks), "XyZ").with_limit(1000);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(async {
+                while m.next_part().await?.is_some() {}
+                Ok::<_, ApiError>(())
+            })
+            .unwrap_err();
+        assert_eq!(
+            err.status,
+            hyper::StatusCode::PAYLOAD_TOO_LARGE,
+            "skipped parts count too"
+        );
     }
 
     #[test]

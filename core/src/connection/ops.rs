@@ -1,6 +1,6 @@
 //! Namespace operations: stat, list, mkdir, remove, rename, links, attributes, copy.
 
-use sftpgo_vfs::{FileInfo, FileKind, OpenOptions, SetAttrs, StatVfs};
+use sftpgo_vfs::{FileInfo, FileKind, SetAttrs, StatVfs};
 
 use super::{Connection, TEMP_UPLOAD_PREFIX};
 use crate::hash::{HashAlgo, Hasher};
@@ -257,10 +257,10 @@ impl Connection {
         match info.kind {
             FileKind::Dir => {
                 self.require(Permission::List, src)?;
-                match self.fs.mkdir(dst.fs_relative(), info.perm).await {
+                match self.mkdir(dst, info.perm).await {
                     Ok(()) => {}
-                    Err(e) if e.kind == sftpgo_vfs::FsErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e.into()),
+                    Err(e) if e.kind == crate::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
                 }
                 for entry in self.fs.read_dir(src.fs_relative()).await? {
                     let s = src.join(&entry.name)?;
@@ -274,30 +274,44 @@ impl Connection {
         }
     }
 
+    /// Copies one file as a download of `src` and an upload to `dst`: the source needs
+    /// `download`, the target `upload` (or `overwrite` when it exists), and the upload
+    /// mode and size limits apply as for any upload.
     async fn copy_file_data(&self, src: &VirtualPath, dst: &VirtualPath) -> Result<()> {
-        let read = OpenOptions {
-            read: true,
-            ..Default::default()
-        };
-        let write = OpenOptions {
-            write: true,
-            create: true,
+        let r = self.open_read(src).await?;
+        let opts = super::WriteOptions {
             truncate: true,
+            create: true,
             ..Default::default()
         };
-        let r = self.fs.open(src.fs_relative(), &read).await?;
-        let w = self.fs.open(dst.fs_relative(), &write).await?;
+        let w = match self.open_write(dst, opts).await {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = r.close().await;
+                return Err(e);
+            }
+        };
         let mut buf = vec![0u8; 256 * 1024];
         let mut off = 0u64;
-        loop {
-            let n = r.read_at(&mut buf, off).await?;
-            if n == 0 {
-                break;
+        let copied: Result<()> = async {
+            loop {
+                let n = r.read_at(&mut buf, off).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                w.write_at(buf.get(..n).unwrap_or_default(), off).await?;
+                off += n as u64;
             }
-            w.write_at(buf.get(..n).unwrap_or_default(), off).await?;
-            off += n as u64;
         }
-        Ok(())
+        .await;
+        let _ = r.close().await;
+        match copied {
+            Ok(()) => w.close().await,
+            Err(e) => {
+                w.abort().await;
+                Err(e)
+            }
+        }
     }
 
     /// Recursive delete of a file or directory tree. Needs the delete permissions of

@@ -185,8 +185,9 @@ impl User {
                 .is_some_and(|p| p.iter().any(|v| v == protocol))
     }
 
-    /// Whether `filters.denied_ip`/`allowed_ip` let a client at `ip` in: a denied
-    /// network always refuses; a non-empty allow list must contain the address.
+    /// Whether `filters.allowed_ip`/`denied_ip` let a client at `ip` in, in SFTPGo's
+    /// order: an allowed network admits, then a denied one refuses, then a non-empty
+    /// allow list refuses everyone else. An entry that does not parse refuses.
     pub fn ip_allowed(&self, ip: std::net::IpAddr) -> bool {
         let nets = |field: &str| -> Vec<String> {
             self.filters
@@ -195,17 +196,24 @@ impl User {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string))
+                .map(|v| v.as_str().unwrap_or_default().to_string())
                 .collect()
         };
-        if nets("denied_ip")
-            .iter()
-            .any(|n| super::ip_list::contains(n, ip))
-        {
-            return false;
+        let (allowed, denied) = (nets("allowed_ip"), nets("denied_ip"));
+        for net in &allowed {
+            if super::ip_list::parse_cidr(net).is_err() {
+                return false;
+            }
+            if super::ip_list::contains(net, ip) {
+                return true;
+            }
         }
-        let allowed = nets("allowed_ip");
-        allowed.is_empty() || allowed.iter().any(|n| super::ip_list::contains(n, ip))
+        for net in &denied {
+            if super::ip_list::parse_cidr(net).is_err() || super::ip_list::contains(net, ip) {
+                return false;
+            }
+        }
+        allowed.is_empty()
     }
 
     /// Checks the user before it is stored: names, permissions, patterns, home dir.
@@ -272,7 +280,8 @@ impl User {
             }
         }
         for (i, key) in self.public_keys.iter().enumerate() {
-            if !valid_public_key(key) {
+            // Empty entries are ignored, as SFTPGo drops them.
+            if !key.trim().is_empty() && parse_public_key(key).is_none() {
                 return Err(Error::invalid(format!(
                     "public_keys[{i}]: not an OpenSSH public key (\"<type> <base64> [comment]\")"
                 )));
@@ -354,32 +363,24 @@ impl User {
 
     /// Parses the stored public keys into (algorithm, base64 blob) pairs.
     pub fn key_blobs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.public_keys.iter().filter_map(|k| {
-            let mut it = k.split_whitespace();
-            Some((it.next()?, it.next()?))
-        })
+        self.public_keys.iter().filter_map(|k| parse_public_key(k))
     }
 }
 
-/// Whether `line` is an OpenSSH public key: a type, then the base64 wire blob, which
-/// must name the same type.
-fn valid_public_key(line: &str) -> bool {
+/// The (type, base64 blob) of an `authorized_keys` line: the first pair of words where
+/// the blob decodes to an SSH wire key naming that type, so a leading options field
+/// (`from="10.0.0.0/8" ssh-ed25519 AAAA...`) and a trailing comment are skipped.
+pub fn parse_public_key(line: &str) -> Option<(&str, &str)> {
     use base64::Engine as _;
-    let mut it = line.split_whitespace();
-    let (Some(algo), Some(blob)) = (it.next(), it.next()) else {
-        return false;
-    };
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(blob) else {
-        return false;
-    };
-    let Some(len) = raw
-        .get(..4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(|b| u32::from_be_bytes(b) as usize)
-    else {
-        return false;
-    };
-    raw.get(4..4 + len) == Some(algo.as_bytes()) && raw.len() > 4 + len
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.windows(2).find_map(|pair| {
+        let (algo, blob) = (*pair.first()?, *pair.get(1)?);
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .ok()?;
+        let len = u32::from_be_bytes(raw.get(..4)?.try_into().ok()?) as usize;
+        (raw.get(4..4 + len)? == algo.as_bytes() && raw.len() > 4 + len).then_some((algo, blob))
+    })
 }
 
 #[cfg(test)]
@@ -387,16 +388,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ip_filters_follow_sftpgo_order() {
+        let with = |allowed: serde_json::Value, denied: serde_json::Value| {
+            let mut u = user();
+            u.filters.extra.insert("allowed_ip".into(), allowed);
+            u.filters.extra.insert("denied_ip".into(), denied);
+            u
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let u = with(
+            serde_json::json!(["10.1.2.3/32"]),
+            serde_json::json!(["10.0.0.0/8"]),
+        );
+        assert!(u.ip_allowed(ip("10.1.2.3")), "allowed wins over denied");
+        assert!(!u.ip_allowed(ip("10.9.9.9")), "denied");
+        assert!(
+            !u.ip_allowed(ip("192.168.1.1")),
+            "outside a non-empty allow list"
+        );
+        let u = with(serde_json::json!([]), serde_json::json!(["127.0.0.0/8"]));
+        assert!(!u.ip_allowed(ip("127.0.0.1")));
+        assert!(!u.ip_allowed(ip("::ffff:127.0.0.1")), "IPv4-mapped");
+        assert!(u.ip_allowed(ip("::1")));
+        let u = with(serde_json::json!([]), serde_json::json!([]));
+        assert!(u.ip_allowed(ip("1.2.3.4")));
+    }
+
+    #[test]
     fn public_keys_must_parse() {
-        let ok =
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJ1c3QtaXMtZ3JlYXQtaW5kZWVkLW9rLW9rLW9reHh4 a@b";
-        assert!(valid_public_key(ok));
-        assert!(!valid_public_key("not a key"));
-        assert!(!valid_public_key(
-            "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIHJ1c3QtaXMtZ3JlYXQtaW5kZWVkLW9rLW9rLW9reHh4"
-        ));
-        assert!(!valid_public_key("ssh-ed25519 !!!"));
-        assert!(!valid_public_key("ssh-ed25519"));
+        let blob = "AAAAC3NzaC1lZDI1NTE5AAAAIHJ1c3QtaXMtZ3JlYXQtaW5kZWVkLW9rLW9rLW9reHh4";
+        let ok = format!("ssh-ed25519 {blob} a@b");
+        assert_eq!(parse_public_key(&ok), Some(("ssh-ed25519", blob)));
+        let with_options = format!("from=\"10.0.0.0/8\",no-pty ssh-ed25519 {blob} a@b");
+        assert_eq!(parse_public_key(&with_options), Some(("ssh-ed25519", blob)));
+        assert!(parse_public_key("not a key").is_none());
+        assert!(parse_public_key(&format!("ssh-rsa {blob}")).is_none());
+        assert!(parse_public_key("ssh-ed25519 !!!").is_none());
+        assert!(parse_public_key("ssh-ed25519").is_none());
+        let mut u = user();
+        u.public_keys = vec![String::new(), with_options];
+        assert!(
+            u.validate().is_ok(),
+            "empty entries and options are accepted"
+        );
+        assert_eq!(u.key_blobs().count(), 1);
+        u.public_keys.push("garbage".into());
+        assert!(u.validate().is_err());
     }
 
     fn user() -> User {

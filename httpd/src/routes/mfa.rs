@@ -276,6 +276,11 @@ async fn save<T: MfaAccount>(
             req.config_name
         )));
     }
+    if req.enabled && T::KIND == sftpgo_core::store::Kind::User && req.protocols.is_empty() {
+        return Err(ApiError::bad_request(
+            "protocols: specify at least one protocol (SSH, FTP, HTTP)",
+        ));
+    }
     for p in &req.protocols {
         if !["SSH", "FTP", "HTTP"].contains(&p.as_str()) {
             return Err(ApiError::bad_request(format!(

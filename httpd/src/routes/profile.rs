@@ -11,7 +11,6 @@ use crate::HttpState;
 use crate::response::{ApiError, HttpResponse, json_response, message, parse_json as parse};
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ProfileUpdate {
     #[serde(default)]
     email: String,
@@ -22,7 +21,6 @@ struct ProfileUpdate {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PasswordChange {
     current_password: String,
     new_password: String,

@@ -57,6 +57,15 @@ impl SshServer {
         };
         let _ = stream.set_nodelay(true);
         let closer = Closer::default();
+        // A second handle on the socket, to cut it if a closed session does not end.
+        let killer = {
+            use std::os::fd::AsFd;
+            stream
+                .as_fd()
+                .try_clone_to_owned()
+                .ok()
+                .map(std::net::TcpStream::from)
+        };
         let handler = SshHandler::new(self.clone(), peer_addr, closer.clone());
         let stream = read_buffer::ReadBuffered::new(stream);
         match russh::server::run_stream(self.russh.clone(), stream, handler).await {
@@ -69,17 +78,7 @@ impl SshServer {
                     Some(r) => r,
                     None => {
                         tracing::info!(sender = "SSH", remote = %peer, "closing the connection on request");
-                        let _ = session
-                            .handle()
-                            .disconnect(
-                                russh::Disconnect::ByApplication,
-                                "connection closed by the administrator".into(),
-                                "en".into(),
-                            )
-                            .await;
-                        tokio::time::timeout(std::time::Duration::from_secs(5), session)
-                            .await
-                            .unwrap_or(Ok(()))
+                        close_session(&mut session, killer.as_ref()).await
                     }
                 };
                 if let Err(e) = result {
@@ -89,4 +88,33 @@ impl SshServer {
             Err(e) => tracing::debug!(remote = %peer, error = %e, "SSH handshake failed"),
         }
     }
+}
+
+/// Ends a session an admin closed: SSH_MSG_DISCONNECT first, then, if the session is
+/// still running after a short wait (its loop stuck, the client not reading), the
+/// socket is shut down so every read and write fails and the session task ends.
+async fn close_session<H: russh::server::Handler>(
+    session: &mut russh::server::RunningSession<H>,
+    killer: Option<&std::net::TcpStream>,
+) -> Result<(), H::Error> {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+    let handle = session.handle();
+    let _ = tokio::time::timeout(
+        WAIT,
+        handle.disconnect(
+            russh::Disconnect::ByApplication,
+            "connection closed by the administrator".into(),
+            "en".into(),
+        ),
+    )
+    .await;
+    if let Ok(r) = tokio::time::timeout(WAIT, &mut *session).await {
+        return r;
+    }
+    if let Some(socket) = killer {
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    }
+    tokio::time::timeout(WAIT * 3, session)
+        .await
+        .unwrap_or(Ok(()))
 }

@@ -15,7 +15,6 @@ use crate::response::{ApiError, HttpResponse, json_response, message, parse_json
 use crate::routes::Request;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ProfileUpdate {
     #[serde(default)]
     email: String,
@@ -32,7 +31,6 @@ struct ProfileUpdate {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PasswordChange {
     #[serde(default)]
     current_password: String,

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hyper::{Method, StatusCode};
-use sftpgo_core::auth::{Authenticator, Client};
+use sftpgo_core::auth::{Authenticator, Client, LoginMethod};
 use sftpgo_core::config::UploadMode;
 use sftpgo_core::connection::{Connection, FsFactory};
 use sftpgo_core::model::User;
@@ -147,8 +147,9 @@ async fn caller(state: &HttpState, req: &Request<'_>) -> Result<Caller, ApiError
 }
 
 /// The caller's account with its group settings applied, checked again on every call:
-/// disabled or expired users, `HTTP` in `denied_protocols`, a refused client address,
-/// or an API key the user does not allow get a 401.
+/// disabled or expired users, or an API key the user does not allow, get a 401;
+/// `HTTP` in `denied_protocols`, `password` in `denied_login_methods`, or a refused
+/// client address a 403.
 async fn current_user(state: &HttpState, req: &Request<'_>) -> Result<(User, Caller), ApiError> {
     let users = api(state)?;
     let caller = caller(state, req).await?;
@@ -166,13 +167,15 @@ async fn current_user(state: &HttpState, req: &Request<'_>) -> Result<(User, Cal
             .get("allow_api_key_auth")
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false);
-    if user.status != 1
-        || user.is_expired(sftpgo_core::now_millis())
-        || user.filters.denied_protocols.iter().any(|p| p == "HTTP")
-        || !user.ip_allowed(req.ip)
-        || !key_allowed
-    {
+    if user.status != 1 || user.is_expired(sftpgo_core::now_millis()) || !key_allowed {
         return Err(ApiError::unauthorized());
+    }
+    // As SFTPGo's per-request check: protocol, password login method, address (403).
+    if user.filters.denied_protocols.iter().any(|p| p == "HTTP")
+        || LoginMethod::Password.denied_by(&user, "HTTP")
+        || !user.ip_allowed(req.ip)
+    {
+        return Err(ApiError::forbidden());
     }
     Ok((user, caller))
 }
@@ -198,6 +201,12 @@ impl Session {
     /// Whether an admin asked to close this connection.
     fn closed(&self) -> bool {
         self.closer.is_closed()
+    }
+
+    /// Resolves when an admin asks to close this connection (raced against every wait
+    /// of a stream, so a stalled client cannot keep a closed connection alive).
+    async fn until_closed(&self) {
+        self.closer.closed().await;
     }
 }
 

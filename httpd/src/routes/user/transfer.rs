@@ -36,23 +36,50 @@ fn channel() -> (Sender, Body) {
     (tx, body.boxed_unsync())
 }
 
-/// `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes: the
-/// inclusive range, or `None` when it cannot be satisfied.
-fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = value.strip_prefix("bytes=")?;
-    if spec.contains(',') || size == 0 {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (start, end) = match (a.trim(), b.trim()) {
-        ("", n) => {
-            let n: u64 = n.parse().ok()?;
-            (size.saturating_sub(n), size - 1)
-        }
-        (a, "") => (a.parse().ok()?, size - 1),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size - 1)),
+/// What a `Range` header asks of a file of `size` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// The whole file: no header, or one this server ignores (malformed, or several
+    /// ranges), as RFC 9110 allows.
+    Whole,
+    /// The inclusive byte range.
+    Part(u64, u64),
+    /// A well-formed range outside the file: 416.
+    Unsatisfiable,
+}
+
+/// Reads `bytes=a-b`, `bytes=a-` or `bytes=-n`.
+fn parse_range(value: &str, size: u64) -> RangeAsk {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeAsk::Whole;
     };
-    (start <= end && start < size).then_some((start, end))
+    if spec.contains(',') {
+        return RangeAsk::Whole;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeAsk::Whole;
+    };
+    let num = |s: &str| s.trim().parse::<u64>().ok();
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", "") => return RangeAsk::Whole,
+        ("", n) => match num(n) {
+            Some(0) => return RangeAsk::Unsatisfiable,
+            Some(n) => (size.saturating_sub(n), size.saturating_sub(1)),
+            None => return RangeAsk::Whole,
+        },
+        (a, "") => match num(a) {
+            Some(a) => (a, size.saturating_sub(1)),
+            None => return RangeAsk::Whole,
+        },
+        (a, b) => match (num(a), num(b)) {
+            (Some(a), Some(b)) if a <= b => (a, b.min(size.saturating_sub(1))),
+            _ => return RangeAsk::Whole,
+        },
+    };
+    if size == 0 || start >= size {
+        return RangeAsk::Unsatisfiable;
+    }
+    RangeAsk::Part(start, end)
 }
 
 /// `attachment` with the name in RFC 6266/5987 form (ASCII fallback plus UTF-8).
@@ -116,11 +143,11 @@ pub async fn download(conn: Session, req: &Request<'_>) -> Result<HttpResponse, 
         .headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| parse_range(v, size));
+        .map_or(RangeAsk::Whole, |v| parse_range(v, size));
     let (status, start, end) = match range {
-        None => (StatusCode::OK, 0, size),
-        Some(Some((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b + 1),
-        Some(None) => {
+        RangeAsk::Whole => (StatusCode::OK, 0, size),
+        RangeAsk::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b + 1),
+        RangeAsk::Unsatisfiable => {
             let _ = transfer.close().await;
             let mut resp =
                 ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "invalid range").into_response();
@@ -155,8 +182,12 @@ pub async fn download(conn: Session, req: &Request<'_>) -> Result<HttpResponse, 
                 }
                 Ok(n) => {
                     let chunk = Bytes::copy_from_slice(slice.get(..n).unwrap_or_default());
-                    if tx.send_data(chunk).await.is_err() {
-                        failed = Some("client went away".into());
+                    let sent = tokio::select! {
+                        r = tx.send_data(chunk) => r.map_err(|_| "client went away"),
+                        () = conn.until_closed() => Err(CLOSED),
+                    };
+                    if let Err(why) = sent {
+                        failed = Some(why.to_string());
                         break;
                     }
                     offset += n as u64;
@@ -277,7 +308,11 @@ async fn fill(
             transfer.abort().await;
             return Err(ApiError::new(StatusCode::GONE, CLOSED));
         }
-        let data = match source.next().await {
+        let next = tokio::select! {
+            r = source.next() => r,
+            () = conn.until_closed() => Err(ApiError::new(StatusCode::GONE, CLOSED)),
+        };
+        let data = match next {
             Ok(Some(c)) => c,
             Ok(None) => return Ok(()),
             Err(e) => {
@@ -372,11 +407,15 @@ pub async fn upload_multipart(
     if bool_arg(req, "mkdir_parents")? {
         make_dirs(&conn, &dir).await?;
     }
-    let mut form = Multipart::new(req.take_body()?, &boundary);
     let limit = body_limit(state);
+    let mut form = Multipart::new(req.take_body()?, &boundary).with_limit(limit);
     let mut uploaded = 0usize;
     while let Some(part) = form.next_part().await? {
-        let Some(filename) = part.filename.filter(|_| part.name == "filenames") else {
+        // Other fields, and file inputs left empty (no file name), are skipped.
+        let Some(filename) = part
+            .filename
+            .filter(|f| part.name == "filenames" && !f.is_empty())
+        else {
             continue;
         };
         let target = dir.join(&upload_name(&filename)?)?;
@@ -487,10 +526,10 @@ impl Zipper<'_> {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.tx
-            .send_data(bytes)
-            .await
-            .map_err(|_| "client went away".to_string())
+        tokio::select! {
+            r = self.tx.send_data(bytes) => r.map_err(|_| "client went away".to_string()),
+            () = self.conn.until_closed() => Err(CLOSED.to_string()),
+        }
     }
 
     async fn add(&mut self, p: &VirtualPath, depth: usize) -> Result<(), String> {
@@ -524,6 +563,10 @@ impl Zipper<'_> {
             }
             return self.flush().await;
         }
+        if info.kind != FileKind::File {
+            // Devices, FIFOs and sockets are left out (a FIFO would block the stream).
+            return Ok(());
+        }
         let t = self
             .conn
             .open_read(p)
@@ -535,7 +578,10 @@ impl Zipper<'_> {
             let want = usize::try_from((info.size - offset).min(CHUNK as u64)).unwrap_or(CHUNK);
             let slice = self.buf.get_mut(..want).unwrap_or_default();
             let n = match t.read_at(slice, offset).await {
-                Ok(0) => break,
+                Ok(0) => {
+                    t.abort().await;
+                    return Err(format!("{p}: the file shrank while being archived"));
+                }
                 Ok(n) => n,
                 Err(e) => {
                     t.abort().await;
@@ -565,13 +611,18 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
-        assert_eq!(parse_range("bytes=100-", 100), None);
-        assert_eq!(parse_range("bytes=0-1,3-4", 100), None);
-        assert_eq!(parse_range("bytes=0-0", 0), None);
+        use RangeAsk::{Part, Unsatisfiable, Whole};
+        assert_eq!(parse_range("bytes=0-9", 100), Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=-500", 100), Part(0, 99));
+        assert_eq!(parse_range("bytes=50-500", 100), Part(50, 99));
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-0", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,3-4", 100), Whole);
+        assert_eq!(parse_range("bytes=9-1", 100), Whole);
+        assert_eq!(parse_range("items=0-1", 100), Whole);
+        assert_eq!(parse_range("bytes=x-", 100), Whole);
     }
 
     #[test]
