@@ -42,6 +42,21 @@ impl Api {
         }
     }
 
+    /// `Authorization: Bearer <token>` of a user token from Basic credentials.
+    pub fn user_token(&self, user: &str, pass: &str) -> String {
+        let r = self.call(
+            "GET",
+            "/api/v2/user/token",
+            &["-u", &format!("{user}:{pass}")],
+            None,
+        );
+        assert_eq!(r.status, 200, "user token for {user}: {}", r.raw);
+        format!(
+            "Authorization: Bearer {}",
+            r.body["access_token"].as_str().unwrap()
+        )
+    }
+
     pub fn token(&self, user: &str, pass: &str) -> String {
         let r = self.call(
             "GET",

@@ -10,6 +10,7 @@ pub mod maintenance;
 pub mod mfa;
 pub mod profile;
 pub mod quotas;
+pub mod shares;
 pub mod user;
 
 use std::net::IpAddr;
@@ -113,6 +114,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/logout"),
     ("get", "/user/token"),
     ("get", "/user/logout"),
+    ("get", "/user/shares"),
+    ("post", "/user/shares"),
+    ("get", "/user/shares/{id}"),
+    ("put", "/user/shares/{id}"),
+    ("delete", "/user/shares/{id}"),
+    ("get", "/shares/{id}"),
+    ("post", "/shares/{id}"),
+    ("get", "/shares/{id}/dirs"),
+    ("get", "/shares/{id}/files"),
+    ("post", "/shares/{id}/{fileName}"),
     ("get", "/user/profile"),
     ("put", "/user/profile"),
     ("put", "/user/changepwd"),
@@ -238,6 +249,12 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
     }
     if let ["user", rest @ ..] = segs.as_slice() {
         return user::route(state, rest, &mut req).await;
+    }
+    if let ["shares", id, rest @ ..] = segs.as_slice() {
+        // Public: the share's password (if any) is the only credential.
+        return Ok(with_basic_challenge(
+            shares::public(state, id, rest, &mut req).await,
+        ));
     }
     let (admin, bearer) = authenticate(state, &req).await?;
     let body = req.read_body().await?;

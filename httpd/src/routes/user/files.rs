@@ -9,11 +9,10 @@ use sftpgo_core::path::VirtualPath;
 use sftpgo_vfs::{FileKind, SetAttrs};
 
 use super::{
-    bool_arg, connection, go_mode, make_parents, method_not_allowed, path_arg, required_path_arg,
+    bool_arg, connection, listing, make_parents, method_not_allowed, path_arg, required_path_arg,
     writable,
 };
 use crate::HttpState;
-use crate::jwt::rfc3339;
 use crate::response::{ApiError, HttpResponse, json_response, message};
 use crate::routes::Request;
 use crate::routes::maintenance::query_param;
@@ -24,20 +23,7 @@ pub async fn dirs(state: &HttpState, req: &mut Request<'_>) -> Result<HttpRespon
         Method::GET => {
             let conn = connection(state, req).await?;
             let path = path_arg(req, "path")?;
-            let entries: Vec<serde_json::Value> = conn
-                .read_dir(&path)
-                .await?
-                .into_iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "name": e.name,
-                        "size": e.size,
-                        "mode": go_mode(e.kind, e.perm),
-                        "last_modified": rfc3339(e.mtime),
-                    })
-                })
-                .collect();
-            Ok(json_response(StatusCode::OK, &entries))
+            Ok(listing(conn.read_dir(&path).await?))
         }
         Method::POST => {
             let conn = connection(state, req).await?;

@@ -8,7 +8,7 @@
 
 mod account;
 mod files;
-mod transfer;
+pub(super) mod transfer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub struct UserApi {
     pub upload_mode: UploadMode,
 }
 
-fn api(state: &HttpState) -> Result<&UserApi, ApiError> {
+pub(super) fn api(state: &HttpState) -> Result<&UserApi, ApiError> {
     state.users.as_ref().ok_or_else(ApiError::not_found)
 }
 
@@ -86,6 +86,10 @@ pub async fn route(
         (["file-actions", "copy"], &Method::POST) => files::copy(state, req).await,
         (["file-actions", "move"], &Method::POST) => files::rename(state, req).await,
         (["streamzip"], &Method::POST) => transfer::stream_zip(state, req).await,
+        (["shares", rest @ ..], _) => {
+            let (user, _) = current_user(state, req).await?;
+            super::shares::user_shares(state, &user, rest, req).await
+        }
         (
             ["token" | "logout" | "profile" | "changepwd" | "streamzip"]
             | ["files", "upload" | "metadata"]
@@ -180,10 +184,10 @@ async fn current_user(state: &HttpState, req: &Request<'_>) -> Result<(User, Cal
     Ok((user, caller))
 }
 
-/// A user API request's session: its `Connection`, registered with the session
+/// A user API (or public share) request's session: its `Connection`, registered with the session
 /// registry for as long as it lives (counted in `max_sessions`, listed by
 /// `/connections`, and closable there: streams check [`Session::closed`]).
-pub(super) struct Session {
+pub struct Session {
     conn: Connection,
     closer: Closer,
     _guard: SessionGuard,
@@ -199,13 +203,13 @@ impl std::ops::Deref for Session {
 
 impl Session {
     /// Whether an admin asked to close this connection.
-    fn closed(&self) -> bool {
+    pub(crate) fn closed(&self) -> bool {
         self.closer.is_closed()
     }
 
     /// Resolves when an admin asks to close this connection (raced against every wait
     /// of a stream, so a stalled client cannot keep a closed connection alive).
-    async fn until_closed(&self) {
+    pub(crate) async fn until_closed(&self) {
         self.closer.closed().await;
     }
 }
@@ -214,14 +218,25 @@ impl Session {
 /// all in use (as SFTPGo).
 async fn connection(state: &HttpState, req: &Request<'_>) -> Result<Session, ApiError> {
     let (user, _) = current_user(state, req).await?;
+    open_session(state, user, "HTTP", req)
+}
+
+/// Registers a session of `user` over `protocol` (`HTTP`, `HTTPShare`) and opens its
+/// storage; 429 when the user's `max_sessions` are all in use.
+pub(super) fn open_session(
+    state: &HttpState,
+    user: User,
+    protocol: &'static str,
+    req: &Request<'_>,
+) -> Result<Session, ApiError> {
     let users = api(state)?;
-    let id = state.sessions.connection_id("HTTP");
+    let id = state.sessions.connection_id(protocol);
     let (closer, activity) = (Closer::default(), Activity::default());
     let registered = NewConnection {
         id: id.clone(),
         username: user.username.clone(),
         role: user.role.clone(),
-        protocol: "HTTP".into(),
+        protocol: protocol.into(),
         remote: req.peer.to_string(),
         closer: closer.clone(),
         activity: activity.clone(),
@@ -238,7 +253,7 @@ async fn connection(state: &HttpState, req: &Request<'_>) -> Result<Session, Api
     let fs = users.fs.fs_for(&user)?;
     let conn = Connection::new(
         id,
-        "HTTP",
+        protocol,
         req.ip.to_string(),
         Arc::new(user),
         fs,
@@ -254,7 +269,7 @@ async fn connection(state: &HttpState, req: &Request<'_>) -> Result<Session, Api
 
 /// Whether the user's WebClient options (`filters.web_client`) include `option`
 /// (SFTPGo applies them to the user API too).
-fn web_client_denies(user: &User, option: &str) -> bool {
+pub(super) fn web_client_denies(user: &User, option: &str) -> bool {
     user.filters
         .extra
         .get("web_client")
@@ -318,8 +333,25 @@ async fn make_dirs(conn: &Connection, dir: &VirtualPath) -> Result<(), ApiError>
 }
 
 /// Creates the missing directories above `p`, for `mkdir_parents=true`.
-async fn make_parents(conn: &Connection, p: &VirtualPath) -> Result<(), ApiError> {
+pub(super) async fn make_parents(conn: &Connection, p: &VirtualPath) -> Result<(), ApiError> {
     make_dirs(conn, &p.parent()).await
+}
+
+/// A directory listing as SFTPGo answers it:
+/// `[{"name", "size", "mode", "last_modified"}]`.
+pub(super) fn listing(entries: Vec<sftpgo_vfs::FileInfo>) -> HttpResponse {
+    let out: Vec<serde_json::Value> = entries
+        .into_iter()
+        .map(|e| {
+            serde_json::json!({
+                "name": e.name,
+                "size": e.size,
+                "mode": go_mode(e.kind, e.perm),
+                "last_modified": rfc3339(e.mtime),
+            })
+        })
+        .collect();
+    json_response(StatusCode::OK, &out)
 }
 
 /// Go's `os.FileMode` bits, as SFTPGo reports `mode`.

@@ -127,6 +127,16 @@ fn http_date(secs: i64) -> String {
 /// `GET /user/files?path=`: the file, or the `Range` asked for.
 pub async fn download(conn: Session, req: &Request<'_>) -> Result<HttpResponse, ApiError> {
     let path = path_arg(req, "path")?;
+    send_file(conn, path, req.headers).await
+}
+
+/// Streams the file `path` of `conn` (one `Range` honoured); the connection lives
+/// until the body is sent.
+pub(crate) async fn send_file(
+    conn: Session,
+    path: VirtualPath,
+    headers: &hyper::HeaderMap,
+) -> Result<HttpResponse, ApiError> {
     if path.is_root() {
         return Err(ApiError::bad_request("please set the path to a valid file"));
     }
@@ -139,8 +149,7 @@ pub async fn download(conn: Session, req: &Request<'_>) -> Result<HttpResponse, 
     let transfer = conn.open_read(&path).await?;
     let info = transfer.stat().await?;
     let size = info.size;
-    let range = req
-        .headers
+    let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .map_or(RangeAsk::Whole, |v| parse_range(v, size));
@@ -349,12 +358,22 @@ pub async fn upload(state: &HttpState, req: &mut Request<'_>) -> Result<HttpResp
     if bool_arg(req, "mkdir_parents")? {
         make_parents(&conn, &path).await?;
     }
+    store_body(state, &conn, &path, req).await
+}
+
+/// Writes the raw request body to `path` (`X-SFTPGO-MTIME` applied with `chtimes`).
+pub(crate) async fn store_body(
+    state: &HttpState,
+    conn: &Session,
+    path: &VirtualPath,
+    req: &mut Request<'_>,
+) -> Result<HttpResponse, ApiError> {
     let mut body = RawBody {
         body: req.take_body()?,
         received: 0,
     };
-    let transfer = conn.open_write(&path, overwrite()).await?;
-    fill(&conn, &transfer, body_limit(state), &mut body).await?;
+    let transfer = conn.open_write(path, overwrite()).await?;
+    fill(conn, &transfer, body_limit(state), &mut body).await?;
     if let Some(ms) = req
         .headers
         .get("x-sftpgo-mtime")
@@ -367,7 +386,7 @@ pub async fn upload(state: &HttpState, req: &mut Request<'_>) -> Result<HttpResp
             ..SetAttrs::default()
         };
         // Only with the `chtimes` permission; otherwise ignored, as SFTPGo does.
-        if conn.authorize_set_attrs(&path, &attrs).is_ok() {
+        if conn.authorize_set_attrs(path, &attrs).is_ok() {
             let _ = transfer.set_attrs(&attrs).await;
         }
     }
@@ -397,19 +416,35 @@ pub async fn upload_multipart(
 ) -> Result<HttpResponse, ApiError> {
     let conn = connection(state, req).await?;
     writable(&conn)?;
+    let dir = path_arg(req, "path")?;
+    if bool_arg(req, "mkdir_parents")? {
+        make_dirs(&conn, &dir).await?;
+    }
+    store_form(state, &conn, &dir, req, u64::MAX).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &serde_json::json!({"message": "Upload completed"}),
+    ))
+}
+
+/// Stores every `filenames` part of a multipart body under `dir` (at most
+/// `max_files`; 400 beyond, or without any); returns how many were stored.
+pub(crate) async fn store_form(
+    state: &HttpState,
+    conn: &Session,
+    dir: &VirtualPath,
+    req: &mut Request<'_>,
+    max_files: u64,
+) -> Result<u64, ApiError> {
     let content_type = req
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let boundary = boundary(content_type)?;
-    let dir = path_arg(req, "path")?;
-    if bool_arg(req, "mkdir_parents")? {
-        make_dirs(&conn, &dir).await?;
-    }
     let limit = body_limit(state);
     let mut form = Multipart::new(req.take_body()?, &boundary).with_limit(limit);
-    let mut uploaded = 0usize;
+    let mut uploaded = 0u64;
     while let Some(part) = form.next_part().await? {
         // Other fields, and file inputs left empty (no file name), are skipped.
         let Some(filename) = part
@@ -418,19 +453,19 @@ pub async fn upload_multipart(
         else {
             continue;
         };
+        if uploaded >= max_files {
+            return Err(ApiError::bad_request("Allowed usage exceeded"));
+        }
         let target = dir.join(&upload_name(&filename)?)?;
         let transfer = conn.open_write(&target, overwrite()).await?;
-        fill(&conn, &transfer, limit, &mut FormPart(&mut form)).await?;
+        fill(conn, &transfer, limit, &mut FormPart(&mut form)).await?;
         transfer.close().await?;
         uploaded += 1;
     }
     if uploaded == 0 {
         return Err(ApiError::bad_request("No files uploaded!"));
     }
-    Ok(json_response(
-        StatusCode::CREATED,
-        &serde_json::json!({"message": "Upload completed"}),
-    ))
+    Ok(uploaded)
 }
 
 /// The download name SFTPGo gives an archive.
@@ -470,10 +505,21 @@ pub async fn stream_zip(
         return Err(ApiError::bad_request("no paths to archive"));
     }
     let name = zip_name(&conn.user().username, &paths);
+    Ok(send_zip(conn, VirtualPath::root(), paths, &name))
+}
+
+/// Streams a ZIP of `paths` (checked to exist), entries named relative to `base`.
+pub(crate) fn send_zip(
+    conn: Session,
+    base: VirtualPath,
+    paths: Vec<VirtualPath>,
+    name: &str,
+) -> HttpResponse {
     let (tx, body) = channel();
     tokio::spawn(async move {
         let mut zip = Zipper {
             conn: &conn,
+            base: &base,
             zip: ZipWriter::new(),
             tx,
             buf: vec![0u8; CHUNK],
@@ -505,13 +551,15 @@ pub async fn stream_zip(
         header::ACCEPT_RANGES,
         header::HeaderValue::from_static("none"),
     );
-    h.insert(header::CONTENT_DISPOSITION, attachment(&name));
-    Ok(resp)
+    h.insert(header::CONTENT_DISPOSITION, attachment(name));
+    resp
 }
 
 /// Walks paths into an archive.
 struct Zipper<'a> {
     conn: &'a Session,
+    /// Entries are named relative to this directory.
+    base: &'a VirtualPath,
     zip: ZipWriter,
     tx: Sender,
     buf: Vec<u8>,
@@ -537,9 +585,15 @@ impl Zipper<'_> {
             return Err(format!("{p}: directory tree too deep"));
         }
         let info = self.conn.stat(p).await.map_err(|e| format!("{p}: {e}"))?;
-        let entry = p.as_str().trim_start_matches('/');
+        let entry = p
+            .as_str()
+            .strip_prefix(self.base.as_str())
+            .unwrap_or(p.as_str())
+            .trim_start_matches('/')
+            .to_string();
+        let entry = entry.as_str();
         if info.kind == FileKind::Dir {
-            if !p.is_root() {
+            if !entry.is_empty() {
                 self.zip.add_dir(entry, info.mtime);
             }
             let children = self
