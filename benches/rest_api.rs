@@ -75,7 +75,13 @@ fn rest(c: &mut Criterion) {
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let (token, _) = state.tokens.issue("bench");
-        tokio::spawn(sftpgo_httpd::server::serve(listener, state, None, stop));
+        tokio::spawn(sftpgo_httpd::server::serve(
+            listener,
+            state,
+            None,
+            sftpgo_httpd::proxy::ProxyPolicy::default(),
+            stop,
+        ));
         (addr, format!("Bearer {token}"), stop_tx)
     });
     let mut conn = rt.block_on(async { BufReader::new(TcpStream::connect(addr).await.unwrap()) });

@@ -232,6 +232,7 @@ fn start_http(
             listener,
             state.clone(),
             tls,
+            sftpgo_httpd::proxy::ProxyPolicy::of(b),
             stop.clone(),
         ));
         tracing::info!(sender = "httpd", address = %addr, https, "REST API listening");

@@ -809,3 +809,119 @@ fn quota_scans_recount_homes_and_folders() {
     );
     assert_eq!(r.status, 403, "quota_scans is needed: {}", r.raw);
 }
+
+/// `curl -i` with `args`; returns the response head and body as text.
+fn curl_head(api: &Api, path: &str, args: &[&str]) -> String {
+    let out = run(
+        Command::new("curl")
+            .args(["-s", "-i"])
+            .args(args)
+            .arg(format!("{}{path}", api.base)),
+        Duration::from_secs(30),
+    );
+    out.assert_ok("curl -i");
+    out.stdout.to_lowercase()
+}
+
+#[test]
+fn cors_and_trusted_proxy_headers() {
+    let builder = Server::builder()
+        .user("zed", |u| {
+            u["filters"]["allowed_ip"] = json!(["10.9.0.0/16"])
+        })
+        .env("SFTPGO_HTTPD__CORS__ENABLED", "true")
+        .env(
+            "SFTPGO_HTTPD__CORS__ALLOWED_ORIGINS",
+            "https://app.example.com",
+        )
+        .env("SFTPGO_HTTPD__CORS__ALLOWED_METHODS", "GET,POST,PUT")
+        .env(
+            "SFTPGO_HTTPD__CORS__ALLOWED_HEADERS",
+            "Authorization,Content-Type",
+        )
+        .env("SFTPGO_HTTPD__BINDINGS__0__PROXY_ALLOWED", "127.0.0.1")
+        .env(
+            "SFTPGO_HTTPD__BINDINGS__0__CLIENT_IP_PROXY_HEADER",
+            "X-Forwarded-For",
+        );
+    let (_srv, api) = start_api_with(builder);
+
+    // CORS: a preflight from the allowed origin is answered, others get no grant.
+    let head = curl_head(
+        &api,
+        "/api/v2/users",
+        &[
+            "-X",
+            "OPTIONS",
+            "-H",
+            "Origin: https://app.example.com",
+            "-H",
+            "Access-Control-Request-Method: PUT",
+            "-H",
+            "Access-Control-Request-Headers: authorization",
+        ],
+    );
+    assert!(head.starts_with("http/1.1 204"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example.com"),
+        "{head}"
+    );
+    assert!(head.contains("access-control-allow-methods: put"), "{head}");
+    let head = curl_head(&api, "/healthz", &["-H", "Origin: https://app.example.com"]);
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example.com"),
+        "{head}"
+    );
+    let head = curl_head(&api, "/healthz", &["-H", "Origin: https://evil.example"]);
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+
+    // Proxy headers: zed may only come from 10.9.0.0/16. Loopback is a trusted proxy
+    // here, so X-Forwarded-For names the client.
+    let token = |xff: Option<&str>| {
+        let creds = format!("zed:{PASSWORD}");
+        let header = xff.map(|x| format!("X-Forwarded-For: {x}"));
+        let mut args = vec!["-u", creds.as_str()];
+        if let Some(h) = &header {
+            args.extend(["-H", h.as_str()]);
+        }
+        api.call("GET", "/api/v2/user/token", &args, None).status
+    };
+    assert_eq!(token(None), 401, "loopback is not in zed's allowed_ip");
+    assert_eq!(token(Some("192.168.7.7")), 401);
+    assert_eq!(
+        token(Some("192.168.7.7, 10.9.3.4")),
+        200,
+        "the last hop counts"
+    );
+    assert_eq!(token(Some("garbage")), 401);
+}
+
+#[test]
+fn proxy_headers_from_untrusted_peers_are_ignored() {
+    let builder = Server::builder()
+        .user("zed", |u| {
+            u["filters"]["allowed_ip"] = json!(["10.9.0.0/16"])
+        })
+        .env("SFTPGO_HTTPD__BINDINGS__0__PROXY_ALLOWED", "10.0.0.1")
+        .env(
+            "SFTPGO_HTTPD__BINDINGS__0__CLIENT_IP_PROXY_HEADER",
+            "X-Forwarded-For",
+        );
+    let (_srv, api) = start_api_with(builder);
+    let r = api.call(
+        "GET",
+        "/api/v2/user/token",
+        &[
+            "-u",
+            &format!("zed:{PASSWORD}"),
+            "-H",
+            "X-Forwarded-For: 10.9.3.4",
+        ],
+        None,
+    );
+    assert_eq!(
+        r.status, 401,
+        "a client cannot pick its own address: {}",
+        r.raw
+    );
+}

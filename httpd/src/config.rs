@@ -30,6 +30,14 @@ pub struct Binding {
     /// 0: no client certificates; 1: a client certificate signed by one of
     /// `ca_certificates` is required (mutual TLS).
     pub client_auth_type: u8,
+    /// Addresses and networks of reverse proxies whose client-address header is
+    /// trusted.
+    pub proxy_allowed: Vec<String>,
+    /// Header carrying the client's address (`X-Forwarded-For`, `X-Real-IP`, ...);
+    /// empty: none is read.
+    pub client_ip_proxy_header: String,
+    /// Which address of that header to take, counted from the last (0: the last).
+    pub client_ip_header_depth: usize,
 }
 
 impl Default for Binding {
@@ -46,6 +54,9 @@ impl Default for Binding {
             certificate_key_file: String::new(),
             min_tls_version: 12,
             client_auth_type: 0,
+            proxy_allowed: Vec::new(),
+            client_ip_proxy_header: String::new(),
+            client_ip_header_depth: 0,
         }
     }
 }
@@ -71,6 +82,8 @@ pub struct Config {
     pub certificate_key_file: String,
     /// CA certificates (PEM) that sign accepted client certificates.
     pub ca_certificates: Vec<String>,
+    /// Cross-origin resource sharing.
+    pub cors: crate::cors::CorsConfig,
 }
 
 impl Default for Config {
@@ -84,6 +97,7 @@ impl Default for Config {
             certificate_file: String::new(),
             certificate_key_file: String::new(),
             ca_certificates: Vec::new(),
+            cors: crate::cors::CorsConfig::default(),
         }
     }
 }
@@ -102,6 +116,7 @@ impl std::fmt::Debug for Config {
             .field("certificate_file", &self.certificate_file)
             .field("certificate_key_file", &self.certificate_key_file)
             .field("ca_certificates", &self.ca_certificates)
+            .field("cors", &self.cors)
             .finish()
     }
 }
@@ -109,12 +124,17 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
+        self.cors.validate()?;
         if !(1..=720).contains(&self.jwt_lifetime) {
             return Err("httpd.jwt_lifetime: must be between 1 and 720 minutes".into());
         }
         for b in self.bindings.iter().filter(|b| b.port != 0) {
             if b.min_tls_version != 12 && b.min_tls_version != 13 {
                 return Err("httpd.bindings.min_tls_version: must be 12 or 13".into());
+            }
+            for net in &b.proxy_allowed {
+                sftpgo_core::model::ip_list::parse_cidr(net)
+                    .map_err(|e| format!("httpd.bindings.proxy_allowed: {e}"))?;
             }
             if b.client_auth_type > 1 {
                 return Err("httpd.bindings.client_auth_type: must be 0 or 1".into());

@@ -10,8 +10,10 @@
 
 pub mod auth;
 mod config;
+pub mod cors;
 pub mod jwt;
 pub mod multipart;
+pub mod proxy;
 pub mod response;
 pub mod routes;
 pub mod server;
@@ -50,6 +52,8 @@ pub struct HttpState {
     pub scans: std::sync::Arc<sftpgo_core::quota::QuotaScans>,
     /// TOTP configurations (`mfa`) and passcode checks.
     pub totp: std::sync::Arc<sftpgo_core::mfa::Totp>,
+    /// `httpd.cors`.
+    pub cors: cors::CorsConfig,
 }
 
 impl HttpState {
@@ -75,6 +79,7 @@ impl HttpState {
             limiter: None,
             sessions: std::sync::Arc::default(),
             scans: std::sync::Arc::default(),
+            cors: config.cors.clone(),
             totp: std::sync::Arc::new(
                 sftpgo_core::mfa::Totp::new(sftpgo_core::mfa::MfaConfig::default())
                     .unwrap_or_default(),

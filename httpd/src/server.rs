@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::HttpState;
+use crate::proxy::ProxyPolicy;
 use crate::response::HttpResponse;
 use crate::routes::{Request, route};
 
@@ -23,25 +24,35 @@ async fn handle(
     state: Arc<HttpState>,
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
+    proxy: &ProxyPolicy,
 ) -> HttpResponse {
     let (parts, body) = req.into_parts();
+    // The client as trusted proxies name it; what filters and logs see.
+    let client = proxy.client(peer, &parts.headers);
+    if let Some(pre) = state.cors.preflight(&parts.method, &parts.headers) {
+        let (head, ()) = pre.into_parts();
+        return hyper::Response::from_parts(head, crate::response::full(bytes::Bytes::new()));
+    }
     let request = Request {
         method: parts.method.clone(),
         path: parts.uri.path(),
         query: parts.uri.query(),
         headers: &parts.headers,
         body: Some(body),
-        ip: peer.ip(),
-        peer,
+        ip: client.ip(),
+        peer: client,
     };
     let started = std::time::Instant::now();
-    let resp = match route(&state, request).await {
+    let mut resp = match route(&state, request).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    state
+        .cors
+        .decorate(&parts.method, &parts.headers, resp.headers_mut());
     tracing::debug!(sender = "httpd", method = %parts.method, path = parts.uri.path(),
         status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64,
-        remote = %peer, "request");
+        remote = %client, "request");
     resp
 }
 
@@ -60,8 +71,10 @@ pub async fn serve(
     listener: TcpListener,
     state: Arc<HttpState>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    proxy: ProxyPolicy,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let proxy = Arc::new(proxy);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -85,10 +98,12 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let tls = tls.clone();
+        let proxy = proxy.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(state, req, peer).await) }
+                let proxy = proxy.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(state, req, peer, &proxy).await) }
             });
             let result = match tls {
                 None => {
