@@ -83,6 +83,7 @@ fn start_server(home: &std::path::Path, config_dir: &std::path::Path) -> u16 {
         auth: Authenticator::new(Arc::new(OneUser(user))),
         sessions: Arc::new(SessionRegistry::default()),
         limiter: Arc::new(ConnectionLimiter::new(0, 0)),
+        defender: Arc::default(),
         fs_factory: Arc::new(HomeDirs),
         banner: None,
         sftp_limits: Default::default(),

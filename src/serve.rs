@@ -77,6 +77,9 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         cfg.common.max_total_connections,
         cfg.common.max_per_host_connections,
     ));
+    let defender = Arc::new(sftpgo_core::defender::Defender::new(
+        cfg.common.defender.clone(),
+    ));
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
@@ -85,6 +88,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
             .with_password_caching(cfg.data_provider.password_caching),
         sessions: sessions.clone(),
         limiter: limiter.clone(),
+        defender: defender.clone(),
         fs_factory: Arc::new(crate::fs_factory::Backends),
         banner,
         sftp_limits: Default::default(),
@@ -97,6 +101,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     let shared = Shared {
         limiter,
         sessions: sessions.clone(),
+        defender,
     };
     start_http(&rt, &cfg, args, catalog, store, shared, &stop_rx)?;
     let workers = std::thread::available_parallelism()
@@ -149,6 +154,8 @@ struct Shared {
     limiter: Arc<ConnectionLimiter>,
     /// Authenticated connections (max_sessions, listing, closing).
     sessions: Arc<SessionRegistry>,
+    /// Brute-force protection.
+    defender: Arc<sftpgo_core::defender::Defender>,
 }
 
 fn start_http(
@@ -195,7 +202,7 @@ fn start_http(
         "ftp": {"is_active": false},
         "webdav": {"is_active": false},
         "data_provider": {"driver": cfg.data_provider.driver.as_str()},
-        "defender": {"is_active": false},
+        "defender": {"is_active": cfg.common.defender.enabled},
         "mfa": {"is_active": false},
     });
     let state = Arc::new(
@@ -204,6 +211,7 @@ fn start_http(
             .with_status(status)
             .with_limiter(shared.limiter)
             .with_sessions(shared.sessions)
+            .with_defender(shared.defender)
             .with_totp(
                 sftpgo_core::mfa::Totp::new(cfg.mfa.clone()).map_err(|e| format!("mfa: {e}"))?,
             )

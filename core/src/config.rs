@@ -49,6 +49,8 @@ pub struct CommonConfig {
     pub max_total_connections: u32,
     /// Maximum concurrent client connections from one IP address (0 = unlimited).
     pub max_per_host_connections: u32,
+    /// Brute-force protection.
+    pub defender: crate::defender::DefenderConfig,
 }
 
 impl Default for CommonConfig {
@@ -58,6 +60,7 @@ impl Default for CommonConfig {
             upload_mode: UploadMode::Standard,
             max_total_connections: 0,
             max_per_host_connections: 20,
+            defender: crate::defender::DefenderConfig::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod connection;
+pub mod defender;
 pub mod dump;
 pub mod error;
 pub mod hash;

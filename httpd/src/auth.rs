@@ -10,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hyper::HeaderMap;
 use sftpgo_core::catalog::Catalog;
+use sftpgo_core::defender::{Defender, HostEvent};
 use sftpgo_core::model::{Admin, ip_list};
 use sftpgo_core::password::PasswordCache;
 
@@ -138,11 +139,13 @@ pub fn admin_may_connect(admin: &Admin, ip: IpAddr) -> bool {
 pub async fn admin_by_password(
     catalog: &Catalog,
     cache: &PasswordCache,
+    defender: &Defender,
     username: &str,
     password: &str,
     ip: IpAddr,
 ) -> Result<Admin, ApiError> {
     let Some(admin) = catalog.get::<Admin>(username).await? else {
+        defender.add_event(ip, "HTTP", HostEvent::UserNotFound);
         // Same work as a wrong password, so names cannot be told apart by timing.
         let plain = password.to_string();
         let _ = tokio::task::spawn_blocking(move || {
@@ -165,6 +168,7 @@ pub async fn admin_by_password(
     };
     if !ok || !admin_may_connect(&admin, ip) {
         tracing::warn!(sender = "httpd", username, %ip, "admin login failed");
+        defender.add_event(ip, "HTTP", HostEvent::LoginFailed);
         return Err(ApiError::unauthorized());
     }
     Ok(admin)

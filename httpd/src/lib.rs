@@ -54,6 +54,8 @@ pub struct HttpState {
     pub totp: std::sync::Arc<sftpgo_core::mfa::Totp>,
     /// `httpd.cors`.
     pub cors: cors::CorsConfig,
+    /// Brute-force protection shared with the other protocols.
+    pub defender: std::sync::Arc<sftpgo_core::defender::Defender>,
 }
 
 impl HttpState {
@@ -80,6 +82,7 @@ impl HttpState {
             sessions: std::sync::Arc::default(),
             scans: std::sync::Arc::default(),
             cors: config.cors.clone(),
+            defender: std::sync::Arc::default(),
             totp: std::sync::Arc::new(
                 sftpgo_core::mfa::Totp::new(sftpgo_core::mfa::MfaConfig::default())
                     .unwrap_or_default(),
@@ -108,6 +111,15 @@ impl HttpState {
     /// Uses the `mfa` section's TOTP configurations.
     pub fn with_totp(mut self, totp: sftpgo_core::mfa::Totp) -> Self {
         self.totp = std::sync::Arc::new(totp);
+        self
+    }
+
+    /// Shares the defender of the other protocols.
+    pub fn with_defender(
+        mut self,
+        defender: std::sync::Arc<sftpgo_core::defender::Defender>,
+    ) -> Self {
+        self.defender = defender;
         self
     }
 

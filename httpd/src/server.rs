@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::HttpState;
 use crate::proxy::ProxyPolicy;
-use crate::response::HttpResponse;
+use crate::response::{ApiError, HttpResponse};
 use crate::routes::{Request, route};
 
 /// Time a client has to send a request's headers (also the keep-alive idle limit).
@@ -29,6 +29,11 @@ async fn handle(
     let (parts, body) = req.into_parts();
     // The client as trusted proxies name it; what filters and logs see.
     let client = proxy.client(peer, &parts.headers);
+    if client != peer && state.defender.is_banned(client.ip()) {
+        // A banned client behind a trusted proxy (banned peers never get this far).
+        return ApiError::new(hyper::StatusCode::FORBIDDEN, "your IP address is banned")
+            .into_response();
+    }
     if let Some(pre) = state.cors.preflight(&parts.method, &parts.headers) {
         let (head, ()) = pre.into_parts();
         return hyper::Response::from_parts(head, crate::response::full(bytes::Bytes::new()));
@@ -86,10 +91,19 @@ pub async fn serve(
             },
             _ = stop.changed() => return,
         };
+        if state.defender.is_banned(peer.ip()) {
+            tracing::debug!(sender = "httpd", remote = %peer, "connection refused: banned by the defender");
+            continue;
+        }
         // Counted before any byte is read; the slot is held until the connection ends.
         let slot = match state.limiter.as_ref().map(|l| l.try_acquire(peer.ip())) {
             Some(Err(reason)) => {
                 tracing::debug!(sender = "httpd", remote = %peer, reason, "connection refused");
+                state.defender.add_event(
+                    peer.ip(),
+                    "HTTP",
+                    sftpgo_core::defender::HostEvent::LimitExceeded,
+                );
                 continue;
             }
             Some(Ok(slot)) => Some(slot),

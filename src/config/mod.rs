@@ -139,6 +139,7 @@ pub fn load_with_env(
     config.sftpd.validate()?;
     config.data_provider.validate()?;
     config.kms.validate()?;
+    config.common.defender.validate()?;
     config.mfa.validate()?;
     config.httpd.validate()?;
     Ok(Loaded {

@@ -6,6 +6,7 @@
 
 pub mod connections;
 pub mod crud;
+pub mod defender;
 pub mod maintenance;
 pub mod mfa;
 pub mod profile;
@@ -159,6 +160,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/admin/changepwd"),
     ("get", "/version"),
     ("get", "/status"),
+    ("get", "/defender/hosts"),
+    ("get", "/defender/hosts/{id}"),
+    ("delete", "/defender/hosts/{id}"),
     ("get", "/connections"),
     ("delete", "/connections/{connectionID}"),
     ("get", "/dumpdata"),
@@ -293,6 +297,18 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
         ["connections", id] if *method == Method::DELETE => {
             need("close_conns")?;
             connections::close(state, &admin, id)
+        }
+        ["defender", "hosts"] if *method == Method::GET => {
+            need("view_defender")?;
+            Ok(defender::hosts(state))
+        }
+        ["defender", "hosts", id] if *method == Method::GET => {
+            need("view_defender")?;
+            defender::host(state, id)
+        }
+        ["defender", "hosts", id] if *method == Method::DELETE => {
+            need("manage_defender")?;
+            defender::delete(state, id)
         }
         ["status"] if *method == Method::GET => {
             need("view_status")?;
@@ -504,8 +520,15 @@ fn one_key<'a>(rest: &[&'a str]) -> Result<Option<&'a str>, ApiError> {
 /// `GET /api/v2/token`: Basic auth → `{access_token, expires_at}`.
 async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, ApiError> {
     let (user, pass) = basic_credentials(req.headers).ok_or_else(ApiError::unauthorized)?;
-    let admin =
-        admin_by_password(&state.catalog, &state.admin_passwords, &user, &pass, req.ip).await?;
+    let admin = admin_by_password(
+        &state.catalog,
+        &state.admin_passwords,
+        &state.defender,
+        &user,
+        &pass,
+        req.ip,
+    )
+    .await?;
     if crate::auth::totp_enabled(&admin.filters) {
         mfa::check_otp(state, &admin.filters, req.headers, &admin.username)?;
     }

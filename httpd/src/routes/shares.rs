@@ -179,6 +179,11 @@ async fn open_share(
             .unwrap_or(false);
         if !ok {
             tracing::warn!(sender = "httpd", share = id, remote = %req.ip, "share password refused");
+            state.defender.add_event(
+                req.ip,
+                "HTTP",
+                sftpgo_core::defender::HostEvent::LoginFailed,
+            );
             return Err(ApiError::unauthorized());
         }
     }

@@ -11,6 +11,7 @@ use russh::server::{
 use russh::{Channel, ChannelId};
 use sftpgo_core::auth::{AuthError, Client};
 use sftpgo_core::connection::Connection;
+use sftpgo_core::defender::HostEvent;
 use sftpgo_core::model::User;
 use sftpgo_core::sessions::{Activity, Closer, NewConnection, SessionGuard};
 
@@ -90,6 +91,12 @@ impl SshHandler {
     fn failed(&self, username: &str, method: &str, e: &AuthError) -> Auth {
         tracing::warn!(sender = "SSH", connection_id = %self.conn_id, username, remote = %self.peer,
             method, reason = %e, "login failed");
+        let event = match e {
+            AuthError::UnknownUser => HostEvent::UserNotFound,
+            AuthError::Store(_) => return self.reject(),
+            _ => HostEvent::LoginFailed,
+        };
+        self.srv.defender.add_event(self.peer_ip, "SSH", event);
         self.reject()
     }
 
@@ -140,7 +147,12 @@ impl Handler for SshHandler {
         Ok(
             match self.srv.auth.password(user, password, self.client()).await {
                 Ok(u) => self.login(u, "password"),
-                Err(e) => self.failed(user, "password", &e),
+                Err(e) => {
+                    // Slows password guessing (`common.defender.login_delay`).
+                    let delay = self.srv.defender.login_delay().password_failed;
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                    self.failed(user, "password", &e)
+                }
             },
         )
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::FsFactory;
+use sftpgo_core::defender::{Defender, HostEvent};
 use sftpgo_core::sessions::{Closer, ConnectionLimiter, SessionRegistry};
 
 pub use config::Config;
@@ -32,6 +33,8 @@ pub struct SshServer {
     pub sessions: Arc<SessionRegistry>,
     /// Connection caps shared by every front-end.
     pub limiter: Arc<ConnectionLimiter>,
+    /// Brute-force protection shared by every front-end.
+    pub defender: Arc<Defender>,
     /// Storage for a logged-in user.
     pub fs_factory: Arc<dyn FsFactory>,
     /// Pre-authentication banner.
@@ -47,11 +50,17 @@ impl SshServer {
             return;
         };
         let peer = peer_addr.to_string();
-        // Caps apply before any protocol byte is read.
+        // Bans and caps apply before any protocol byte is read.
+        if self.defender.is_banned(peer_addr.ip()) {
+            tracing::debug!(sender = "SSH", remote = %peer, "connection refused: banned by the defender");
+            return;
+        }
         let _slot = match self.limiter.try_acquire(peer_addr.ip()) {
             Ok(slot) => slot,
             Err(why) => {
                 tracing::warn!(sender = "SSH", remote = %peer, reason = why, "connection refused");
+                self.defender
+                    .add_event(peer_addr.ip(), "SSH", HostEvent::LimitExceeded);
                 return;
             }
         };

@@ -17,6 +17,7 @@ use hyper::{Method, StatusCode};
 use sftpgo_core::auth::{Authenticator, Client, LoginMethod};
 use sftpgo_core::config::UploadMode;
 use sftpgo_core::connection::{Connection, FsFactory};
+use sftpgo_core::defender::HostEvent;
 use sftpgo_core::model::User;
 use sftpgo_core::path::VirtualPath;
 use sftpgo_core::sessions::{Activity, Closer, NewConnection, SessionGuard};
@@ -115,6 +116,11 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
         .map_err(|e| {
             tracing::warn!(sender = "httpd", username = %name, remote = %req.ip, error = %e,
                 "user login failed");
+            let event = match e {
+                sftpgo_core::auth::AuthError::UnknownUser => HostEvent::UserNotFound,
+                _ => HostEvent::LoginFailed,
+            };
+            state.defender.add_event(req.ip, "HTTP", event);
             ApiError::unauthorized()
         })?;
     if user.totp_required_for("HTTP") {
