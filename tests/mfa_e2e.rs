@@ -137,6 +137,47 @@ fn totp_for_admins_and_users() {
     let c = code(&user_secret, now());
     let r = token_with_otp(&api, "/api/v2/user/token", USER, PASSWORD, Some(&c));
     assert_eq!(r.status, 200, "{}", r.raw);
+    // An admin rewriting the user without the 2FA fields (as automation does) keeps
+    // them, and may require 2FA, which the user then cannot turn off.
+    let r = api.call("GET", &format!("/api/v2/users/{USER}"), &auth, None);
+    let mut edited = r.body.clone();
+    let filters = edited["filters"].as_object_mut().unwrap();
+    filters.remove("totp_config");
+    filters.remove("recovery_codes");
+    filters.insert("two_factor_protocols".into(), json!(["HTTP"]));
+    let r = api.call(
+        "PUT",
+        &format!("/api/v2/users/{USER}"),
+        &auth,
+        Some(&edited),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(
+        token_with_otp(&api, "/api/v2/user/token", USER, PASSWORD, None).status,
+        401,
+        "2FA survives an admin edit"
+    );
+    let r = api.call(
+        "POST",
+        "/api/v2/user/totp/save",
+        &bearer(&ua),
+        Some(&json!({"enabled": false})),
+    );
+    assert_eq!(r.status, 400, "required by the admin: {}", r.raw);
+    let r = api.call(
+        "POST",
+        "/api/v2/user/totp/save",
+        &bearer(&ua),
+        Some(
+            &json!({"enabled": true, "config_name": "Default", "protocols": ["HTTP", "SSH"],
+            "secret": {"status": "Plain", "payload": "AB"}}),
+        ),
+    );
+    assert_eq!(
+        r.status, 400,
+        "secrets under 160 bits are refused: {}",
+        r.raw
+    );
     srv.paramiko(&[
         "--user",
         USER,

@@ -37,6 +37,7 @@ fn shares_read_browse_upload_and_limits() {
     let b = write_data(&home.join("pub/sub/b.bin"), 300_000, 2);
     write_data(&home.join("private.txt"), 10, 3);
     let ua = api.user_token(USER, PASSWORD);
+    let root = api.token("root", "root-pass-1");
 
     // A password-protected read share of /pub.
     let r = api.call(
@@ -121,7 +122,7 @@ fn shares_read_browse_upload_and_limits() {
         "POST",
         "/api/v2/user/shares",
         &bearer(&ua),
-        Some(&json!({"name": "inbox", "scope": 2, "paths": ["/inbox"], "max_tokens": 2})),
+        Some(&json!({"name": "inbox", "scope": 2, "paths": ["/inbox"], "max_tokens": 3})),
     );
     assert_eq!(r.status, 201, "{}", r.raw);
     let all = api.call("GET", "/api/v2/user/shares", &bearer(&ua), None);
@@ -156,8 +157,25 @@ fn shares_read_browse_upload_and_limits() {
         std::fs::read(home.join("inbox/raw.bin")).unwrap(),
         b"raw body"
     );
-    let (status, _) = public(&api, &format!("{wid}/third.bin"), &["--data-binary", "x"]);
+    // One use left: of a two-file form, the first is stored and the second refused,
+    // and the uses cannot be overrun.
+    let second = srv.local().join("second.bin");
+    write_data(&second, 100, 5);
+    let form2 = format!("filenames=@{}", second.display());
+    let form3 = format!("filenames=@{};filename=third.bin", second.display());
+    let (status, text) = public(&api, &wid, &["-F", &form2, "-F", &form3]);
+    assert_eq!(status, 403, "{text}");
+    assert!(home.join("inbox/second.bin").exists());
+    assert!(!home.join("inbox/third.bin").exists());
+    let (status, _) = public(&api, &format!("{wid}/fourth.bin"), &["--data-binary", "x"]);
     assert_eq!(status, 403, "max_tokens reached");
+    let uses = api.call(
+        "GET",
+        &format!("/api/v2/user/shares/{wid}"),
+        &bearer(&ua),
+        None,
+    );
+    assert_eq!(uses.body["used_tokens"], 3, "{}", uses.raw);
     let (status, _) = public(
         &api,
         &format!("{wid}/..%2F..%2Fescape.bin"),
@@ -191,6 +209,35 @@ fn shares_read_browse_upload_and_limits() {
     );
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(public(&api, &id, &creds).0, 404);
+    // An admin caps share lifetimes at one day: shares must expire, and within it.
+    let r = api.call(
+        "GET",
+        &format!("/api/v2/users/{USER}"),
+        &bearer(&root),
+        None,
+    );
+    let mut edited = r.body.clone();
+    edited["filters"]["max_shares_expiration"] = json!(1);
+    let r = api.call(
+        "PUT",
+        &format!("/api/v2/users/{USER}"),
+        &bearer(&root),
+        Some(&edited),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let share = |expires_at: i64| {
+        api.call(
+            "POST",
+            "/api/v2/user/shares",
+            &bearer(&ua),
+            Some(&json!({"name": "capped", "scope": 1, "paths": ["/pub"],
+                "password": "p4ss-word", "expires_at": expires_at})),
+        )
+        .status
+    };
+    assert_eq!(share(0), 400, "never expiring");
+    assert_eq!(share(now_millis() + 3 * 86_400_000), 400, "beyond the cap");
+    assert_eq!(share(now_millis() + 3_600_000), 201);
     let bob = api.user_token("bob", PASSWORD);
     let r = api.call(
         "POST",

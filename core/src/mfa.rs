@@ -236,11 +236,15 @@ impl Totp {
         })
     }
 
-    /// Whether `secret` is usable base32 (checked before it is saved).
+    /// Whether `secret` is usable: base32 of at least 160 bits, as SFTPGo requires
+    /// (checked before it is saved).
     pub fn validate_secret(secret: &str) -> Result<()> {
         match base32_decode(secret) {
-            Some(k) if !k.is_empty() => Ok(()),
-            _ => Err(Error::invalid("totp: the secret is not valid base32")),
+            Some(k) if k.len() >= SECRET_BYTES => Ok(()),
+            Some(_) => Err(Error::invalid(format!(
+                "totp: the secret must hold at least {SECRET_BYTES} bytes"
+            ))),
+            None => Err(Error::invalid("totp: the secret is not valid base32")),
         }
     }
 
@@ -339,6 +343,9 @@ mod tests {
         assert!(!totp.check("Default", "12345", &s.secret, now).unwrap());
         assert!(totp.check("nope", &code, &s.secret, now).is_err());
         assert!(recovery_code().starts_with("RC-") && recovery_code().len() == 23);
+        assert!(Totp::validate_secret(&s.secret).is_ok());
+        assert!(Totp::validate_secret("AB").is_err(), "too short to be safe");
+        assert!(Totp::validate_secret("!!").is_err());
         assert!(
             MfaConfig {
                 totp: vec![TotpConfig {

@@ -56,6 +56,8 @@ pub struct HttpState {
     pub cors: cors::CorsConfig,
     /// Brute-force protection shared with the other protocols.
     pub defender: std::sync::Arc<sftpgo_core::defender::Defender>,
+    /// Serialises the check and increment of share uses (`max_tokens`).
+    pub share_uses: tokio::sync::Mutex<()>,
 }
 
 impl HttpState {
@@ -83,6 +85,7 @@ impl HttpState {
             scans: std::sync::Arc::default(),
             cors: config.cors.clone(),
             defender: std::sync::Arc::default(),
+            share_uses: tokio::sync::Mutex::new(()),
             totp: std::sync::Arc::new(
                 sftpgo_core::mfa::Totp::new(sftpgo_core::mfa::MfaConfig::default())
                     .unwrap_or_default(),

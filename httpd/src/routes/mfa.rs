@@ -118,7 +118,7 @@ struct ValidateRequest {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 struct SaveRequest {
     enabled: bool,
     config_name: String,
@@ -289,6 +289,7 @@ async fn save<T: MfaAccount>(
         }
     }
     let (_, fresh_codes) = new_codes();
+    required_policy::<T>(state, key, req).await?;
     state
         .catalog
         .modify::<T, _>(key, |a| {
@@ -322,6 +323,97 @@ async fn save<T: MfaAccount>(
         })
         .await?;
     Ok(())
+}
+
+/// 400 when the save would break a 2FA requirement the admins set: an admin's
+/// `require_two_factor`, or a user's `two_factor_protocols` (group settings applied),
+/// which must all stay covered.
+async fn required_policy<T: MfaAccount>(
+    state: &HttpState,
+    key: &str,
+    req: &SaveRequest,
+) -> Result<(), ApiError> {
+    if T::KIND == sftpgo_core::store::Kind::Admin {
+        let admin = state
+            .catalog
+            .get_lean::<Admin>(key)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let required = admin
+            .filters
+            .get("require_two_factor")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if required && !req.enabled {
+            return Err(ApiError::bad_request(
+                "two-factor authentication must be enabled",
+            ));
+        }
+        return Ok(());
+    }
+    let user = state
+        .catalog
+        .effective_user(key)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let required: Vec<String> = user
+        .filters
+        .extra
+        .get("two_factor_protocols")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    if required.is_empty() {
+        return Ok(());
+    }
+    if !req.enabled || required.iter().any(|p| !req.protocols.contains(p)) {
+        return Err(ApiError::bad_request(format!(
+            "two-factor authentication must be enabled for: {}",
+            required.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Keeps an account's two-factor settings out of admin edits, as SFTPGo does: a
+/// created account starts without them, an updated one keeps the stored ones. Only
+/// the account itself (`/totp/save`) or `2fa/disable` change them, so an admin cannot
+/// plant a known secret or silently turn 2FA off by rewriting `filters`.
+pub async fn keep_two_factor<T: MfaAccount>(
+    state: &HttpState,
+    key: Option<&str>,
+    body: &bytes::Bytes,
+) -> Result<bytes::Bytes, ApiError> {
+    const FIELDS: [&str; 2] = ["totp_config", "recovery_codes"];
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+        return Ok(body.clone());
+    };
+    let Some(obj) = v.as_object_mut() else {
+        return Ok(body.clone());
+    };
+    let filters = obj
+        .entry("filters")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(filters) = filters.as_object_mut() else {
+        return Ok(body.clone());
+    };
+    for f in FIELDS {
+        filters.remove(f);
+    }
+    if let Some(key) = key
+        && let Some(stored) = state.catalog.get_lean::<T>(key).await?
+    {
+        for f in FIELDS {
+            if let Some(x) = stored.mfa_filters().get(f) {
+                filters.insert(f.to_string(), x.clone());
+            }
+        }
+    }
+    Ok(bytes::Bytes::from(
+        serde_json::to_vec(&v).unwrap_or_default(),
+    ))
 }
 
 /// `PUT /users/{username}/2fa/disable` and `PUT /admins/{username}/2fa/disable`.

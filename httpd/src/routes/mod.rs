@@ -396,6 +396,13 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
         }
         ["users", rest @ ..] => {
             let key = one_key(rest)?;
+            let kept;
+            let body = if matches!(*method, Method::POST | Method::PUT) {
+                kept = mfa::keep_two_factor::<User>(state, key, body).await?;
+                &kept
+            } else {
+                body
+            };
             need(match (method, key) {
                 (&Method::GET, _) => "view_users",
                 (&Method::POST, None) => "add_users",
@@ -425,8 +432,16 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
         }
         ["admins", rest @ ..] => {
             need("*")?;
+            let key = one_key(rest)?;
+            let kept;
+            let body = if matches!(*method, Method::POST | Method::PUT) {
+                kept = mfa::keep_two_factor::<Admin>(state, key, body).await?;
+                &kept
+            } else {
+                body
+            };
             crud("Admin")
-                .serve::<Admin>(method, one_key(rest)?, req.query, body)
+                .serve::<Admin>(method, key, req.query, body)
                 .await
         }
         ["roles", rest @ ..] => {

@@ -97,6 +97,8 @@ fn target_of(kind: Kind) -> ScanTarget {
 /// 409 while a scan of the same user or folder runs: its result would overwrite the
 /// update.
 pub fn refuse_during_scan(state: &HttpState, kind: Kind, key: &str) -> Result<(), ApiError> {
+    // The name as stored (naming rules applied), as scans register it.
+    let key = state.catalog.naming().convert(key);
     let running = state
         .scans
         .list(target_of(kind))
@@ -166,6 +168,12 @@ pub async fn start_scan(
             .await?
             .ok_or_else(ApiError::not_found)?
     };
+    let key = if kind == Kind::Folder {
+        state.catalog.naming().convert(key)
+    } else {
+        owner.username.clone()
+    };
+    let key = key.as_str();
     let fs = factory.fs_for(&owner)?;
     let Some(guard) = state.scans.start(target_of(kind), key) else {
         return Err(ApiError::new(

@@ -16,7 +16,7 @@ use sftpgo_vfs::FileKind;
 use super::Request;
 use super::crud::{list_query, page, parse_body};
 use super::maintenance::query_param;
-use super::user::transfer::{send_file, send_zip, store_body, store_form};
+use super::user::transfer::{UseBooking, send_file, send_zip, store_body, store_form};
 use super::user::{Session, open_session, web_client_denies};
 use crate::HttpState;
 use crate::auth::basic_credentials;
@@ -77,6 +77,11 @@ pub async fn user_shares(
             if share.name.is_empty() {
                 share.name.clone_from(&share.id);
             }
+            let default_days = filter_days(user, "default_shares_expiration");
+            if share.expires_at == 0 && default_days > 0 {
+                share.expires_at = sftpgo_core::now_millis() + default_days * DAY_MS;
+            }
+            check_expiration(user, share.expires_at)?;
             check_password_policy(user, &share.password)?;
             let created = c.add(&share).await?;
             let mut resp = json_response(
@@ -99,16 +104,18 @@ pub async fn user_shares(
             Ok(json_response(StatusCode::OK, &render_share(&share)))
         }
         ([id], &Method::PUT) => {
-            own(c.get::<Share>(id).await?).ok_or_else(ApiError::not_found)?;
+            let stored = own(c.get::<Share>(id).await?).ok_or_else(ApiError::not_found)?;
             let body = req.read_body().await?;
             let mut share: Share = parse_body(&body, Some(id))?;
             share.username.clone_from(&user.username);
             if share.password == REDACTED {
                 // Unchanged: an empty password keeps the stored one.
                 share.password.clear();
-            } else {
-                check_password_policy(user, &share.password)?;
             }
+            if share.password.is_empty() {
+                check_password_policy(user, &stored.password)?;
+            }
+            check_expiration(user, share.expires_at)?;
             c.update(&share).await?;
             Ok(message("Share updated"))
         }
@@ -119,6 +126,33 @@ pub async fn user_shares(
         }
         _ => Err(ApiError::not_found()),
     }
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// A day count from the user's filters (0 when unset).
+fn filter_days(user: &User, field: &str) -> i64 {
+    user.filters
+        .extra
+        .get(field)
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// 400 when the user's `max_shares_expiration` (days) forbids `expires_at` (never
+/// expiring, or later than allowed).
+fn check_expiration(user: &User, expires_at: i64) -> Result<(), ApiError> {
+    let max_days = filter_days(user, "max_shares_expiration");
+    if max_days <= 0 {
+        return Ok(());
+    }
+    let limit = sftpgo_core::now_millis() + max_days * DAY_MS;
+    if expires_at == 0 || expires_at > limit {
+        return Err(ApiError::bad_request(format!(
+            "expires_at: shares must expire within {max_days} days"
+        )));
+    }
+    Ok(())
 }
 
 /// 403 for a share without a password when the user's WebClient options forbid it.
@@ -204,20 +238,62 @@ async fn open_share(
     Ok(Opened { share, conn })
 }
 
-/// Counts `n` uses of a share (`used_tokens`, `last_use_at`).
-async fn count_use(state: &HttpState, share: &Share, n: i64) -> Result<(), ApiError> {
-    state
-        .catalog
-        .update_counters(
-            Kind::Share,
-            &share.id,
-            &[
-                (Counter::Usage, CounterOp::Add(n)),
-                (Counter::LastUse, CounterOp::Set(sftpgo_core::now_millis())),
-            ],
-        )
-        .await?;
-    Ok(())
+/// Takes and gives back uses of a share: the check against `max_tokens` and the
+/// increment happen under one lock, before any data moves, so parallel requests
+/// cannot overrun the limit.
+struct Booking<'a> {
+    state: &'a HttpState,
+    id: String,
+}
+
+impl UseBooking for Booking<'_> {
+    async fn take(&self) -> Result<(), ApiError> {
+        let _one_at_a_time = self.state.share_uses.lock().await;
+        let share = self
+            .state
+            .catalog
+            .get::<Share>(&self.id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        if share.max_tokens > 0 && share.used_tokens >= share.max_tokens {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "share usage exceeded"));
+        }
+        self.add(1).await
+    }
+
+    async fn give_back(&self) {
+        let _ = self.add(-1).await;
+    }
+}
+
+impl Booking<'_> {
+    async fn add(&self, n: i64) -> Result<(), ApiError> {
+        self.state
+            .catalog
+            .update_counters(
+                Kind::Share,
+                &self.id,
+                &[
+                    (Counter::Usage, CounterOp::Add(n)),
+                    (Counter::LastUse, CounterOp::Set(sftpgo_core::now_millis())),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Runs `op` with one use taken, given back if it fails.
+    async fn with_use<F: std::future::Future<Output = Result<HttpResponse, ApiError>>>(
+        &self,
+        op: F,
+    ) -> Result<HttpResponse, ApiError> {
+        self.take().await?;
+        let result = op.await;
+        if result.is_err() {
+            self.give_back().await;
+        }
+        result
+    }
 }
 
 /// The shared directory of a browsable share (one path, a directory).
@@ -272,8 +348,12 @@ pub async fn public(
                 _ => None,
             };
             let compress = query_param(req.query, "compress")?.as_deref() != Some("false");
-            count_use(state, &share, 1).await?;
-            match single {
+            let booking = Booking {
+                state,
+                id: share.id.clone(),
+            };
+            booking.take().await?;
+            let sent = match single {
                 Some((p, info)) if info.kind == FileKind::File && !compress => {
                     send_file(conn, p, req.headers).await
                 }
@@ -282,13 +362,26 @@ pub async fn public(
                     Ok(send_zip(conn, p.clone(), vec![p], &name))
                 }
                 _ => {
+                    let mut missing = None;
                     for p in &paths {
-                        conn.stat(p).await?;
+                        if let Err(e) = conn.stat(p).await {
+                            missing = Some(e);
+                            break;
+                        }
                     }
-                    let name = format!("share-{}.zip", share.name);
-                    Ok(send_zip(conn, VirtualPath::root(), paths, &name))
+                    match missing {
+                        Some(e) => Err(e.into()),
+                        None => {
+                            let name = format!("share-{}.zip", share.name);
+                            Ok(send_zip(conn, VirtualPath::root(), paths, &name))
+                        }
+                    }
                 }
+            };
+            if sent.is_err() {
+                booking.give_back().await;
             }
+            sent
         }
         (["dirs"], &Method::GET) => {
             let opened = open_share(state, id, &[READ, READ_WRITE], req).await?;
@@ -302,22 +395,22 @@ pub async fn public(
             let base = browsable_base(&opened).await?;
             let rel = query_param(req.query, "path")?.unwrap_or_default();
             let file = inside(&base, &rel)?;
-            count_use(state, &opened.share, 1).await?;
-            send_file(opened.conn, file, req.headers).await
+            let booking = Booking {
+                state,
+                id: opened.share.id.clone(),
+            };
+            booking
+                .with_use(send_file(opened.conn, file, req.headers))
+                .await
         }
         ([], &Method::POST) => {
             let Opened { share, conn } = open_share(state, id, &[WRITE, READ_WRITE], req).await?;
             let dir = VirtualPath::parse(share.paths.first().map_or("/", String::as_str))?;
-            let left = if share.max_tokens > 0 {
-                u64::try_from(share.max_tokens - share.used_tokens).unwrap_or(0)
-            } else {
-                u64::MAX
+            let booking = Booking {
+                state,
+                id: share.id.clone(),
             };
-            let stored = store_form(state, &conn, &dir, req, left).await;
-            if let Ok(n) = &stored {
-                count_use(state, &share, i64::try_from(*n).unwrap_or(i64::MAX)).await?;
-            }
-            stored?;
+            store_form(state, &conn, &dir, req, Some(&booking)).await?;
             Ok(json_response(
                 StatusCode::CREATED,
                 &serde_json::json!({"message": "Upload completed"}),
@@ -333,9 +426,13 @@ pub async fn public(
             if query_param(req.query, "mkdir_parents")?.is_some_and(|v| v == "true") {
                 super::user::make_parents(&conn, &target).await?;
             }
-            let resp = store_body(state, &conn, &target, req).await?;
-            count_use(state, &share, 1).await?;
-            Ok(resp)
+            let booking = Booking {
+                state,
+                id: share.id.clone(),
+            };
+            booking
+                .with_use(store_body(state, &conn, &target, req))
+                .await
         }
         _ => Err(ApiError::not_found()),
     }

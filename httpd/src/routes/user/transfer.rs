@@ -420,21 +420,40 @@ pub async fn upload_multipart(
     if bool_arg(req, "mkdir_parents")? {
         make_dirs(&conn, &dir).await?;
     }
-    store_form(state, &conn, &dir, req, u64::MAX).await?;
+    store_form(state, &conn, &dir, req, None::<&NoBooking>).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &serde_json::json!({"message": "Upload completed"}),
     ))
 }
 
-/// Stores every `filenames` part of a multipart body under `dir` (at most
-/// `max_files`; 400 beyond, or without any); returns how many were stored.
+/// No use accounting (the user's own uploads).
+pub(crate) struct NoBooking;
+
+impl UseBooking for NoBooking {
+    async fn take(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+    async fn give_back(&self) {}
+}
+
+/// Books one use of a share per stored file (see `shares::Booking`).
+pub(crate) trait UseBooking {
+    /// Takes one use; an error when none is left.
+    async fn take(&self) -> Result<(), ApiError>;
+    /// Gives one back (its file was not stored).
+    async fn give_back(&self);
+}
+
+/// Stores every `filenames` part of a multipart body under `dir`; with `booking`,
+/// each file first takes one use (so a share's limit holds while parts stream in).
+/// 400 without any file.
 pub(crate) async fn store_form(
     state: &HttpState,
     conn: &Session,
     dir: &VirtualPath,
     req: &mut Request<'_>,
-    max_files: u64,
+    booking: Option<&impl UseBooking>,
 ) -> Result<u64, ApiError> {
     let content_type = req
         .headers
@@ -453,19 +472,37 @@ pub(crate) async fn store_form(
         else {
             continue;
         };
-        if uploaded >= max_files {
-            return Err(ApiError::bad_request("Allowed usage exceeded"));
+        if let Some(b) = booking {
+            b.take().await?;
         }
-        let target = dir.join(&upload_name(&filename)?)?;
-        let transfer = conn.open_write(&target, overwrite()).await?;
-        fill(conn, &transfer, limit, &mut FormPart(&mut form)).await?;
-        transfer.close().await?;
+        let stored = store_part(conn, dir, &filename, &mut form, limit).await;
+        if stored.is_err()
+            && let Some(b) = booking
+        {
+            b.give_back().await;
+        }
+        stored?;
         uploaded += 1;
     }
     if uploaded == 0 {
         return Err(ApiError::bad_request("No files uploaded!"));
     }
     Ok(uploaded)
+}
+
+/// One multipart file under `dir`.
+async fn store_part<B: Chunks>(
+    conn: &Session,
+    dir: &VirtualPath,
+    filename: &str,
+    form: &mut Multipart<B>,
+    limit: u64,
+) -> Result<(), ApiError> {
+    let target = dir.join(&upload_name(filename)?)?;
+    let transfer = conn.open_write(&target, overwrite()).await?;
+    fill(conn, &transfer, limit, &mut FormPart(form)).await?;
+    transfer.close().await?;
+    Ok(())
 }
 
 /// The download name SFTPGo gives an archive.
