@@ -222,6 +222,38 @@ fn rest_api_manages_objects_with_sftpgo_semantics() {
         "{}",
         r.raw
     );
+    // SFTPGo's keyset paging: `filter` by prefix, `from` after the last one seen.
+    for net in ["198.51.100.0/24", "203.0.114.0/24", "203.0.115.0/24"] {
+        let r = api.call(
+            "POST",
+            "/api/v2/iplists/2",
+            &auth,
+            Some(&json!({"ipornet": net, "mode": 2})),
+        );
+        assert_eq!(r.status, 201, "{}", r.raw);
+    }
+    let nets = |query: &str| -> Vec<String> {
+        let r = api.call("GET", &format!("/api/v2/iplists/2?{query}"), &auth, None);
+        assert_eq!(r.status, 200, "{}", r.raw);
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["ipornet"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        nets("filter=203.&limit=2"),
+        ["203.0.113.0/24", "203.0.114.0/24"]
+    );
+    assert_eq!(
+        nets("filter=203.&from=203.0.114.0%2F24"),
+        ["203.0.115.0/24"]
+    );
+    assert_eq!(
+        nets("from=203.0.114.0%2F24&order=DESC"),
+        ["203.0.113.0/24", "198.51.100.0/24"]
+    );
 
     // Self-service: profile and password change (the old password stops working).
     let r = api.call(
@@ -329,6 +361,33 @@ fn rest_api_maintenance_dump_load_status_and_quotas() {
         None,
     );
     assert_eq!(r.status, 200, "{}", r.raw);
+    // As SFTPGo: output-file may be a relative path, input-file an absolute one, but
+    // both stay inside the backups directory.
+    let r = api.call(
+        "GET",
+        "/api/v2/dumpdata?output-file=sub%2Fsnap2.json",
+        &auth,
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(srv.config_dir().join("backups/sub/snap2.json").is_file());
+    let abs = srv.config_dir().join("backups/sub/snap2.json");
+    let r = api.call(
+        "GET",
+        &format!("/api/v2/loaddata?input-file={}&mode=1", abs.display()),
+        &auth,
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    for bad in ["/etc/passwd", "..%2Fsftpgo.db", "%2Fetc%2Fhostname"] {
+        let r = api.call(
+            "GET",
+            &format!("/api/v2/loaddata?input-file={bad}"),
+            &auth,
+            None,
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.raw);
+    }
     let bad_dump = json!({"version": 17, "groups": [{"name": "g", "user_settings": {"home_dir": "relative"}}]});
     let r = api.call("POST", "/api/v2/loaddata", &auth, Some(&bad_dump));
     assert_eq!(r.status, 400);

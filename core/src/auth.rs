@@ -163,10 +163,7 @@ impl Authenticator {
         {
             return Ok(user);
         }
-        let plain = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || crate::password::verify(&plain, &stored))
-            .await
-            .unwrap_or(false);
+        let ok = crate::password::verify_async(password, &stored).await;
         if !ok {
             return Err(AuthError::InvalidCredentials);
         }
@@ -184,9 +181,7 @@ impl Authenticator {
         if !crate::password::needs_upgrade(&user.password) {
             return user;
         }
-        let plain = password.to_string();
-        let hashed = tokio::task::spawn_blocking(move || crate::password::hash(&plain)).await;
-        let Ok(Ok(hashed)) = hashed else {
+        let Ok(hashed) = crate::password::hash_async(password).await else {
             tracing::warn!(username = %user.username, "cannot re-hash the password");
             return user;
         };

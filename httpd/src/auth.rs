@@ -147,20 +147,13 @@ pub async fn admin_by_password(
     let Some(admin) = catalog.get::<Admin>(username).await? else {
         defender.add_event(ip, "HTTP", HostEvent::UserNotFound);
         // Same work as a wrong password, so names cannot be told apart by timing.
-        let plain = password.to_string();
-        let _ = tokio::task::spawn_blocking(move || {
-            sftpgo_core::password::verify(&plain, dummy_hash())
-        })
-        .await;
+        let _ = sftpgo_core::password::verify_async(password, dummy_hash()).await;
         return Err(ApiError::unauthorized());
     };
     let ok = if cache.check(&admin.username, &admin.password, password) {
         true
     } else {
-        let (plain, hash) = (password.to_string(), admin.password.clone());
-        let ok = tokio::task::spawn_blocking(move || sftpgo_core::password::verify(&plain, &hash))
-            .await
-            .unwrap_or(false);
+        let ok = sftpgo_core::password::verify_async(password, &admin.password).await;
         if ok {
             cache.insert(&admin.username, &admin.password, password);
         }

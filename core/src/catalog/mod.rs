@@ -283,9 +283,7 @@ impl Catalog {
             && !password::is_hashed(secret)
         {
             let plain = std::mem::take(secret);
-            *secret = tokio::task::spawn_blocking(move || password::hash(&plain))
-                .await
-                .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))??;
+            *secret = password::hash_async(&plain).await?;
         }
         let key = obj.key();
         let mut data = serde_json::to_value(&obj)

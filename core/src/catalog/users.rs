@@ -57,10 +57,7 @@ impl Catalog {
         if key.expires_at > 0 && key.expires_at < now_ms {
             return Ok(None);
         }
-        let (secret, hash) = (secret.to_string(), key.key.clone());
-        let ok = tokio::task::spawn_blocking(move || password::verify(&secret, &hash))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        let ok = password::verify_async(secret, &key.key).await;
         Ok(ok.then_some(key))
     }
 }

@@ -172,6 +172,40 @@ pub fn verify(plain: &str, stored: &str) -> bool {
     legacy::verify(plain, stored)
 }
 
+/// Hash computations allowed at once. An argon2id check can take tens of MiB and
+/// a core for its duration, so a flood of login attempts queues here instead of
+/// exhausting memory or the blocking pool.
+fn hash_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cores.max(2))
+    })
+}
+
+/// [`verify`] on the blocking pool, at most [`hash_permits`] at a time.
+pub async fn verify_async(plain: &str, stored: &str) -> bool {
+    let Ok(_permit) = hash_permits().acquire().await else {
+        return false;
+    };
+    let (plain, stored) = (plain.to_string(), stored.to_string());
+    tokio::task::spawn_blocking(move || verify(&plain, &stored))
+        .await
+        .unwrap_or(false)
+}
+
+/// [`hash`] on the blocking pool, at most [`hash_permits`] at a time.
+pub async fn hash_async(plain: &str) -> Result<String> {
+    let _permit = hash_permits()
+        .acquire()
+        .await
+        .map_err(|e| crate::Error::new(crate::ErrorKind::Internal, e.to_string()))?;
+    let plain = plain.to_string();
+    tokio::task::spawn_blocking(move || hash(&plain))
+        .await
+        .map_err(|e| crate::Error::new(crate::ErrorKind::Internal, e.to_string()))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Maintenance endpoints: `status`, `dumpdata` and `loaddata` (SFTPGo's query
 //! parameters: `output-file`, `output-data`, `indent`, `input-file`, `mode`). Files are
-//! read and written only inside the backups directory, by plain name.
+//! read and written only inside the backups directory: `output-file` is a relative
+//! path in it, `input-file` a name or an absolute path that resolves into it.
 
 use std::path::PathBuf;
 
@@ -26,23 +27,56 @@ pub fn query_param(query: Option<&str>, name: &str) -> Result<Option<String>, Ap
     Ok(None)
 }
 
-/// A file in the backups directory, named by a client: a plain name only.
-fn backup_file(state: &HttpState, name: &str) -> Result<PathBuf, ApiError> {
-    let ok = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0'])
-        && !name.starts_with('.');
-    if !ok {
-        return Err(ApiError::bad_request(format!(
-            "invalid file name {name:?}: a plain name inside the backups directory"
-        )));
-    }
+/// The backups directory, canonical.
+fn backups_dir(state: &HttpState) -> Result<PathBuf, ApiError> {
     let dir = state
         .backups_dir
         .as_ref()
         .ok_or_else(|| ApiError::bad_request("no backups directory is configured"))?;
-    Ok(dir.join(name))
+    std::fs::create_dir_all(dir)
+        .and_then(|()| dir.canonicalize())
+        .map_err(|e| ApiError::new(hyper::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Where a dump named by a client is written: a relative path inside the backups
+/// directory, without `..` or hidden components (SFTPGo's `output-file` rule).
+fn output_file(state: &HttpState, name: &str) -> Result<PathBuf, ApiError> {
+    let rel = std::path::Path::new(name);
+    let ok = !name.is_empty()
+        && !name.contains('\0')
+        && rel.is_relative()
+        && rel.components().all(|c| match c {
+            std::path::Component::Normal(part) => !part.to_string_lossy().starts_with('.'),
+            _ => false,
+        });
+    if !ok {
+        return Err(ApiError::bad_request(format!(
+            "invalid output-file {name:?}: a relative path inside the backups directory"
+        )));
+    }
+    Ok(backups_dir(state)?.join(rel))
+}
+
+/// The dump a client names for `loaddata`: an absolute path (as SFTPGo takes it) or a
+/// name, which must resolve, symlinks followed, inside the backups directory.
+fn input_file(state: &HttpState, name: &str) -> Result<PathBuf, ApiError> {
+    let dir = backups_dir(state)?;
+    let given = std::path::Path::new(name);
+    let path = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        dir.join(given)
+    };
+    let refused = || {
+        ApiError::bad_request(format!(
+            "invalid input-file {name:?}: a readable file inside the backups directory"
+        ))
+    };
+    let real = path.canonicalize().map_err(|_| refused())?;
+    if name.is_empty() || !real.starts_with(&dir) || !real.is_file() {
+        return Err(refused());
+    }
+    Ok(real)
 }
 
 /// `GET /api/v2/status`.
@@ -90,7 +124,7 @@ pub async fn dump(state: &HttpState, query: Option<&str>) -> Result<HttpResponse
         Some(n) if !n.is_empty() => n,
         _ => format!("backup_{}.json", sftpgo_core::now_millis()),
     };
-    let path = backup_file(state, &name)?;
+    let path = output_file(state, &name)?;
     write_private(&path, &bytes).map_err(|e| {
         tracing::error!(sender = "httpd", file = %path.display(), error = %e, "cannot write the dump");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot write the dump file")
@@ -145,7 +179,13 @@ pub async fn load(
         Some(b) => b.to_vec(),
         None => {
             let name = query_param(query, "input-file")?.unwrap_or_default();
-            let path = backup_file(state, &name)?;
+            let path = input_file(state, &name)?;
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if size > 20 << 20 {
+                return Err(ApiError::bad_request(format!(
+                    "the backup file {name:?} is larger than 20 MiB"
+                )));
+            }
             std::fs::read(&path).map_err(|_| {
                 ApiError::bad_request(format!("cannot read the backup file {name:?}"))
             })?

@@ -656,10 +656,27 @@ async fn ip_list(
     match (&req.method, rest) {
         (&Method::GET, []) => {
             let q = crud::list_query(req.query)?;
+            // SFTPGo's keyset paging: `filter` is a prefix of `ipornet`, `from` the last
+            // `ipornet` seen (entries after it in the requested order).
+            let filter = maintenance::query_param(req.query, "filter")?.unwrap_or_default();
+            let from = maintenance::query_param(req.query, "from")?.unwrap_or_default();
             let all = c
                 .list::<IpListEntry>(sftpgo_core::store::ListQuery::default())
                 .await?;
-            let of_type: Vec<&IpListEntry> = all.iter().filter(|e| e.list_type == t).collect();
+            let mut of_type: Vec<&IpListEntry> = all
+                .iter()
+                .filter(|e| e.list_type == t && e.ipornet.starts_with(&filter))
+                .collect();
+            of_type.sort_by(|a, b| a.ipornet.cmp(&b.ipornet));
+            if !from.is_empty() {
+                of_type.retain(|e| {
+                    if q.descending {
+                        e.ipornet < from
+                    } else {
+                        e.ipornet > from
+                    }
+                });
+            }
             let page: Vec<_> = crud::page(of_type, q).into_iter().map(render).collect();
             Ok(json_response(StatusCode::OK, &page))
         }

@@ -70,10 +70,7 @@ pub async fn change_password(
     body: &Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let p: PasswordChange = parse(body)?;
-    let (current, hash) = (p.current_password.clone(), admin.password.clone());
-    let ok = tokio::task::spawn_blocking(move || sftpgo_core::password::verify(&current, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = sftpgo_core::password::verify_async(&p.current_password, &admin.password).await;
     if !ok {
         return Err(ApiError::bad_request("current_password: it does not match"));
     }
@@ -86,10 +83,7 @@ pub async fn change_password(
         ));
     }
     // Hashed once, outside the compare-and-set loop.
-    let plain = p.new_password;
-    let hash = tokio::task::spawn_blocking(move || sftpgo_core::password::hash(&plain))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let hash = sftpgo_core::password::hash_async(&p.new_password).await?;
     let verified_hash = admin.password.clone();
     state
         .catalog

@@ -207,10 +207,7 @@ async fn open_share(
     }
     if !share.password.is_empty() {
         let (_, pass) = basic_credentials(req.headers).ok_or_else(ApiError::unauthorized)?;
-        let hash = share.password.clone();
-        let ok = tokio::task::spawn_blocking(move || sftpgo_core::password::verify(&pass, &hash))
-            .await
-            .unwrap_or(false);
+        let ok = sftpgo_core::password::verify_async(&pass, &share.password).await;
         if !ok {
             tracing::warn!(sender = "httpd", share = id, remote = %req.ip, "share password refused");
             state.defender.add_event(

@@ -176,10 +176,7 @@ pub async fn change_password(
         .password(&username, &p.current_password, http_client(req.ip))
         .await
         .map_err(|_| ApiError::bad_request("current password does not match"))?;
-    let plain = p.new_password;
-    let hash = tokio::task::spawn_blocking(move || sftpgo_core::password::hash(&plain))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let hash = sftpgo_core::password::hash_async(&p.new_password).await?;
     state
         .catalog
         .modify::<User, _>(&username, |u| {
