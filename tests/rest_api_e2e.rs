@@ -902,8 +902,11 @@ fn cors_and_trusted_proxy_headers() {
         .env(
             "SFTPGO_HTTPD__BINDINGS__0__CLIENT_IP_PROXY_HEADER",
             "X-Forwarded-For",
-        );
+        )
+        .env("SFTPGO_COMMON__MAX_PER_HOST_CONNECTIONS", "1");
     let (_srv, api) = start_api_with(builder);
+    // A trusted proxy carries many clients: the per-host cap does not apply to it.
+    let held = std::net::TcpStream::connect(api.base.trim_start_matches("http://")).unwrap();
 
     // CORS: a preflight from the allowed origin is answered, others get no grant.
     let head = curl_head(
@@ -953,6 +956,31 @@ fn cors_and_trusted_proxy_headers() {
         "the last hop counts"
     );
     assert_eq!(token(Some("garbage")), 401);
+    drop(held);
+}
+
+/// `n` idle connections the server has accepted and still holds open (one refused
+/// while an earlier request's connection was still counted is replaced).
+fn hold_connections(addr: &str, n: usize) -> Vec<std::net::TcpStream> {
+    let alive = |c: &std::net::TcpStream| {
+        c.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 1];
+        let open = matches!(c.peek(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        c.set_nonblocking(false).unwrap();
+        open
+    };
+    let mut held: Vec<std::net::TcpStream> = Vec::new();
+    for _ in 0..50 {
+        held.retain(|c| alive(c));
+        if held.len() == n {
+            return held;
+        }
+        while held.len() < n {
+            held.push(std::net::TcpStream::connect(addr).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("could not hold {n} connections open");
 }
 
 #[test]
@@ -965,7 +993,8 @@ fn proxy_headers_from_untrusted_peers_are_ignored() {
         .env(
             "SFTPGO_HTTPD__BINDINGS__0__CLIENT_IP_PROXY_HEADER",
             "X-Forwarded-For",
-        );
+        )
+        .env("SFTPGO_COMMON__MAX_PER_HOST_CONNECTIONS", "2");
     let (_srv, api) = start_api_with(builder);
     let r = api.call(
         "GET",
@@ -983,4 +1012,20 @@ fn proxy_headers_from_untrusted_peers_are_ignored() {
         "a client cannot pick its own address: {}",
         r.raw
     );
+    // An ordinary peer keeps its per-host cap: with two connections held, a third is
+    // closed at once.
+    let addr = api.base.trim_start_matches("http://").to_string();
+    let held = hold_connections(&addr, 2);
+    let out = run(
+        Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{}/healthz", api.base)),
+        Duration::from_secs(30),
+    );
+    assert!(
+        !out.success() || out.stdout.trim() == "000",
+        "the third connection is refused: {}",
+        out.report()
+    );
+    drop(held);
 }

@@ -43,16 +43,26 @@ impl ConnectionLimiter {
         self: &Arc<Self>,
         ip: std::net::IpAddr,
     ) -> Result<ConnectionSlot, &'static str> {
+        self.try_acquire_from(ip, true)
+    }
+
+    /// Like [`ConnectionLimiter::try_acquire`]; without `per_host`, only the total cap
+    /// applies (a trusted reverse proxy carries many clients on its one address).
+    pub fn try_acquire_from(
+        self: &Arc<Self>,
+        ip: std::net::IpAddr,
+        per_host: bool,
+    ) -> Result<ConnectionSlot, &'static str> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if self.max_total > 0 && st.0 >= self.max_total {
             return Err("too many open connections");
         }
-        let per_host = st.1.get(&ip).copied().unwrap_or(0);
-        if self.max_per_host > 0 && per_host >= self.max_per_host {
+        let host_count = st.1.get(&ip).copied().unwrap_or(0);
+        if per_host && self.max_per_host > 0 && host_count >= self.max_per_host {
             return Err("too many open connections from this address");
         }
         st.0 += 1;
-        st.1.insert(ip, per_host + 1);
+        st.1.insert(ip, host_count + 1);
         Ok(ConnectionSlot {
             limiter: Arc::clone(self),
             ip,
@@ -326,6 +336,12 @@ mod tests {
         assert!(l.try_acquire(b).is_err(), "total cap");
         drop(s1);
         assert!(l.try_acquire(a).is_ok(), "slot freed on drop");
+        let l = Arc::new(ConnectionLimiter::new(0, 1));
+        let _p1 = l.try_acquire_from(a, false).unwrap();
+        assert!(
+            l.try_acquire_from(a, false).is_ok(),
+            "a trusted proxy has no per-host cap"
+        );
     }
 
     fn conn(id: &str, user: &str) -> NewConnection {

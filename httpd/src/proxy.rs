@@ -27,15 +27,19 @@ impl ProxyPolicy {
         }
     }
 
+    /// Whether `peer` is one of the trusted proxies (and a header is configured).
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        !self.header.is_empty()
+            && self
+                .allowed
+                .iter()
+                .any(|n| sftpgo_core::model::ip_list::contains(n, peer))
+    }
+
     /// The client's address: the header's when `peer` is a trusted proxy and the
     /// header holds a valid address at the configured depth, `peer` otherwise.
     pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> SocketAddr {
-        if self.header.is_empty()
-            || !self
-                .allowed
-                .iter()
-                .any(|n| sftpgo_core::model::ip_list::contains(n, peer.ip()))
-        {
+        if !self.trusts(peer.ip()) {
             return peer;
         }
         let addrs: Vec<&str> = headers

@@ -96,14 +96,23 @@ pub async fn serve(
             continue;
         }
         // Counted before any byte is read; the slot is held until the connection ends.
-        let slot = match state.limiter.as_ref().map(|l| l.try_acquire(peer.ip())) {
+        // A trusted proxy carries many clients: no per-host cap, and refusals are not
+        // scored against it (that would ban every client behind it).
+        let trusted_proxy = proxy.trusts(peer.ip());
+        let slot = match state
+            .limiter
+            .as_ref()
+            .map(|l| l.try_acquire_from(peer.ip(), !trusted_proxy))
+        {
             Some(Err(reason)) => {
                 tracing::debug!(sender = "httpd", remote = %peer, reason, "connection refused");
-                state.defender.add_event(
-                    peer.ip(),
-                    "HTTP",
-                    sftpgo_core::defender::HostEvent::LimitExceeded,
-                );
+                if !trusted_proxy {
+                    state.defender.add_event(
+                        peer.ip(),
+                        "HTTP",
+                        sftpgo_core::defender::HostEvent::LimitExceeded,
+                    );
+                }
                 continue;
             }
             Some(Ok(slot)) => Some(slot),
