@@ -201,6 +201,16 @@ fn shares_read_browse_upload_and_limits() {
     );
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(public(&api, &id, &creds).0, 403, "expired");
+    // "[**redacted**]" kept the password; an empty one removes it, as in SFTPGo.
+    let r = api.call(
+        "PUT",
+        &format!("/api/v2/user/shares/{id}"),
+        &bearer(&ua),
+        Some(&json!({"name": "docs", "scope": 1, "paths": ["/pub"], "password": ""})),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let (status, _) = public(&api, &format!("{id}/files?path=a.txt"), &[]);
+    assert_eq!(status, 200, "no password any more");
     let r = api.call(
         "DELETE",
         &format!("/api/v2/user/shares/{id}"),

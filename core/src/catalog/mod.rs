@@ -271,9 +271,12 @@ impl Catalog {
                 T::KIND.label().to_string(),
             )));
         }
+        // An empty password keeps the stored one (users, admins; an API key's hash is
+        // never replaced), except for shares, where it removes the password, as in
+        // SFTPGo.
         if let Some(old) = &old
             && let Some(secret) = obj.secret_mut()
-            && (secret.is_empty() || T::KIND == Kind::ApiKey)
+            && ((secret.is_empty() && T::KIND != Kind::Share) || T::KIND == Kind::ApiKey)
         {
             *secret = old_secret(T::KIND, old);
         }

@@ -109,12 +109,11 @@ pub async fn user_shares(
             let mut share: Share = parse_body(&body, Some(id))?;
             share.username.clone_from(&user.username);
             if share.password == REDACTED {
-                // Unchanged: an empty password keeps the stored one.
-                share.password.clear();
+                // Unchanged: the stored hash is written back as is.
+                share.password.clone_from(&stored.password);
             }
-            if share.password.is_empty() {
-                check_password_policy(user, &stored.password)?;
-            }
+            // An empty password removes it, as in SFTPGo.
+            check_password_policy(user, &share.password)?;
             check_expiration(user, share.expires_at)?;
             c.update(&share).await?;
             Ok(message("Share updated"))
