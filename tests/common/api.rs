@@ -57,6 +57,22 @@ impl Api {
         )
     }
 
+    /// Whether a new connection to the server is refused (closed before any answer).
+    pub fn refuses_connections(&self) -> CmdOutput {
+        let out = run(
+            Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                .arg(format!("{}/healthz", self.base)),
+            Duration::from_secs(30),
+        );
+        assert!(
+            !out.success() || out.stdout.trim() == "000",
+            "the connection was served: {}",
+            out.report()
+        );
+        out
+    }
+
     pub fn token(&self, user: &str, pass: &str) -> String {
         let r = self.call(
             "GET",
