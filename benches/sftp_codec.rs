@@ -4,7 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sftpgo_net::ssh::sftp::codec::{Packet, Reader, kind, long_name, status, status_packet};
+use sftpgo_net::listing::long_name;
+use sftpgo_net::ssh::sftp::codec::{Packet, Reader, kind, status, status_packet};
 use sftpgo_vfs::{FileInfo, FileKind};
 
 fn entry(i: usize) -> FileInfo {
@@ -75,7 +76,7 @@ fn encode(c: &mut Criterion) {
             p.u32(entries.len() as u32);
             for e in &entries {
                 p.bytes(e.name.as_bytes());
-                p.bytes(long_name(e).as_bytes());
+                p.bytes(long_name(e, 1_700_000_000).as_bytes());
                 p.attrs(e);
             }
             black_box(p.finish())

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::sessions::{ConnectionLimiter, SessionRegistry};
+use sftpgo_net::ftp::{FtpListener, FtpServer};
 use sftpgo_net::ssh::SshServer;
-use sftpgo_net::workers::Workers;
+use sftpgo_net::workers::{Listen, Workers};
 
 use crate::cli::{ConfigArgs, LoadDataArgs};
 use crate::config::{self, AppConfig};
@@ -80,12 +81,14 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     let defender = Arc::new(sftpgo_core::defender::Defender::new(
         cfg.common.defender.clone(),
     ));
+    // One authenticator (and password cache) for SSH and FTP.
+    let auth =
+        Authenticator::new(store.clone()).with_password_caching(cfg.data_provider.password_caching);
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
         russh,
-        auth: Authenticator::new(store.clone())
-            .with_password_caching(cfg.data_provider.password_caching),
+        auth: auth.clone(),
         sessions: sessions.clone(),
         limiter: limiter.clone(),
         defender: defender.clone(),
@@ -93,10 +96,17 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         banner,
         sftp_limits: Default::default(),
     });
-    let mut addrs = Vec::new();
+    let mut listens = Vec::new();
     for b in cfg.sftpd.bindings.iter().filter(|b| b.port != 0) {
-        addrs.push(socket_addr("sftpd", &b.address, b.port)?);
+        let addr = socket_addr("sftpd", &b.address, b.port)?;
+        tracing::info!(sender = "sftpd", address = %addr, "SFTP server listening");
+        listens.push(Listen {
+            addr,
+            service: server.clone(),
+        });
     }
+    let ftp = ftp_listeners(&cfg, args, &auth, &sessions, &limiter, &defender)?;
+    listens.extend(ftp);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shared = Shared {
         limiter,
@@ -107,21 +117,14 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let running = if addrs.is_empty() {
-        tracing::warn!("no SFTP binding enabled");
+    let running = if listens.is_empty() {
+        tracing::warn!("no SFTP or FTP binding enabled");
         None
     } else {
-        let w = Workers::start(
-            workers,
-            &addrs,
-            server,
-            stop_rx,
-            Duration::from_secs(grace_time),
-        )
-        .map_err(|e| format!("cannot listen on {addrs:?}: {e}"))?;
-        for a in &addrs {
-            tracing::info!(sender = "sftpd", address = %a, workers, "SFTP server listening");
-        }
+        let addrs: Vec<_> = listens.iter().map(|l| l.addr).collect();
+        let w = Workers::start(workers, &listens, stop_rx, Duration::from_secs(grace_time))
+            .map_err(|e| format!("cannot listen on {addrs:?}: {e}"))?;
+        tracing::info!(workers, "workers started");
         Some(w)
     };
     rt.block_on(wait_for_signal());
@@ -132,6 +135,58 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One listener per enabled `ftpd` binding, sharing one FTP server.
+fn ftp_listeners(
+    cfg: &AppConfig,
+    args: &ConfigArgs,
+    auth: &Authenticator,
+    sessions: &Arc<SessionRegistry>,
+    limiter: &Arc<ConnectionLimiter>,
+    defender: &Arc<sftpgo_core::defender::Defender>,
+) -> Result<Vec<Listen>, String> {
+    let bindings: Vec<_> = cfg.ftpd.bindings.iter().filter(|b| b.port != 0).collect();
+    if bindings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let banner = if cfg.ftpd.banner_file.is_empty() {
+        sftpgo_net::ftp::DEFAULT_BANNER.to_string()
+    } else {
+        let p = args.config_dir.join(&cfg.ftpd.banner_file);
+        std::fs::read_to_string(&p)
+            .map_err(|e| format!("ftpd.banner_file: cannot read {}: {e}", p.display()))?
+            .trim_end()
+            .to_string()
+    };
+    let server = Arc::new(FtpServer {
+        config: cfg.ftpd.clone(),
+        common: cfg.common.clone(),
+        auth: auth.clone(),
+        sessions: sessions.clone(),
+        limiter: limiter.clone(),
+        defender: defender.clone(),
+        fs_factory: Arc::new(crate::fs_factory::Backends),
+        banner,
+        passive_ports: sftpgo_net::ftp::PassivePorts::new(cfg.ftpd.passive_port_range),
+    });
+    let mut out = Vec::new();
+    for b in bindings {
+        let addr = socket_addr("ftpd", &b.address, b.port)?;
+        let tls = sftpgo_net::ftp::tls::acceptor(&cfg.ftpd, b, &args.config_dir)
+            .map_err(|e| format!("ftpd: {e}"))?;
+        tracing::info!(sender = "ftpd", address = %addr, tls_mode = ?b.tls_mode,
+            tls = tls.is_some(), "FTP server listening");
+        out.push(Listen {
+            addr,
+            service: Arc::new(FtpListener {
+                server: server.clone(),
+                binding: b.clone(),
+                tls,
+            }),
+        });
+    }
+    Ok(out)
 }
 
 /// `address:port` of a binding; an empty address means every interface.
@@ -197,9 +252,16 @@ fn start_http(
         .filter(|b| b.port != 0)
         .map(|b| serde_json::json!({"address": b.address, "port": b.port}))
         .collect();
+    let ftp_bindings: Vec<serde_json::Value> = cfg
+        .ftpd
+        .bindings
+        .iter()
+        .filter(|b| b.port != 0)
+        .map(|b| serde_json::json!({"address": b.address, "port": b.port, "tls_mode": b.tls_mode}))
+        .collect();
     let status = serde_json::json!({
         "ssh": {"is_active": !ssh_bindings.is_empty(), "bindings": ssh_bindings},
-        "ftp": {"is_active": false},
+        "ftp": {"is_active": !ftp_bindings.is_empty(), "bindings": ftp_bindings},
         "webdav": {"is_active": false},
         "data_provider": {"driver": cfg.data_provider.driver.as_str()},
         "defender": {"is_active": cfg.common.defender.enabled},

@@ -104,12 +104,15 @@ impl Authenticator {
         method: LoginMethod,
     ) -> Result<User, AuthError> {
         let Client { protocol, ip } = client;
-        let user = self
+        let mut user = self
             .store
             .login_user(username)
             .await
             .map_err(|e| AuthError::Store(e.to_string()))?
             .ok_or(AuthError::UnknownUser)?;
+        if user.is_anonymous() {
+            user.apply_anonymous_settings();
+        }
         if user.status() == UserStatus::Disabled {
             return Err(AuthError::Disabled);
         }
@@ -152,6 +155,10 @@ impl Authenticator {
         let user = self
             .eligible(username, client, LoginMethod::Password)
             .await?;
+        if user.is_anonymous() {
+            // Any password, as SFTPGo: the account is narrowed to list and download.
+            return Ok(user);
+        }
         if user.password.is_empty() || password.is_empty() {
             return Err(AuthError::InvalidCredentials);
         }

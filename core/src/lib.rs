@@ -7,13 +7,15 @@
 //!   canonicalises the client path once, checks permissions and patterns, and only then
 //!   calls the user's [`sftpgo_vfs::Fs`].
 //! - Defines the store traits ([`store::UserStore`]) that data providers implement.
-//! - Knows nothing of sockets, SSH, HTTP or SQL.
+//! - Knows nothing of sockets, SSH, HTTP or SQL. [`tls`] only builds rustls server
+//!   configurations (certificates, versions, client CAs) for the front-ends that speak TLS.
 //!
 //! Entry points: [`auth::Authenticator`], [`connection::Connection`], [`dump::Dump`],
 //! [`config::CommonConfig`].
 
 pub mod auth;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod defender;
@@ -29,6 +31,7 @@ pub mod pattern;
 pub mod quota;
 pub mod sessions;
 pub mod store;
+pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};
 

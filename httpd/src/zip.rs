@@ -52,10 +52,10 @@ pub struct ZipWriter {
 
 /// MS-DOS (time, date) of Unix seconds, UTC; clamped to the format's 1980–2107.
 fn dos_time(secs: i64) -> (u16, u16) {
-    let (y, mo, d, h, mi, s) = crate::jwt::civil(secs.max(315_532_800));
-    let y = y.clamp(1980, 2107);
-    let time = (h << 11) | (mi << 5) | (s / 2);
-    let date = ((y - 1980) << 9) | (mo << 5) | d;
+    let c = sftpgo_core::clock::Civil::from_unix(secs.max(315_532_800));
+    let y = u32::try_from(c.year.clamp(1980, 2107) - 1980).unwrap_or(0);
+    let time = (c.hour << 11) | (c.minute << 5) | (c.second / 2);
+    let date = (y << 9) | (c.month << 5) | c.day;
     (
         u16::try_from(time).unwrap_or(0),
         u16::try_from(date).unwrap_or(0),

@@ -7,7 +7,12 @@
 //! - [`ssh`] is the SSH front-end (SFTP engine, SCP, SSH commands). It authenticates and
 //!   performs every file operation through `sftpgo-core`; it never touches a back-end
 //!   directly.
+//! - [`ftp`] is the FTP/FTPS front-end (our own RFC 959 server); like SSH, every login
+//!   and file operation goes through `sftpgo-core`.
+//! - [`listing`] holds the listing formats SFTP and FTP share.
 //! - This crate knows nothing of SQL, HTTP or concrete storage back-ends.
 
+pub mod ftp;
+pub mod listing;
 pub mod ssh;
 pub mod workers;

@@ -1,8 +1,9 @@
 //! Thread-per-core workers: a current-thread tokio runtime per core, each accepting on
-//! its own `SO_REUSEPORT` socket of every binding.
+//! its own `SO_REUSEPORT` socket of every binding of every protocol.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,16 +11,34 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 
+/// The future serving one connection.
+pub type ServeFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Something that serves accepted TCP connections.
 pub trait Service: Send + Sync + 'static {
     /// Serves one connection to its end.
-    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> impl Future<Output = ()> + Send;
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> ServeFuture;
 }
 
 impl Service for crate::ssh::SshServer {
-    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> impl Future<Output = ()> + Send {
-        self.serve_connection(stream)
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> ServeFuture {
+        Box::pin(self.serve_connection(stream))
     }
+}
+
+impl Service for crate::ftp::FtpListener {
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> ServeFuture {
+        Box::pin(self.serve_connection(stream))
+    }
+}
+
+/// A listening address and the service behind it.
+#[derive(Clone)]
+pub struct Listen {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// What serves its connections.
+    pub service: Arc<dyn Service>,
 }
 
 /// Binds a listening socket with `SO_REUSEPORT` so every worker can own one.
@@ -42,31 +61,30 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `count` workers serving `service` on `addrs`. All sockets are bound before
-    /// any thread starts, so a bind error is reported here. On shutdown each worker stops
-    /// accepting and lets open connections finish for up to `grace`.
-    pub fn start<S: Service>(
+    /// Starts `count` workers, each accepting on its own socket of every address in
+    /// `listens`. All sockets are bound before any thread starts, so a bind error is
+    /// reported here. On shutdown each worker stops accepting and lets open connections
+    /// finish for up to `grace`.
+    pub fn start(
         count: usize,
-        addrs: &[SocketAddr],
-        service: Arc<S>,
+        listens: &[Listen],
         shutdown: watch::Receiver<bool>,
         grace: Duration,
     ) -> std::io::Result<Self> {
         let mut per_worker = Vec::with_capacity(count);
         for _ in 0..count.max(1) {
-            let listeners = addrs
+            let listeners = listens
                 .iter()
-                .map(|a| bind_reuseport(*a))
+                .map(|l| Ok((bind_reuseport(l.addr)?, l.service.clone())))
                 .collect::<std::io::Result<Vec<_>>>()?;
             per_worker.push(listeners);
         }
         let mut threads = Vec::new();
         for (i, listeners) in per_worker.into_iter().enumerate() {
-            let service = service.clone();
             let shutdown = shutdown.clone();
             let t = std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || worker_main(i, listeners, service, shutdown, grace))?;
+                .spawn(move || worker_main(i, listeners, shutdown, grace))?;
             threads.push(t);
         }
         Ok(Self { threads })
@@ -80,10 +98,9 @@ impl Workers {
     }
 }
 
-fn worker_main<S: Service>(
+fn worker_main(
     index: usize,
-    listeners: Vec<std::net::TcpListener>,
-    service: Arc<S>,
+    listeners: Vec<(std::net::TcpListener, Arc<dyn Service>)>,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) {
@@ -101,7 +118,7 @@ fn worker_main<S: Service>(
     let active_conns = active.clone();
     rt.block_on(async move {
         let mut accept_tasks = Vec::new();
-        for l in listeners {
+        for (l, service) in listeners {
             let listener = match tokio::net::TcpListener::from_std(l) {
                 Ok(l) => l,
                 Err(e) => {
@@ -109,7 +126,6 @@ fn worker_main<S: Service>(
                     continue;
                 }
             };
-            let service = service.clone();
             let active = active_conns.clone();
             let mut stop = shutdown.clone();
             accept_tasks.push(tokio::spawn(async move {

@@ -28,6 +28,8 @@ pub struct AppConfig {
     pub common: sftpgo_core::config::CommonConfig,
     /// `sftpd`
     pub sftpd: sftpgo_net::ssh::Config,
+    /// `ftpd`
+    pub ftpd: sftpgo_net::ftp::Config,
     /// `data_provider`
     pub data_provider: sftpgo_providers::Config,
     /// `kms`
@@ -137,6 +139,7 @@ pub fn load_with_env(
     let config: AppConfig = serde_path_to_error::deserialize(merged)
         .map_err(|e| format!("invalid configuration value at {}: {}", e.path(), e.inner()))?;
     config.sftpd.validate()?;
+    config.ftpd.validate()?;
     config.data_provider.validate()?;
     config.kms.validate()?;
     config.common.defender.validate()?;

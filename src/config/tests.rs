@@ -36,6 +36,7 @@ fn env_overrides_nested_lists_and_csv() {
             ("SFTPGO_DATA_PROVIDER__NAME", "/var/lib/sftpgo/db.sqlite"),
             ("SFTPGO_HTTPD__BINDINGS__0__PORT", "9999"),
             ("SFTPGO_FTPD__BINDINGS__0__PORT", "2121"),
+            ("SFTPGO_WEBDAVD__BINDINGS__0__PORT", "8090"),
             ("SFTPGO_CONFIG_DIR", "/ignored"),
         ]),
     )
@@ -48,10 +49,11 @@ fn env_overrides_nested_lists_and_csv() {
     );
     assert_eq!(l.config.data_provider.name, "/var/lib/sftpgo/db.sqlite");
     assert_eq!(l.config.httpd.bindings[0].port, 9999);
+    assert_eq!(l.config.ftpd.bindings[0].port, 2121);
     assert!(
         l.warnings
             .iter()
-            .any(|w| w.contains("SFTPGO_FTPD__BINDINGS__0__PORT"))
+            .any(|w| w.contains("SFTPGO_WEBDAVD__BINDINGS__0__PORT"))
     );
 }
 
@@ -81,7 +83,8 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
     std::fs::write(
         dir.path().join("sftpgo.json"),
         r#"{"sftpd": {"keyboard_interactive_authentication": true, "bindings": [{"port": 2300}]},
-            "ftpd": {"bindings": [{"port": 2121}]}}"#,
+            "ftpd": {"bindings": [{"port": 2121, "apply_proxy_config": true}]},
+            "webdavd": {"bindings": [{"port": 8090}]}}"#,
     )
     .unwrap();
     let l = load_with_env(dir.path(), None, env(&[])).unwrap();
@@ -92,7 +95,41 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
             .iter()
             .any(|w| w.contains("keyboard_interactive_authentication"))
     );
-    assert!(l.warnings.iter().any(|w| w.contains("ftpd")));
+    assert_eq!(l.config.ftpd.bindings[0].port, 2121);
+    assert_eq!(l.config.ftpd.passive_port_range.start, 50000);
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.contains("ftpd.bindings[].apply_proxy_config"))
+    );
+    assert!(l.warnings.iter().any(|w| w.contains("webdavd")));
+}
+
+#[test]
+fn ftpd_values_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    for (bad, expected) in [
+        (
+            r#"{"ftpd": {"bindings": [{"port": 21, "tls_mode": 3}]}}"#,
+            "tls_mode",
+        ),
+        (
+            r#"{"ftpd": {"bindings": [{"port": 21, "tls_mode": 1}]}}"#,
+            "certificate",
+        ),
+        (
+            r#"{"ftpd": {"passive_port_range": {"start": 60000, "end": 50000}}}"#,
+            "passive_port_range",
+        ),
+        (
+            r#"{"ftpd": {"bindings": [{"port": 21, "force_passive_ip": "::1"}]}}"#,
+            "force_passive_ip",
+        ),
+    ] {
+        std::fs::write(dir.path().join("sftpgo.json"), bad).unwrap();
+        let err = load_with_env(dir.path(), None, env(&[])).err().unwrap();
+        assert!(err.contains(expected), "{bad}: {err}");
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod ftp;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -854,5 +855,79 @@ impl Server {
             .args(args)
             .current_dir(self.local());
         run(&mut cmd, CLIENT_TIMEOUT)
+    }
+}
+
+// ------------------------------------------------------------------------------------ TLS
+
+/// Runs openssl with `args` in `dir`.
+pub fn openssl(dir: &std::path::Path, args: &[&str]) {
+    run(
+        Command::new("openssl").args(args).current_dir(dir),
+        Duration::from_secs(30),
+    )
+    .assert_ok(&format!("openssl {}", args.join(" ")));
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`.
+pub fn make_pki(dir: &std::path::Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=test-ca",
+        "-days",
+        "2",
+    ]);
+    openssl(dir, &ca);
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        let mut req = vec!["req"];
+        req.extend(ec);
+        let (key, csr, crt, extf) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=sftpgo-test"]);
+        openssl(dir, &req);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &extf,
+            ],
+        );
     }
 }

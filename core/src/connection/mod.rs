@@ -103,6 +103,19 @@ impl Connection {
         VirtualPath::resolve(&self.start_dir, raw)
     }
 
+    /// Canonicalises a client path relative to `cwd`, for protocols with a current
+    /// directory the client changes (FTP `CWD`). Records activity like [`Self::resolve`].
+    pub fn resolve_from(&self, cwd: &VirtualPath, raw: &str) -> Result<VirtualPath> {
+        self.activity.touch();
+        VirtualPath::resolve(cwd, raw)
+    }
+
+    /// Whether the user holds `perm` in `dir` (for listings that describe what the
+    /// client may do, such as FTP's `MLSD` `perm` fact).
+    pub fn may(&self, perm: Permission, dir: &VirtualPath) -> bool {
+        self.user.has_perm(perm, dir)
+    }
+
     fn require(&self, perm: Permission, dir: &VirtualPath) -> Result<()> {
         if self.user.has_perm(perm, dir) {
             Ok(())

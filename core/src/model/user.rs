@@ -172,6 +172,37 @@ impl User {
         self.expiration_date > 0 && self.expiration_date < now_ms
     }
 
+    /// `filters.is_anonymous`: an FTP/WebDAV account that logs in with any password
+    /// and may only list and download.
+    pub fn is_anonymous(&self) -> bool {
+        self.filters
+            .extra
+            .get("is_anonymous")
+            .and_then(Value::as_bool)
+            == Some(true)
+    }
+
+    /// Narrows an anonymous user as SFTPGo does at login: `list` and `download` in
+    /// every directory, SSH and HTTP denied, only password logins.
+    pub fn apply_anonymous_settings(&mut self) {
+        for perms in self.permissions.values_mut() {
+            *perms = vec!["list".into(), "download".into()];
+        }
+        for p in ["SSH", "HTTP"] {
+            if !self.filters.denied_protocols.iter().any(|d| d == p) {
+                self.filters.denied_protocols.push(p.into());
+            }
+        }
+        if !self
+            .filters
+            .denied_login_methods
+            .iter()
+            .any(|m| m == "publickey")
+        {
+            self.filters.denied_login_methods.push("publickey".into());
+        }
+    }
+
     /// Whether the user's two-factor configuration (`filters.totp_config`) is enabled
     /// for `protocol` (`SSH`, `FTP`, `HTTP`).
     pub fn totp_required_for(&self, protocol: &str) -> bool {

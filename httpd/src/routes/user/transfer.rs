@@ -111,16 +111,17 @@ fn attachment(name: &str) -> header::HeaderValue {
 /// HTTP date (RFC 7231 IMF-fixdate) of Unix seconds.
 fn http_date(secs: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, mo, d, h, mi, s) = crate::jwt::civil(secs);
+    let c = sftpgo_core::clock::Civil::from_unix(secs);
     let weekday = usize::try_from(secs.div_euclid(86_400).rem_euclid(7)).unwrap_or(0);
-    let month = usize::try_from(mo - 1).unwrap_or(0);
     format!(
-        "{}, {d:02} {} {y:04} {h:02}:{mi:02}:{s:02} GMT",
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
         DAYS.get(weekday).unwrap_or(&"Thu"),
-        MONTHS.get(month).unwrap_or(&"Jan")
+        c.day,
+        c.month_name(),
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
     )
 }
 

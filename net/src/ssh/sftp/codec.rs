@@ -253,73 +253,6 @@ pub fn status_packet(id: u32, code: u32, message: &str) -> Bytes {
     p.finish()
 }
 
-/// `ls -l` style long name for READDIR replies.
-pub fn long_name(info: &FileInfo) -> String {
-    let mode = info.mode();
-    let mut s = String::with_capacity(64 + info.name.len());
-    s.push(match mode & 0o170000 {
-        0o040000 => 'd',
-        0o120000 => 'l',
-        0o100000 => '-',
-        _ => '?',
-    });
-    for shift in [6u32, 3, 0] {
-        let bits = (mode >> shift) & 7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
-    }
-    let (y, mo, d, h, mi) = civil_from_unix(info.mtime);
-    let now_year = civil_from_unix(unix_now()).0;
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = months
-        .get(mo.saturating_sub(1) as usize)
-        .copied()
-        .unwrap_or("Jan");
-    let when = if y == now_year {
-        format!("{month} {d:>2} {h:02}:{mi:02}")
-    } else {
-        format!("{month} {d:>2}  {y}")
-    };
-    s.push_str(&format!(
-        " {:>4} {:<8} {:<8} {:>8} {} {}",
-        info.nlink, info.uid, info.gid, info.size, when, info.name
-    ));
-    s
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0)
-}
-
-/// (year, month 1-12, day, hour, minute) in UTC from Unix seconds.
-fn civil_from_unix(t: i64) -> (i64, u32, u32, u32, u32) {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-        u32::try_from(secs / 3600).unwrap_or(0),
-        u32::try_from((secs % 3600) / 60).unwrap_or(0),
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -344,11 +277,5 @@ mod tests {
         assert_eq!(r.u32().unwrap(), 7);
         assert_eq!(r.u32().unwrap(), status::EOF);
         assert_eq!(r.string().unwrap(), "eof");
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_unix(0), (1970, 1, 1, 0, 0));
-        assert_eq!(civil_from_unix(1_700_000_000), (2023, 11, 14, 22, 13));
     }
 }

@@ -10,7 +10,7 @@ use sftpgo_core::{Error, ErrorKind};
 use sftpgo_vfs::SetAttrs;
 
 use super::buffers::ReplyBuf;
-use super::codec::{Malformed, Packet, Reader, kind, long_name, pflags, status, status_packet};
+use super::codec::{Malformed, Packet, Reader, kind, pflags, status, status_packet};
 use super::engine::{Handle, Session};
 use super::pipeline::{ReplyFuture, Span};
 
@@ -353,11 +353,12 @@ impl Session {
             return Ok(status_packet(id, status::EOF, "EOF"));
         }
         let n = queue.len().min(READDIR_BATCH);
+        let now = sftpgo_core::clock::now_secs();
         let mut p = Packet::new(kind::NAME, Some(id), n * 128);
         p.u32(u32::try_from(n).unwrap_or(0));
         for e in queue.drain(..n) {
             p.bytes(e.name.as_bytes());
-            p.bytes(long_name(&e).as_bytes());
+            p.bytes(crate::listing::long_name(&e, now).as_bytes());
             p.attrs(&e);
         }
         Ok(p.finish())

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Side by side: this server's FTP/FTPS vs vsftpd, same curl client, loopback, files on
+# tmpfs. Prints a markdown table with ratios ours/vsftpd, and ours FTPS/ours FTP
+# (see perf/README.md).
+#
+# Usage: bash perf/ftp-compare.sh [SIZE_MB] [RUNS]       (root: it installs and starts vsftpd)
+# Environment:
+#   OUR_PORT, VSFTPD_PORT   control ports (default 2421, 2422)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SIZE_MB=${1:-1024}
+RUNS=${2:-3}
+OUR_PORT=${OUR_PORT:-2421}
+VSFTPD_PORT=${VSFTPD_PORT:-2422}
+
+# --- dependencies (idempotent) -------------------------------------------------------
+need=()
+command -v /usr/sbin/vsftpd >/dev/null || need+=(vsftpd)
+command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)
+if [ "${#need[@]}" -gt 0 ]; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+id ftp >/dev/null 2>&1 || useradd --system --home-dir /srv/ftp --shell /usr/sbin/nologin ftp
+
+work=$(mktemp -d /dev/shm/sftpgo-ftp-perf.XXXXXX)
+chmod 755 "$work"
+our_pid=
+vs_pid=
+cleanup() {
+    kill ${our_pid:+"$our_pid"} ${vs_pid:+"$vs_pid"} 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+cargo build --release --bin sftpgo -q
+bin="$target_dir/release/sftpgo"
+
+# --- data and certificate ----------------------------------------------------------------
+mkdir -p "$work/ours" "$work/vs/pub" "$work/vs/up" "$work/cfg" "$work/local" /var/run/vsftpd/empty
+head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom > "$work/local/big.bin"
+want=$(sha256sum < "$work/local/big.bin" | cut -d' ' -f1)
+cp "$work/local/big.bin" "$work/ours/big.bin"
+cp "$work/local/big.bin" "$work/vs/pub/big.bin"
+chmod 644 "$work/vs/pub/big.bin"
+chown ftp "$work/vs/up"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -keyout "$work/cfg/key.pem" -out "$work/cfg/cert.pem" -subj /CN=127.0.0.1 2>/dev/null
+cat "$work/cfg/cert.pem" "$work/cfg/key.pem" > "$work/vsftpd.pem"
+
+# --- servers -------------------------------------------------------------------------------
+# vsftpd: anonymous (no system account needed), uploads into up/, sendfile on (its default).
+cat > "$work/vsftpd.conf" <<CFG
+listen=YES
+listen_address=127.0.0.1
+listen_port=$VSFTPD_PORT
+anonymous_enable=YES
+no_anon_password=YES
+anon_root=$work/vs
+write_enable=YES
+anon_upload_enable=YES
+anon_other_write_enable=YES
+local_enable=NO
+pasv_enable=YES
+pasv_min_port=51000
+pasv_max_port=51100
+seccomp_sandbox=NO
+ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=NO
+force_anon_data_ssl=NO
+rsa_cert_file=$work/vsftpd.pem
+ssl_ciphers=HIGH
+require_ssl_reuse=NO
+xferlog_enable=NO
+background=NO
+CFG
+/usr/sbin/vsftpd "$work/vsftpd.conf" &
+vs_pid=$!
+
+cat > "$work/dump.json" <<JSON
+{"users":[{"status":1,"username":"bench","password":"bench-pass-1",
+"home_dir":"$work/ours","permissions":{"/":["*"]}}],"version":17}
+JSON
+SFTPGO_FTPD__BINDINGS__0__PORT=$OUR_PORT SFTPGO_FTPD__BINDINGS__0__ADDRESS=127.0.0.1 \
+SFTPGO_FTPD__CERTIFICATE_FILE=cert.pem SFTPGO_FTPD__CERTIFICATE_KEY_FILE=key.pem \
+SFTPGO_SFTPD__BINDINGS__0__PORT=0 SFTPGO_HTTPD__BINDINGS__0__PORT=0 \
+    "$bin" serve -c "$work/cfg" -l "$work/sftpgo.log" --log-level warn --loaddata-from "$work/dump.json" &
+our_pid=$!
+for port in "$OUR_PORT" "$VSFTPD_PORT"; do
+    for _ in $(seq 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+done
+
+# --- measurements ------------------------------------------------------------------------------
+# url SERVER DIR: base URL and credentials of a server's download or upload directory.
+creds() { if [ "$1" = ours ]; then echo "bench:bench-pass-1"; else echo "anonymous:x"; fi; }
+port_of() { if [ "$1" = ours ]; then echo "$OUR_PORT"; else echo "$VSFTPD_PORT"; fi; }
+down_path() { if [ "$1" = ours ]; then echo "/big.bin"; else echo "/pub/big.bin"; fi; }
+up_path() { if [ "$1" = ours ]; then echo "/up.bin"; else echo "/up/up-$RANDOM.bin"; fi; }
+up_file() { if [ "$1" = ours ]; then echo "$work/ours/up.bin"; else ls -t "$work"/vs/up/*.bin | head -1; fi; }
+
+# one SERVER DIR TLS: seconds of one transfer (download to /dev/null, upload from tmpfs).
+one() {
+    local server=$1 dir=$2 tls=$3 url args=(-sS --fail --user "$(creds "$1")")
+    [ "$tls" = yes ] && args+=(--ssl-reqd -k)
+    local start end
+    start=$(date +%s.%N)
+    if [ "$dir" = down ]; then
+        curl "${args[@]}" -o /dev/null "ftp://127.0.0.1:$(port_of "$server")$(down_path "$server")"
+    else
+        curl "${args[@]}" -T "$work/local/big.bin" "ftp://127.0.0.1:$(port_of "$server")$(up_path "$server")"
+        got=$(sha256sum < "$(up_file "$server")" | cut -d' ' -f1)
+        [ "$got" = "$want" ] || { echo "upload to $server corrupted" >&2; exit 1; }
+        [ "$server" = vsftpd ] && rm -f "$work"/vs/up/*.bin
+    fi
+    end=$(date +%s.%N)
+    echo "$start $end" | awk '{print $2 - $1}'
+}
+
+# median SERVER DIR TLS: MB/s, median of RUNS.
+median_mbps() {
+    local times=()
+    for _ in $(seq "$RUNS"); do times+=("$(one "$@")"); done
+    printf '%s\n' "${times[@]}" | sort -n | awk -v mb="$SIZE_MB" \
+        '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%.0f", mb*1.048576/m}'
+}
+
+# A checked download of each server once (into tmpfs), so /dev/null timings are honest.
+for server in ours vsftpd; do
+    curl -sS --fail --user "$(creds "$server")" -o "$work/local/check.bin" \
+        "ftp://127.0.0.1:$(port_of "$server")$(down_path "$server")"
+    [ "$(sha256sum < "$work/local/check.bin" | cut -d' ' -f1)" = "$want" ] \
+        || { echo "download from $server corrupted" >&2; exit 1; }
+    rm -f "$work/local/check.bin"
+done
+
+echo "### FTP: one ${SIZE_MB} MiB file, curl, median of $RUNS (MB/s)"
+echo
+echo "| transfer | TLS | ours | vsftpd | ratio |"
+echo "|---|---|---:|---:|---:|"
+declare -A ours_plain tls_ratio
+for tls in no yes; do
+    for dir in down up; do
+        o=$(median_mbps ours "$dir" "$tls")
+        v=$(median_mbps vsftpd "$dir" "$tls")
+        [ "$tls" = no ] && ours_plain[$dir]=$o
+        name=$([ "$dir" = down ] && echo "RETR (download)" || echo "STOR (upload)")
+        label=$([ "$tls" = yes ] && echo "explicit, PROT P" || echo "none")
+        echo "| $name | $label | $o | $v | $(awk -v a="$o" -v b="$v" 'BEGIN{printf "%.2f", a/b}') |"
+        if [ "$tls" = yes ]; then
+            tls_ratio[$dir]=$(awk -v a="$o" -v b="${ours_plain[$dir]}" 'BEGIN{printf "%.2f", a/b}')
+        fi
+    done
+done
+echo
+echo "Ours FTPS / ours plain FTP: RETR ${tls_ratio[down]}, STOR ${tls_ratio[up]}."
