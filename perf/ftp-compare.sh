@@ -104,21 +104,23 @@ down_path() { if [ "$1" = ours ]; then echo "/big.bin"; else echo "/pub/big.bin"
 up_path() { if [ "$1" = ours ]; then echo "/up.bin"; else echo "/up/up-$RANDOM.bin"; fi; }
 up_file() { if [ "$1" = ours ]; then echo "$work/ours/up.bin"; else ls -t "$work"/vs/up/*.bin | head -1; fi; }
 
-# one SERVER DIR TLS: seconds of one transfer (download to /dev/null, upload from tmpfs).
+# one SERVER DIR TLS: seconds of one transfer (download to /dev/null, upload from tmpfs);
+# the upload is checked with sha256 after the clock stops.
 one() {
-    local server=$1 dir=$2 tls=$3 url args=(-sS --fail --user "$(creds "$1")")
+    local server=$1 dir=$2 tls=$3 args=(-sS --fail --user "$(creds "$1")")
     [ "$tls" = yes ] && args+=(--ssl-reqd -k)
     local start end
     start=$(date +%s.%N)
     if [ "$dir" = down ]; then
         curl "${args[@]}" -o /dev/null "ftp://127.0.0.1:$(port_of "$server")$(down_path "$server")"
+        end=$(date +%s.%N)
     else
         curl "${args[@]}" -T "$work/local/big.bin" "ftp://127.0.0.1:$(port_of "$server")$(up_path "$server")"
+        end=$(date +%s.%N)
         got=$(sha256sum < "$(up_file "$server")" | cut -d' ' -f1)
         [ "$got" = "$want" ] || { echo "upload to $server corrupted" >&2; exit 1; }
         [ "$server" = vsftpd ] && rm -f "$work"/vs/up/*.bin
     fi
-    end=$(date +%s.%N)
     echo "$start $end" | awk '{print $2 - $1}'
 }
 

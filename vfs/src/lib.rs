@@ -34,6 +34,12 @@ pub trait FileHandle: Send + Sync {
     async fn set_attrs(&self, attrs: &SetAttrs) -> FsResult<()>;
     /// Flushes data and metadata to stable storage.
     async fn sync(&self) -> FsResult<()>;
+    /// The descriptor a zero-copy send (`sendfile`) can read `len` bytes at `offset`
+    /// from without blocking the calling thread (memory-backed files, or bytes already
+    /// in the page cache); `None` when the caller must use [`FileHandle::read_at`].
+    fn zero_copy_source(&self, _offset: u64, _len: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
 }
 
 /// A storage back-end rooted somewhere. Paths are relative to that root (see the crate

@@ -182,6 +182,21 @@ impl Transfer {
         Ok(n)
     }
 
+    /// For downloads: the descriptor a zero-copy send can read `len` bytes at `offset`
+    /// from without blocking (see [`sftpgo_vfs::FileHandle::zero_copy_source`]). The
+    /// caller reports what it sent with [`Transfer::record_sent`].
+    pub fn zero_copy_source(&self, offset: u64, len: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
+        if self.kind != TransferKind::Download {
+            return None;
+        }
+        self.file.zero_copy_source(offset, len)
+    }
+
+    /// Counts bytes sent outside [`Transfer::read_at`] (zero-copy sends).
+    pub fn record_sent(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Writes `data` at `offset`, refusing to grow past the user's upload size limit.
     pub async fn write_at(&self, data: &[u8], offset: u64) -> Result<()> {
         if self.kind != TransferKind::Upload {

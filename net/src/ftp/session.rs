@@ -805,7 +805,13 @@ async fn run_job(
         }
     };
     let (result, transfer) = match work {
-        Work::SendFile(t, offset) => (pump::send(&t, offset, &mut stream).await.map(drop), Some(t)),
+        Work::SendFile(t, offset) => {
+            let sent = match &mut stream {
+                MaybeTls::Plain(tcp) => pump::send_plain(&t, offset, tcp).await,
+                MaybeTls::Tls(_) => pump::send(&t, offset, &mut stream).await,
+            };
+            (sent.map(drop), Some(t))
+        }
         Work::Receive(t, offset) => (
             pump::receive(&t, offset, &mut stream).await.map(drop),
             Some(t),

@@ -214,6 +214,12 @@ async fn reads_match_on_disk_and_memory_backed_file_systems() {
         // A read straddling the end returns the tail, not an error.
         let n = f.read_at(&mut buf, data.len() as u64 - 10).await.unwrap();
         assert_eq!(&buf[..n], &data[data.len() - 10..]);
+        // Just written, so cached (or in memory): a zero-copy send will not block.
+        assert!(
+            f.zero_copy_source(0, 65_536).is_some(),
+            "cached range in {}",
+            dir.path().display()
+        );
     }
 }
 
