@@ -81,9 +81,13 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     let defender = Arc::new(sftpgo_core::defender::Defender::new(
         cfg.common.defender.clone(),
     ));
+    // One TOTP checker (and its replay memory) for every protocol.
+    let totp =
+        Arc::new(sftpgo_core::mfa::Totp::new(cfg.mfa.clone()).map_err(|e| format!("mfa: {e}"))?);
     // One authenticator (and password cache) for SSH and FTP.
-    let auth =
-        Authenticator::new(store.clone()).with_password_caching(cfg.data_provider.password_caching);
+    let auth = Authenticator::new(store.clone())
+        .with_password_caching(cfg.data_provider.password_caching)
+        .with_passcodes(totp.clone(), catalog.kms().clone());
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
@@ -112,6 +116,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         limiter,
         sessions: sessions.clone(),
         defender,
+        totp,
     };
     start_http(&rt, &cfg, args, catalog, store, shared, &stop_rx)?;
     let workers = std::thread::available_parallelism()
@@ -211,6 +216,8 @@ struct Shared {
     sessions: Arc<SessionRegistry>,
     /// Brute-force protection.
     defender: Arc<sftpgo_core::defender::Defender>,
+    /// TOTP passcode checks.
+    totp: Arc<sftpgo_core::mfa::Totp>,
 }
 
 fn start_http(
@@ -274,9 +281,7 @@ fn start_http(
             .with_limiter(shared.limiter)
             .with_sessions(shared.sessions)
             .with_defender(shared.defender)
-            .with_totp(
-                sftpgo_core::mfa::Totp::new(cfg.mfa.clone()).map_err(|e| format!("mfa: {e}"))?,
-            )
+            .with_totp(shared.totp)
             .with_user_api(sftpgo_httpd::routes::user::UserApi {
                 auth: Authenticator::new(store)
                     .with_password_caching(cfg.data_provider.password_caching),

@@ -110,6 +110,15 @@ fn directory_commands_and_listings() {
         "257 \"/docs\" is the current directory\r\n"
     );
     assert_eq!(raw.cmd("CDUP").0, 250);
+    // STOU picks the name.
+    let mut data = raw.epsv();
+    let (c, t) = raw.cmd("STOU");
+    assert_eq!(c, 150, "{t}");
+    let name = t.trim().rsplit(' ').next().unwrap().to_string();
+    data.write_all(b"unique").unwrap();
+    drop(data);
+    assert_eq!(raw.reply().0, 226);
+    assert_eq!(fs::read(home.join(&name)).unwrap(), b"unique");
     let (c, t) = raw.cmd("MLST docs/sub/renamed.txt");
     assert!(
         c == 250 && t.contains("type=file;size=5;modify=20200102030405;"),
@@ -229,7 +238,11 @@ fn tls_required_by_binding_or_by_user() {
             .env("SFTPGO_FTPD__BINDINGS__1__ADDRESS", "127.0.0.1")
             .env("SFTPGO_FTPD__BINDINGS__1__TLS_MODE", "1"),
     );
-    // bob needs TLS on the optional binding; alice does not.
+    // bob needs TLS on the optional binding (refused at USER, before his password
+    // travels in clear text); alice does not.
+    let mut raw = f.raw();
+    let (c, t) = raw.cmd("USER bob");
+    assert_eq!(c, 530, "{t}");
     f.lftp_as("bob", LFTP_PLAIN, "cls")
         .assert_refused("bob over plain FTP");
     f.lftp_as("bob", LFTP_TLS, "cls").assert_ok("bob over TLS");
@@ -305,6 +318,11 @@ fn paths_never_leave_the_home_directory() {
     f.curl("/ro/r.txt", &["-o", "r.txt"])
         .assert_ok("download from /ro");
     assert!(!home.join("ro/x.txt").exists());
+    // A directory with its own rules cannot be moved out from under them (it would
+    // inherit the permissions of its new place).
+    assert_eq!(raw.cmd("RNFR ro").0, 350);
+    assert_eq!(raw.cmd("RNTO opened").0, 550);
+    assert!(home.join("ro/r.txt").exists() && !home.join("opened").exists());
     // Temp names of atomic uploads are not reachable.
     let (c, _) = raw.cmd("DELE .sftpgo-upload.x.mine.txt");
     assert_eq!(c, 550);
@@ -470,9 +488,24 @@ fn optional_commands_follow_the_config() {
     );
     assert_eq!(raw.cmd("SITE SYMLINK h.txt link.txt").0, 200);
     assert_eq!(fs::read(home.join("link.txt")).unwrap(), b"hash me");
+    // Links may not reach a tree with its own rules, nor the root, nor a file whose
+    // directory forbids links (/ro is list+download).
+    write_file(&home.join("ro/r.txt"), b"r");
+    assert_eq!(raw.cmd("SITE SYMLINK ro ro-link").0, 550);
+    assert_eq!(raw.cmd("SITE SYMLINK / root-link").0, 550);
+    assert_eq!(raw.cmd("SITE SYMLINK ro/r.txt r-link").0, 550);
+    assert!(!home.join("ro-link").exists() && !home.join("r-link").exists());
     assert_eq!(raw.cmd("COMB joined p1 p2").0, 200);
     assert_eq!(fs::read(home.join("joined")).unwrap(), b"first-second");
     assert!(!home.join("p1").exists() && !home.join("p2").exists());
+    // An existing target is appended to; a target among the parts is refused.
+    write_file(&home.join("p3"), b"-third");
+    assert_eq!(raw.cmd("COMB joined p3").0, 200);
+    assert_eq!(
+        fs::read(home.join("joined")).unwrap(),
+        b"first-second-third"
+    );
+    assert_eq!(raw.cmd("COMB joined joined").0, 501);
     // Off by default.
     let plain = alice_ftp();
     let mut raw = plain.raw();
@@ -532,4 +565,41 @@ fn sessions_are_listed_limited_and_closed() {
     let mut third = Raw::connect(port);
     third.login("bob", PASSWORD);
     drop(both);
+}
+
+#[test]
+fn two_factor_users_append_the_passcode_to_the_password() {
+    let secret = sftpgo_core::mfa::base32_encode(b"ftp-two-factor-secret-20");
+    let f = start_ftp(Server::builder().user("tina", |u| {
+        u["filters"]["totp_config"] = serde_json::json!({
+            "enabled": true,
+            "config_name": "Default",
+            "secret": {"status": "Plain", "payload": secret},
+            "protocols": ["FTP"]
+        });
+    }));
+    let now = || now_millis() / 1000;
+    let code = sftpgo_core::mfa::passcode_at("sha1", &secret, now()).unwrap();
+    let attempt = |pass: &str| {
+        let mut raw = f.raw();
+        assert_eq!(raw.cmd("USER tina").0, 331);
+        raw.cmd(&format!("PASS {pass}")).0
+    };
+    assert_eq!(attempt(PASSWORD), 530, "the password alone is not enough");
+    assert_eq!(
+        attempt(&format!("{PASSWORD}000000")),
+        530,
+        "a wrong passcode"
+    );
+    assert_eq!(
+        attempt(&format!("{PASSWORD}{code}")),
+        230,
+        "password + passcode"
+    );
+    assert_eq!(
+        attempt(&format!("{PASSWORD}{code}")),
+        530,
+        "a passcode is accepted once"
+    );
+    assert_eq!(attempt(&format!("wrong-pass{code}")), 530);
 }

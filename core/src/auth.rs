@@ -35,8 +35,12 @@ pub enum AuthError {
 
 /// Protocols whose front-end asks for the TOTP passcode itself (the REST API, with
 /// `X-SFTPGO-OTP`); password logins of users with 2FA on for any other protocol are
-/// refused there.
+/// refused there, except FTP when the authenticator has a passcode checker (the
+/// passcode is appended to the password, as in SFTPGo).
 pub const PROTOCOLS_WITH_2FA: &[&str] = &["HTTP"];
+
+/// Length of a TOTP passcode appended to an FTP password.
+const PASSCODE_LEN: usize = 6;
 
 /// Who is logging in: the protocol (`SSH`, `HTTP`, ...) and the client's address,
 /// checked against the user's `denied_protocols` and IP filters.
@@ -75,6 +79,7 @@ impl LoginMethod {
 pub struct Authenticator {
     store: Arc<dyn UserStore>,
     cache: Option<Arc<PasswordCache>>,
+    passcodes: Option<(Arc<crate::mfa::Totp>, crate::kms::Kms)>,
 }
 
 impl Authenticator {
@@ -83,6 +88,50 @@ impl Authenticator {
         Self {
             store,
             cache: Some(Arc::new(PasswordCache::default())),
+            passcodes: None,
+        }
+    }
+
+    /// Checks TOTP passcodes appended to FTP passwords with `totp` (shared with the
+    /// REST API, so a passcode used once is refused everywhere) and `kms` (which opens
+    /// the stored secrets).
+    pub fn with_passcodes(mut self, totp: Arc<crate::mfa::Totp>, kms: crate::kms::Kms) -> Self {
+        self.passcodes = Some((totp, kms));
+        self
+    }
+
+    /// Whether a password login over `protocol` can carry the passcode.
+    fn takes_passcode(&self, protocol: &str) -> bool {
+        PROTOCOLS_WITH_2FA.contains(&protocol) || (protocol == "FTP" && self.passcodes.is_some())
+    }
+
+    /// Splits `password` into the password and the appended passcode and checks the
+    /// passcode (FTP with 2FA on).
+    fn strip_passcode<'p>(&self, user: &User, password: &'p str) -> Result<&'p str, AuthError> {
+        let Some((totp, kms)) = &self.passcodes else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        let split = password
+            .len()
+            .checked_sub(PASSCODE_LEN)
+            .filter(|&at| at > 0);
+        let Some(at) = split.filter(|&at| password.is_char_boundary(at)) else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        let (plain, passcode) = password.split_at(at);
+        let cfg = user
+            .filters
+            .extra
+            .get("totp_config")
+            .cloned()
+            .unwrap_or_default();
+        match totp.check_account(kms, &cfg, passcode, crate::now_millis() / 1000) {
+            Ok(true) => Ok(plain),
+            Ok(false) => Err(AuthError::InvalidCredentials),
+            Err(e) => {
+                tracing::error!(username = %user.username, error = %e, "cannot check the passcode");
+                Err(AuthError::InvalidCredentials)
+            }
         }
     }
 
@@ -129,7 +178,7 @@ impl Authenticator {
         }
         if method == LoginMethod::Password
             && user.totp_required_for(protocol)
-            && !PROTOCOLS_WITH_2FA.contains(&protocol)
+            && !self.takes_passcode(protocol)
         {
             // Fail closed: a password login here cannot be followed by the passcode yet
             // (SSH needs keyboard-interactive). Keys are not affected, as in SFTPGo.
@@ -159,6 +208,11 @@ impl Authenticator {
             // Any password, as SFTPGo: the account is narrowed to list and download.
             return Ok(user);
         }
+        let password = if client.protocol == "FTP" && user.totp_required_for("FTP") {
+            self.strip_passcode(&user, password)?
+        } else {
+            password
+        };
         if user.password.is_empty() || password.is_empty() {
             return Err(AuthError::InvalidCredentials);
         }

@@ -285,6 +285,29 @@ impl Totp {
     }
 }
 
+impl Totp {
+    /// Checks `passcode` against an account's stored `totp_config` (`config_name` and
+    /// the KMS-sealed `secret`) at Unix time `now`. A secret that cannot be opened is an
+    /// error (logged by the caller), never a match.
+    pub fn check_account(
+        &self,
+        kms: &crate::kms::Kms,
+        totp_config: &serde_json::Value,
+        passcode: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let config_name = totp_config
+            .get("config_name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let secret = match totp_config.get("secret") {
+            Some(s) => kms.decrypt(s)?,
+            None => return Ok(false),
+        };
+        self.check(config_name, passcode, &secret, now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,9 +111,10 @@ impl HttpState {
         self
     }
 
-    /// Uses the `mfa` section's TOTP configurations.
-    pub fn with_totp(mut self, totp: sftpgo_core::mfa::Totp) -> Self {
-        self.totp = std::sync::Arc::new(totp);
+    /// Uses the `mfa` section's TOTP configurations (shared with the other protocols,
+    /// so a passcode is accepted once across all of them).
+    pub fn with_totp(mut self, totp: std::sync::Arc<sftpgo_core::mfa::Totp>) -> Self {
+        self.totp = totp;
         self
     }
 

@@ -123,6 +123,15 @@ impl Connection {
         };
         self.require_any(&[Permission::Rename, specific], &from.parent())?;
         self.require_any(&[Permission::Rename, specific], &to.parent())?;
+        // A directory with its own permissions or patterns inside (or a target with
+        // them) would change rules by moving: refused, as SFTPGo refuses what its
+        // recursive check cannot grant.
+        if info.is_dir() && (self.user.has_rules_within(from) || self.user.has_rules_within(to)) {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "cannot rename a directory that has its own permissions or patterns inside",
+            ));
+        }
         if replace && self.fs.lstat(to.fs_relative()).await.is_ok() {
             self.require(Permission::Overwrite, &to.parent())?;
         }
@@ -139,6 +148,13 @@ impl Connection {
     pub async fn symlink(&self, target_raw: &str, link: &VirtualPath) -> Result<()> {
         let target = VirtualPath::resolve(&link.parent(), target_raw)?;
         self.require(Permission::CreateSymlinks, &link.parent())?;
+        // As SFTPGo: the target's directory must allow links too, and the root cannot
+        // be linked. A link to a tree with its own rules would reach it under the
+        // link's (other) rules, so that is refused as well.
+        if target.is_root() || self.user.has_rules_within(&target) {
+            return Err(Error::denied());
+        }
+        self.require(Permission::CreateSymlinks, &target.parent())?;
         self.require_name(link)?;
         self.require_name(&target)?;
         // Stored relative to the link's directory: it resolves the same way inside the
@@ -229,6 +245,8 @@ impl Connection {
             }
             h.update(buf.get(..n).unwrap_or_default());
             off += n as u64;
+            // Cached reads complete at once: let the worker's other connections run.
+            tokio::task::yield_now().await;
         }
         t.close().await?;
         Ok(h.finish_hex())

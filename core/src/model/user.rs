@@ -342,6 +342,16 @@ impl User {
         HashSet::new()
     }
 
+    /// Whether a per-directory permission or file-pattern entry sits at `p` or below
+    /// it. Moving or linking such a tree would carry its content out from under those
+    /// rules (the new location inherits other ones), so callers refuse it.
+    pub fn has_rules_within(&self, p: &VirtualPath) -> bool {
+        let within =
+            |raw: &str| VirtualPath::parse(raw).is_ok_and(|r| !r.is_root() && r.starts_with(p));
+        self.permissions.keys().any(|k| within(k))
+            || self.filters.file_patterns.iter().any(|f| within(&f.path))
+    }
+
     /// True when `perm` is granted in directory `dir` (`*` grants everything).
     pub fn has_perm(&self, perm: Permission, dir: &VirtualPath) -> bool {
         let set = self.permissions_for(dir);
@@ -492,6 +502,34 @@ mod tests {
             &VirtualPath::parse("/ro/deep/rw").unwrap()
         ));
         assert!(u.has_perm(Permission::Chmod, &VirtualPath::parse("/other").unwrap()));
+    }
+
+    #[test]
+    fn rules_within_a_tree() {
+        let u = user();
+        let within = |s: &str| u.has_rules_within(&VirtualPath::parse(s).unwrap());
+        assert!(within("/ro"), "a rule at the path itself");
+        assert!(within("/ro/deep"), "a rule below");
+        assert!(within("/p"), "a pattern entry");
+        assert!(!within("/ro/deep/rw/x"), "rules above do not count");
+        assert!(!within("/other"));
+        assert!(within("/"), "everything is below the root");
+    }
+
+    #[test]
+    fn anonymous_users_are_narrowed() {
+        let mut u = user();
+        assert!(!u.is_anonymous());
+        u.filters
+            .extra
+            .insert("is_anonymous".into(), serde_json::json!(true));
+        assert!(u.is_anonymous());
+        u.apply_anonymous_settings();
+        for perms in u.permissions.values() {
+            assert_eq!(perms, &vec!["list".to_string(), "download".to_string()]);
+        }
+        assert!(u.filters.denied_protocols.contains(&"SSH".to_string()));
+        assert!(u.filters.denied_protocols.contains(&"HTTP".to_string()));
     }
 
     #[test]

@@ -76,31 +76,23 @@ pub fn check_otp(
         );
         return Err(ApiError::unauthorized());
     }
-    let config_name = cfg
-        .get("config_name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let secret = cfg
-        .get("secret")
-        .map(|s| state.catalog.kms().decrypt(s))
-        .transpose()
-        .map_err(|e| {
-            tracing::error!(sender = "httpd", username = who, error = %e, "cannot open the TOTP secret");
-            ApiError::unauthorized()
-        })?
-        .unwrap_or_default();
     let now = sftpgo_core::now_millis() / 1000;
-    match state.totp.check(config_name, passcode, &secret, now) {
-        Ok(true) => Ok(()),
-        Ok(false) | Err(_) => {
-            tracing::warn!(
-                sender = "httpd",
-                username = who,
-                "token refused: invalid passcode"
-            );
-            Err(ApiError::unauthorized())
-        }
+    let checked = state
+        .totp
+        .check_account(state.catalog.kms(), &cfg, passcode, now)
+        .map_err(|e| {
+            tracing::error!(sender = "httpd", username = who, error = %e, "cannot check the passcode");
+            ApiError::unauthorized()
+        })?;
+    if checked {
+        return Ok(());
     }
+    tracing::warn!(
+        sender = "httpd",
+        username = who,
+        "token refused: invalid passcode"
+    );
+    Err(ApiError::unauthorized())
 }
 
 #[derive(Deserialize, Default)]

@@ -7,12 +7,13 @@
 use std::io;
 use std::sync::Arc;
 
-use sftpgo_core::connection::{Connection, WriteOptions};
+use sftpgo_core::connection::{Connection, Transfer, WriteOptions};
 use sftpgo_core::hash::HashAlgo;
 use sftpgo_core::model::Permission;
 use sftpgo_core::path::VirtualPath;
 use sftpgo_vfs::{FileInfo, FileKind, SetAttrs};
 
+use super::data::DataPlan;
 use super::reply;
 use super::session::{Flow, Session, Work, hash_name};
 use crate::listing;
@@ -127,12 +128,18 @@ impl Session {
             "RETR" => return self.retr(&conn, arg, rest).await,
             "STOR" => return self.store(&conn, arg, rest, false).await,
             "APPE" => return self.store(&conn, arg, 0, true).await,
+            "STOU" => return self.store_unique(&conn).await,
             "LIST" | "NLST" | "MLSD" => return self.list(&conn, verb, arg).await,
             "MLST" => self.mlst(&conn, arg).await?,
             "STAT" => self.stat_path(&conn, arg).await?,
             "AVBL" => {
                 let dir = if arg.is_empty() { "." } else { arg };
                 if let Some(p) = self.path(&conn, dir).await? {
+                    // Only for directories the user may see.
+                    if let Err(e) = conn.stat(&p).await {
+                        self.fail(&e).await?;
+                        return Ok(Flow::Continue);
+                    }
                     match conn.statvfs(&p).await {
                         Ok(s) => self.reply(213, &(s.bavail * s.frsize).to_string()).await?,
                         Err(e) => self.fail(&e).await?,
@@ -271,16 +278,21 @@ impl Session {
         let Some(p) = self.path(conn, arg).await? else {
             return Ok(Flow::Continue);
         };
-        // Resumed and appended uploads continue the existing file in place.
+        // Resumed uploads continue the existing file in place; appends start at its
+        // end, read from the open file (no list permission needed, as SFTPGo).
+        let opts = WriteOptions {
+            create: true,
+            truncate: rest == 0 && !append,
+            ..Default::default()
+        };
+        let Some((plan, transfer)) = self.open_upload(conn, &p, opts).await? else {
+            return Ok(Flow::Continue);
+        };
         let offset = if append {
-            match conn.stat(&p).await {
-                Ok(info) if info.kind == FileKind::File => info.size,
-                Ok(_) => {
-                    self.reply(550, "Not a regular file").await?;
-                    return Ok(Flow::Continue);
-                }
-                Err(e) if e.kind == sftpgo_core::ErrorKind::NotFound => 0,
+            match transfer.stat().await {
+                Ok(info) => info.size,
                 Err(e) => {
+                    transfer.abort().await;
                     self.fail(&e).await?;
                     return Ok(Flow::Continue);
                 }
@@ -288,24 +300,54 @@ impl Session {
         } else {
             rest
         };
-        let opts = WriteOptions {
-            create: true,
-            truncate: offset == 0 && !append,
-            ..Default::default()
-        };
-        let Some(plan) = self.take_plan().await? else {
-            return Ok(Flow::Continue);
-        };
-        let transfer = match conn.open_write(&p, opts).await {
-            Ok(t) => t,
-            Err(e) => {
-                self.fail(&e).await?;
-                return Ok(Flow::Continue);
-            }
-        };
         self.reply(150, &format!("Opening data connection for {p}"))
             .await?;
         self.transfer(plan, Work::Receive(transfer, offset)).await
+    }
+
+    /// The data connection plan and the open file of an upload; `None` once the
+    /// refusal has been answered.
+    async fn open_upload(
+        &mut self,
+        conn: &Connection,
+        p: &VirtualPath,
+        opts: WriteOptions,
+    ) -> io::Result<Option<(DataPlan, Transfer)>> {
+        let Some(plan) = self.take_plan().await? else {
+            return Ok(None);
+        };
+        match conn.open_write(p, opts).await {
+            Ok(t) => Ok(Some((plan, t))),
+            Err(e) => {
+                self.fail(&e).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// `STOU` (RFC 959 §4.1.3, RFC 1123 §4.1.2.9): an upload under a new name the
+    /// server picks in the current directory, announced as `150 FILE: <name>`.
+    async fn store_unique(&mut self, conn: &Connection) -> io::Result<Flow> {
+        let mut rnd = [0u8; 6];
+        rand::fill(&mut rnd);
+        let name = format!(
+            "ftp-{}",
+            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let Some(p) = self.path(conn, &name).await? else {
+            return Ok(Flow::Continue);
+        };
+        let opts = WriteOptions {
+            create: true,
+            exclusive: true,
+            truncate: true,
+            ..Default::default()
+        };
+        let Some((plan, transfer)) = self.open_upload(conn, &p, opts).await? else {
+            return Ok(Flow::Continue);
+        };
+        self.reply(150, &format!("FILE: {name}")).await?;
+        self.transfer(plan, Work::Receive(transfer, 0)).await
     }
 
     /// `LIST`/`NLST`/`MLSD` of a directory (or, for `LIST`/`NLST`, of one file).
@@ -512,6 +554,18 @@ impl Session {
         let Some(target) = self.path(conn, target).await? else {
             return Ok(());
         };
+        let mut seen = std::collections::HashSet::new();
+        if paths
+            .iter()
+            .any(|p| *p == target || !seen.insert(p.clone()))
+        {
+            return self
+                .reply(
+                    501,
+                    "COMB parts must differ from each other and from the target",
+                )
+                .await;
+        }
         match combine(conn, &target, &paths).await {
             Ok(()) => self.reply(200, "COMB successful").await,
             Err(e) => self.fail(&e).await,
@@ -519,6 +573,8 @@ impl Session {
     }
 }
 
+/// Appends the parts to the target (created when missing, as ftpserverlib), then
+/// deletes them.
 async fn combine(
     conn: &Connection,
     target: &VirtualPath,
@@ -526,11 +582,10 @@ async fn combine(
 ) -> sftpgo_core::Result<()> {
     let opts = WriteOptions {
         create: true,
-        truncate: true,
         ..Default::default()
     };
     let out = conn.open_write(target, opts).await?;
-    let mut offset = 0u64;
+    let mut offset = out.stat().await?.size;
     let mut buf = vec![0u8; super::pump::CHUNK];
     for part in parts {
         let input = conn.open_read(part).await?;

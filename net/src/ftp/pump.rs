@@ -5,8 +5,10 @@
 //! to the socket whenever the storage says the bytes are there (see
 //! `FileHandle::zero_copy_source`), and falls back to a read for the rest.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
 use sftpgo_core::connection::Transfer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
@@ -27,11 +29,23 @@ pub enum PumpError {
     Net(io::Error),
 }
 
+/// Fails a data-connection operation that makes no progress for `idle` (a client that
+/// stopped reading or sending would otherwise hold the transfer forever).
+pub async fn within<T>(idle: Duration, op: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    tokio::time::timeout(idle, op).await.unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "no progress on the data connection",
+        ))
+    })
+}
+
 /// Sends the file from `offset` to `out`; returns the bytes sent.
 pub async fn send<W: AsyncWrite + Unpin>(
     t: &Transfer,
     mut offset: u64,
     out: &mut W,
+    idle: Duration,
 ) -> Result<u64, PumpError> {
     let mut cur = vec![0u8; CHUNK];
     let mut next = vec![0u8; CHUNK];
@@ -40,7 +54,10 @@ pub async fn send<W: AsyncWrite + Unpin>(
     while n > 0 {
         let ahead = offset + n as u64;
         let data = cur.get(..n).unwrap_or_default();
-        let (w, r) = tokio::join!(out.write_all(data), t.read_at(&mut next, ahead));
+        let (w, r) = tokio::join!(
+            within(idle, out.write_all(data)),
+            t.read_at(&mut next, ahead)
+        );
         w.map_err(PumpError::Net)?;
         let m = r.map_err(PumpError::File)?;
         sent += n as u64;
@@ -48,7 +65,7 @@ pub async fn send<W: AsyncWrite + Unpin>(
         std::mem::swap(&mut cur, &mut next);
         n = m;
     }
-    out.flush().await.map_err(PumpError::Net)?;
+    within(idle, out.flush()).await.map_err(PumpError::Net)?;
     Ok(sent)
 }
 
@@ -58,13 +75,14 @@ pub async fn send_plain(
     t: &Transfer,
     mut offset: u64,
     tcp: &mut TcpStream,
+    idle: Duration,
 ) -> Result<u64, PumpError> {
     let mut buf: Vec<u8> = Vec::new();
     let mut sent = 0u64;
     loop {
         let n = match t.zero_copy_source(offset, CHUNK) {
             Some(fd) => {
-                let n = sendfile(tcp, fd, offset, CHUNK)
+                let n = within(idle, sendfile(tcp, fd, offset, CHUNK))
                     .await
                     .map_err(PumpError::Net)?;
                 t.record_sent(n as u64);
@@ -76,7 +94,9 @@ pub async fn send_plain(
                 }
                 let n = t.read_at(&mut buf, offset).await.map_err(PumpError::File)?;
                 let data = buf.get(..n).unwrap_or_default();
-                tcp.write_all(data).await.map_err(PumpError::Net)?;
+                within(idle, tcp.write_all(data))
+                    .await
+                    .map_err(PumpError::Net)?;
                 n
             }
         };
@@ -116,14 +136,20 @@ pub async fn receive<R: AsyncRead + Unpin>(
     t: &Transfer,
     mut offset: u64,
     input: &mut R,
+    idle: Duration,
 ) -> Result<u64, PumpError> {
     let mut cur = vec![0u8; UP_CHUNK];
     let mut next = vec![0u8; UP_CHUNK];
-    let mut n = fill(input, &mut cur).await.map_err(PumpError::Net)?;
+    let mut n = within(idle, fill(input, &mut cur))
+        .await
+        .map_err(PumpError::Net)?;
     let mut received = 0u64;
     while n > 0 {
         let data = cur.get(..n).unwrap_or_default();
-        let (w, r) = tokio::join!(t.write_at(data, offset), fill(input, &mut next));
+        let (w, r) = tokio::join!(
+            t.write_at(data, offset),
+            within(idle, fill(input, &mut next))
+        );
         w.map_err(PumpError::File)?;
         let m = r.map_err(PumpError::Net)?;
         received += n as u64;

@@ -28,6 +28,8 @@ use super::stream::{Control, Line, MaybeTls};
 const MAX_LOGIN_FAILURES: u32 = 3;
 /// Commands a client may send during a transfer before it ends.
 const MAX_QUEUED: usize = 16;
+/// Time a connection has to log in, as SFTPGo (activity does not extend it).
+const LOGIN_DEADLINE: Duration = Duration::from_secs(120);
 
 /// What the command loop does next.
 #[derive(Debug, PartialEq, Eq)]
@@ -87,6 +89,7 @@ pub struct Session {
     queued: VecDeque<String>,
     pub(super) hash_algo: HashAlgo,
     quit_after_transfer: bool,
+    connected: std::time::Instant,
 }
 
 impl Session {
@@ -119,6 +122,7 @@ impl Session {
             queued: VecDeque::new(),
             hash_algo: HashAlgo::Sha256,
             quit_after_transfer: false,
+            connected: std::time::Instant::now(),
         }
     }
 
@@ -154,7 +158,17 @@ impl Session {
             let line = match self.queued.pop_front() {
                 Some(l) => Line::Command(l),
                 None => {
-                    let idle = self.idle_timeout();
+                    let (wait, why) = if self.login.is_some() {
+                        (
+                            self.idle_timeout(),
+                            "Idle timeout, closing the control connection",
+                        )
+                    } else {
+                        (
+                            LOGIN_DEADLINE.saturating_sub(self.connected.elapsed()),
+                            "Login timeout, closing the control connection",
+                        )
+                    };
                     let closer = self.closer.clone();
                     tokio::select! {
                         l = self.ctrl.read_line() => l?,
@@ -162,8 +176,8 @@ impl Session {
                             self.reply(421, "Connection closed by the administrator").await?;
                             return Ok(());
                         }
-                        () = tokio::time::sleep(idle) => {
-                            self.reply(421, "Idle timeout, closing the control connection").await?;
+                        () = tokio::time::sleep(wait) => {
+                            self.reply(421, why).await?;
                             return Ok(());
                         }
                     }
@@ -354,6 +368,16 @@ impl Session {
             self.reply(501, "USER needs a user name").await?;
             return Ok(Flow::Continue);
         }
+        // A user who must use TLS is stopped before sending the password in clear text
+        // (as SFTPGo's pre-authentication check).
+        if !self.ctrl.is_tls()
+            && let Ok(Some(u)) = self.listener.server.auth.store().login_user(arg).await
+            && requires_tls(&u)
+        {
+            self.reply(530, "TLS is required for this account: send AUTH TLS first")
+                .await?;
+            return Ok(Flow::Continue);
+        }
         self.pending_user = Some(arg.to_string());
         self.reply(331, "User name okay, need password").await?;
         Ok(Flow::Continue)
@@ -377,12 +401,7 @@ impl Session {
             Ok(u) => u,
             Err(e) => return self.login_failed(&username, &e).await,
         };
-        let tls_required = user
-            .filters
-            .extra
-            .get("ftp_security")
-            .and_then(|v| v.as_i64())
-            == Some(1);
+        let tls_required = requires_tls(&user);
         if tls_required && !self.ctrl.is_tls() {
             tracing::warn!(sender = "FTP", connection_id = %self.conn_id, username = %username,
                 remote = %self.peer, "login refused: the user requires TLS");
@@ -707,7 +726,7 @@ impl Session {
     pub(super) async fn transfer(&mut self, plan: DataPlan, work: Work) -> io::Result<Flow> {
         let policy = DataPolicy {
             client_ip: self.peer.ip(),
-            local_ip: self.local.ip(),
+            local_ip: self.local_ip(),
             same_ip_passive: self.listener.binding.passive_connections_security == 0,
             active_from_port_20: !self.listener.server.config.active_transfers_port_non_20,
         };
@@ -716,7 +735,8 @@ impl Session {
         } else {
             None
         };
-        let mut job: Job = Box::pin(run_job(plan, policy, tls, work));
+        let idle = self.idle_timeout();
+        let mut job: Job = Box::pin(run_job(plan, policy, tls, work, idle));
         let closer = self.closer.clone();
         loop {
             tokio::select! {
@@ -792,6 +812,7 @@ async fn run_job(
     policy: DataPolicy,
     tls: Option<tokio_rustls::TlsAcceptor>,
     work: Work,
+    idle: Duration,
 ) -> JobResult {
     use tokio::io::AsyncWriteExt;
     let mut stream: MaybeTls = match data::open(plan, &policy, tls.as_ref()).await {
@@ -807,16 +828,21 @@ async fn run_job(
     let (result, transfer) = match work {
         Work::SendFile(t, offset) => {
             let sent = match &mut stream {
-                MaybeTls::Plain(tcp) => pump::send_plain(&t, offset, tcp).await,
-                MaybeTls::Tls(_) => pump::send(&t, offset, &mut stream).await,
+                MaybeTls::Plain(tcp) => pump::send_plain(&t, offset, tcp, idle).await,
+                MaybeTls::Tls(_) => pump::send(&t, offset, &mut stream, idle).await,
             };
             (sent.map(drop), Some(t))
         }
         Work::Receive(t, offset) => (
-            pump::receive(&t, offset, &mut stream).await.map(drop),
+            pump::receive(&t, offset, &mut stream, idle).await.map(drop),
             Some(t),
         ),
-        Work::SendBytes(bytes) => (stream.write_all(&bytes).await.map_err(PumpError::Net), None),
+        Work::SendBytes(bytes) => (
+            pump::within(idle, stream.write_all(&bytes))
+                .await
+                .map_err(PumpError::Net),
+            None,
+        ),
     };
     // Close the data connection (TLS close_notify, then FIN) before the final reply.
     let closed = match tokio::time::timeout(data::CONNECT_TIMEOUT, stream.shutdown()).await {
@@ -826,19 +852,16 @@ async fn run_job(
             "shutdown timed out",
         )),
     };
-    let result = result.and_then(|()| {
-        closed.map_err(PumpError::Net).or_else(|e| {
-            // A download whose bytes all went out is complete even if the close fails.
-            if transfer
-                .as_ref()
-                .is_some_and(|t| t.kind() == sftpgo_core::connection::TransferKind::Download)
-            {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
-    });
+    // An upload that reached a clean end of data is complete even if the close then
+    // fails (the client may reset right after); for a download or a listing, a failed
+    // close means the client may not have everything, so it is reported.
+    let upload = transfer
+        .as_ref()
+        .is_some_and(|t| t.kind() == sftpgo_core::connection::TransferKind::Upload);
+    let result = match (result, closed) {
+        (Ok(()), Err(e)) if !upload => Err(PumpError::Net(e)),
+        (r, _) => r,
+    };
     match (result, transfer) {
         (Ok(()), Some(t)) => match t.close().await {
             Ok(()) => JobResult::Done,
@@ -851,6 +874,15 @@ async fn run_job(
         }
         (Err(e), None) => JobResult::Failed(e),
     }
+}
+
+/// The user's `filters.ftp_security` asks for TLS.
+fn requires_tls(user: &sftpgo_core::model::User) -> bool {
+    user.filters
+        .extra
+        .get("ftp_security")
+        .and_then(serde_json::Value::as_i64)
+        == Some(1)
 }
 
 /// `VERB argument` with the verb upper-cased (RFC 959 §5.3: verbs are
@@ -887,7 +919,7 @@ fn parse_hash_name(s: &str) -> Option<HashAlgo> {
 const HELP: &str = "Commands recognised:
 ABOR ALLO APPE AUTH AVBL CDUP CLNT CWD DELE EPRT EPSV FEAT HASH HELP LIST MDTM MFMT
 MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD QUIT REST RETR RMD
-RNFR RNTO SITE SIZE STAT STOR STRU SYST TYPE USER XCUP XCWD XMD5 XMKD XPWD XRMD
+RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER XCUP XCWD XMD5 XMKD XPWD XRMD
 XSHA1 XSHA256 XSHA512
 Help OK";
 

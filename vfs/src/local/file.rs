@@ -69,17 +69,12 @@ impl LocalFile {
 
 #[async_trait]
 impl FileHandle for LocalFile {
-    fn zero_copy_source(&self, offset: u64, len: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
+    /// Memory-backed files only: `sendfile` from them never waits for a device. On a
+    /// disk file one uncached page would block the worker thread (a cached first or
+    /// last page says nothing about the pages between), so those go through the ring.
+    fn zero_copy_source(&self, _offset: u64, _len: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
-        if self.memory_backed {
-            return Some(self.file.as_fd());
-        }
-        // Readahead fills the page cache in order, so a cached last byte means the
-        // range is (almost surely) cached: `sendfile` will not wait for the disk.
-        let last = offset.saturating_add(len.max(1) as u64 - 1);
-        let mut probe = [0u8; 1];
-        self.read_cached(&mut probe, last)
-            .map(|_| self.file.as_fd())
+        self.memory_backed.then(|| self.file.as_fd())
     }
 
     async fn read_at(&self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
@@ -155,6 +150,15 @@ impl FileHandle for LocalFile {
     }
 
     async fn sync(&self) -> FsResult<()> {
-        Ok(self.file.sync_all()?)
+        if self.memory_backed {
+            return Ok(self.file.sync_all()?);
+        }
+        // A flush to disk can take seconds: not on the worker thread, whose other
+        // connections would wait. The blocking pool works on a duplicate descriptor.
+        let file = self.file.try_clone()?;
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        Ok(())
     }
 }
