@@ -111,6 +111,9 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     }
     let ftp = ftp_listeners(&cfg, args, &auth, &sessions, &limiter, &defender)?;
     listens.extend(ftp);
+    listens.extend(dav_listeners(
+        &cfg, args, &auth, &sessions, &limiter, &defender,
+    )?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shared = Shared {
         limiter,
@@ -123,7 +126,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         .map(|n| n.get())
         .unwrap_or(1);
     let running = if listens.is_empty() {
-        tracing::warn!("no SFTP or FTP binding enabled");
+        tracing::warn!("no SFTP, FTP or WebDAV binding enabled");
         None
     } else {
         let addrs: Vec<_> = listens.iter().map(|l| l.addr).collect();
@@ -189,6 +192,49 @@ fn ftp_listeners(
                 binding: b.clone(),
                 tls,
             }),
+        });
+    }
+    Ok(out)
+}
+
+/// One listener per enabled `webdavd` binding, sharing one lock table.
+fn dav_listeners(
+    cfg: &AppConfig,
+    args: &ConfigArgs,
+    auth: &Authenticator,
+    sessions: &Arc<SessionRegistry>,
+    limiter: &Arc<ConnectionLimiter>,
+    defender: &Arc<sftpgo_core::defender::Defender>,
+) -> Result<Vec<Listen>, String> {
+    let bindings: Vec<_> = cfg
+        .webdavd
+        .bindings
+        .iter()
+        .filter(|b| b.port != 0)
+        .collect();
+    if bindings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let server = Arc::new(sftpgo_net::webdav::DavServer {
+        common: cfg.common.clone(),
+        auth: auth.clone(),
+        sessions: sessions.clone(),
+        limiter: limiter.clone(),
+        defender: defender.clone(),
+        fs_factory: Arc::new(crate::fs_factory::Backends),
+        locks: Default::default(),
+        props: Default::default(),
+    });
+    let mut out = Vec::new();
+    for b in bindings {
+        let addr = socket_addr("webdavd", &b.address, b.port)?;
+        let tls = sftpgo_net::webdav::acceptor(&cfg.webdavd, b, &args.config_dir)
+            .map_err(|e| format!("webdavd: {e}"))?;
+        tracing::info!(sender = "webdavd", address = %addr, https = tls.is_some(),
+            prefix = %b.prefix, "WebDAV server listening");
+        out.push(Listen {
+            addr,
+            service: Arc::new(sftpgo_net::webdav::DavListener::new(server.clone(), b, tls)),
         });
     }
     Ok(out)
@@ -266,10 +312,17 @@ fn start_http(
         .filter(|b| b.port != 0)
         .map(|b| serde_json::json!({"address": b.address, "port": b.port, "tls_mode": b.tls_mode}))
         .collect();
+    let dav_bindings: Vec<serde_json::Value> = cfg
+        .webdavd
+        .bindings
+        .iter()
+        .filter(|b| b.port != 0)
+        .map(|b| serde_json::json!({"address": b.address, "port": b.port, "enable_https": b.enable_https, "prefix": b.prefix}))
+        .collect();
     let status = serde_json::json!({
         "ssh": {"is_active": !ssh_bindings.is_empty(), "bindings": ssh_bindings},
         "ftp": {"is_active": !ftp_bindings.is_empty(), "bindings": ftp_bindings},
-        "webdav": {"is_active": false},
+        "webdav": {"is_active": !dav_bindings.is_empty(), "bindings": dav_bindings},
         "data_provider": {"driver": cfg.data_provider.driver.as_str()},
         "defender": {"is_active": cfg.common.defender.enabled},
         "mfa": {"is_active": false},

@@ -9,10 +9,15 @@
 //!   directly.
 //! - [`ftp`] is the FTP/FTPS front-end (our own RFC 959 server); like SSH, every login
 //!   and file operation goes through `sftpgo-core`.
-//! - [`listing`] holds the listing formats SFTP and FTP share.
+//! - [`webdav`] is the WebDAV front-end (dav-server over `sftpgo-core`'s Connection).
+//! - [`listing`] holds the listing formats SFTP and FTP share; [`tls_stream`] the
+//!   plain-or-TLS stream FTPS and WebDAV share.
 //! - This crate knows nothing of SQL, HTTP or concrete storage back-ends.
 
+pub mod admission;
 pub mod ftp;
 pub mod listing;
 pub mod ssh;
+pub mod tls_stream;
+pub mod webdav;
 pub mod workers;

@@ -32,6 +32,12 @@ impl Service for crate::ftp::FtpListener {
     }
 }
 
+impl Service for crate::webdav::DavListener {
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> ServeFuture {
+        Box::pin(self.serve_connection(stream))
+    }
+}
+
 /// A listening address and the service behind it.
 #[derive(Clone)]
 pub struct Listen {

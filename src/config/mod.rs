@@ -30,6 +30,8 @@ pub struct AppConfig {
     pub sftpd: sftpgo_net::ssh::Config,
     /// `ftpd`
     pub ftpd: sftpgo_net::ftp::Config,
+    /// `webdavd`
+    pub webdavd: sftpgo_net::webdav::Config,
     /// `data_provider`
     pub data_provider: sftpgo_providers::Config,
     /// `kms`
@@ -140,6 +142,7 @@ pub fn load_with_env(
         .map_err(|e| format!("invalid configuration value at {}: {}", e.path(), e.inner()))?;
     config.sftpd.validate()?;
     config.ftpd.validate()?;
+    config.webdavd.validate()?;
     config.data_provider.validate()?;
     config.kms.validate()?;
     config.common.defender.validate()?;

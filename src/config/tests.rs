@@ -37,6 +37,7 @@ fn env_overrides_nested_lists_and_csv() {
             ("SFTPGO_HTTPD__BINDINGS__0__PORT", "9999"),
             ("SFTPGO_FTPD__BINDINGS__0__PORT", "2121"),
             ("SFTPGO_WEBDAVD__BINDINGS__0__PORT", "8090"),
+            ("SFTPGO_TELEMETRY__BIND_PORT", "10000"),
             ("SFTPGO_CONFIG_DIR", "/ignored"),
         ]),
     )
@@ -50,10 +51,11 @@ fn env_overrides_nested_lists_and_csv() {
     assert_eq!(l.config.data_provider.name, "/var/lib/sftpgo/db.sqlite");
     assert_eq!(l.config.httpd.bindings[0].port, 9999);
     assert_eq!(l.config.ftpd.bindings[0].port, 2121);
+    assert_eq!(l.config.webdavd.bindings[0].port, 8090);
     assert!(
         l.warnings
             .iter()
-            .any(|w| w.contains("SFTPGO_WEBDAVD__BINDINGS__0__PORT"))
+            .any(|w| w.contains("SFTPGO_TELEMETRY__BIND_PORT"))
     );
 }
 
@@ -84,7 +86,7 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
         dir.path().join("sftpgo.json"),
         r#"{"sftpd": {"keyboard_interactive_authentication": true, "bindings": [{"port": 2300}]},
             "ftpd": {"bindings": [{"port": 2121, "apply_proxy_config": true}]},
-            "webdavd": {"bindings": [{"port": 8090}]}}"#,
+            "telemetry": {"bind_port": 10000}}"#,
     )
     .unwrap();
     let l = load_with_env(dir.path(), None, env(&[])).unwrap();
@@ -102,7 +104,7 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
             .iter()
             .any(|w| w.contains("ftpd.bindings[].apply_proxy_config"))
     );
-    assert!(l.warnings.iter().any(|w| w.contains("webdavd")));
+    assert!(l.warnings.iter().any(|w| w.contains("telemetry")));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod dav;
 pub mod ftp;
 
 use std::ffi::{OsStr, OsString};

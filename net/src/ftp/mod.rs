@@ -27,7 +27,7 @@ use std::sync::Arc;
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::FsFactory;
-use sftpgo_core::defender::{Defender, HostEvent};
+use sftpgo_core::defender::Defender;
 use sftpgo_core::sessions::{ConnectionLimiter, SessionRegistry};
 use tokio_rustls::TlsAcceptor;
 
@@ -79,18 +79,9 @@ impl FtpListener {
             return;
         };
         let srv = &self.server;
-        let ip = peer.ip().to_canonical();
-        if srv.defender.is_banned(ip) {
-            tracing::debug!(sender = "FTP", remote = %peer, "connection refused: banned by the defender");
+        let Some(_slot) = crate::admission::admit(&srv.defender, &srv.limiter, peer, "FTP", "FTP")
+        else {
             return;
-        }
-        let _slot = match srv.limiter.try_acquire(ip) {
-            Ok(slot) => slot,
-            Err(why) => {
-                tracing::warn!(sender = "FTP", remote = %peer, reason = why, "connection refused");
-                srv.defender.add_event(ip, "FTP", HostEvent::LimitExceeded);
-                return;
-            }
         };
         let _ = tcp.set_nodelay(true);
         let stream = if self.binding.tls_mode == TlsMode::Implicit {

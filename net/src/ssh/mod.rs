@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::FsFactory;
-use sftpgo_core::defender::{Defender, HostEvent};
+use sftpgo_core::defender::Defender;
 use sftpgo_core::sessions::{Closer, ConnectionLimiter, SessionRegistry};
 
 pub use config::Config;
@@ -51,18 +51,10 @@ impl SshServer {
         };
         let peer = peer_addr.to_string();
         // Bans and caps apply before any protocol byte is read.
-        if self.defender.is_banned(peer_addr.ip()) {
-            tracing::debug!(sender = "SSH", remote = %peer, "connection refused: banned by the defender");
+        let Some(_slot) =
+            crate::admission::admit(&self.defender, &self.limiter, peer_addr, "SSH", "SSH")
+        else {
             return;
-        }
-        let _slot = match self.limiter.try_acquire(peer_addr.ip()) {
-            Ok(slot) => slot,
-            Err(why) => {
-                tracing::warn!(sender = "SSH", remote = %peer, reason = why, "connection refused");
-                self.defender
-                    .add_event(peer_addr.ip(), "SSH", HostEvent::LimitExceeded);
-                return;
-            }
         };
         let _ = stream.set_nodelay(true);
         let closer = Closer::default();

@@ -1,0 +1,33 @@
+//! Admission of accepted connections, the same for every front-end: defender bans and
+//! connection caps are checked before any protocol byte is read (DESIGN §3 step 2).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sftpgo_core::defender::{Defender, HostEvent};
+use sftpgo_core::sessions::{ConnectionLimiter, ConnectionSlot};
+
+/// The slot a connection holds while open, or `None` when it must be closed at once:
+/// the client is banned, or a cap is reached (which the defender scores). `sender`
+/// names the front-end in logs, `protocol` in defender events.
+pub fn admit(
+    defender: &Defender,
+    limiter: &Arc<ConnectionLimiter>,
+    peer: SocketAddr,
+    sender: &'static str,
+    protocol: &'static str,
+) -> Option<ConnectionSlot> {
+    let ip = peer.ip().to_canonical();
+    if defender.is_banned(ip) {
+        tracing::debug!(sender, remote = %peer, "connection refused: banned by the defender");
+        return None;
+    }
+    match limiter.try_acquire(ip) {
+        Ok(slot) => Some(slot),
+        Err(why) => {
+            tracing::warn!(sender, remote = %peer, reason = why, "connection refused");
+            defender.add_event(ip, protocol, HostEvent::LimitExceeded);
+            None
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! dav-server's file-system interface over `core::Connection`: every WebDAV method
+//! (GET, PUT, PROPFIND, MKCOL, DELETE, COPY, MOVE) reaches user data through the same
+//! permission, pattern and upload-mode checks as SFTP and FTP. The request's
+//! connection travels as dav-server's "credentials".
+
+use std::fmt;
+use std::io::SeekFrom;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Buf, Bytes, BytesMut};
+use dav_server::davpath::DavPath;
+use dav_server::fs::{
+    DavDirEntry, DavFile, DavMetaData, DavProp, FsError, FsFuture, FsResult, FsStream,
+    GuardedFileSystem, OpenOptions, ReadDirMeta,
+};
+use sftpgo_core::connection::{Connection, Transfer, TransferKind, WriteOptions};
+use sftpgo_core::model::Permission;
+use sftpgo_core::path::VirtualPath;
+use sftpgo_core::{Error, ErrorKind};
+use sftpgo_vfs::{FileInfo, FileKind};
+
+use super::props::DeadProps;
+
+/// The connection of one authenticated request.
+pub type Session = Arc<Connection>;
+
+/// Core error kinds to dav-server's (which maps them to HTTP statuses).
+fn dav_error(e: Error) -> FsError {
+    match e.kind {
+        ErrorKind::NotFound => FsError::NotFound,
+        ErrorKind::PermissionDenied | ErrorKind::InvalidInput => FsError::Forbidden,
+        ErrorKind::QuotaExceeded => FsError::InsufficientStorage,
+        ErrorKind::Unsupported => FsError::NotImplemented,
+        ErrorKind::AlreadyExists => FsError::Exists,
+        ErrorKind::Conflict => FsError::Forbidden,
+        ErrorKind::Transient | ErrorKind::Internal => {
+            tracing::warn!(sender = "WebDAV", error = %e, "request failed");
+            FsError::GeneralFailure
+        }
+    }
+}
+
+fn resolve(conn: &Connection, path: &DavPath) -> FsResult<VirtualPath> {
+    let raw = std::str::from_utf8(path.as_bytes()).map_err(|_| FsError::Forbidden)?;
+    conn.resolve(raw).map_err(dav_error)
+}
+
+/// Attributes in dav-server's terms.
+#[derive(Debug, Clone)]
+struct Meta(FileInfo);
+
+impl DavMetaData for Meta {
+    fn len(&self) -> u64 {
+        self.0.size
+    }
+
+    fn modified(&self) -> FsResult<SystemTime> {
+        let secs = u64::try_from(self.0.mtime).unwrap_or(0);
+        Ok(UNIX_EPOCH + Duration::from_secs(secs))
+    }
+
+    fn is_dir(&self) -> bool {
+        self.0.kind == FileKind::Dir
+    }
+
+    fn is_symlink(&self) -> bool {
+        self.0.kind == FileKind::Symlink
+    }
+}
+
+struct Entry(FileInfo);
+
+impl DavDirEntry for Entry {
+    fn name(&self) -> Vec<u8> {
+        self.0.name.as_bytes().to_vec()
+    }
+
+    fn metadata(&self) -> FsFuture<'_, Box<dyn DavMetaData>> {
+        let meta: Box<dyn DavMetaData> = Box::new(Meta(self.0.clone()));
+        Box::pin(async move { Ok(meta) })
+    }
+}
+
+/// An open file with the cursor dav-server expects over a positional [`Transfer`].
+struct File {
+    transfer: Transfer,
+    pos: u64,
+}
+
+impl fmt::Debug for File {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("File")
+            .field("path", &self.transfer.path().as_str())
+            .field("pos", &self.pos)
+            .finish()
+    }
+}
+
+impl DavFile for File {
+    fn metadata(&mut self) -> FsFuture<'_, Box<dyn DavMetaData>> {
+        Box::pin(async move {
+            let info = self.transfer.stat().await.map_err(dav_error)?;
+            Ok(Box::new(Meta(info)) as Box<dyn DavMetaData>)
+        })
+    }
+
+    fn write_buf(&mut self, mut buf: Box<dyn Buf + Send>) -> FsFuture<'_, ()> {
+        Box::pin(async move {
+            while buf.has_remaining() {
+                let chunk = buf.chunk();
+                let n = chunk.len();
+                self.transfer
+                    .write_at(chunk, self.pos)
+                    .await
+                    .map_err(dav_error)?;
+                self.pos += n as u64;
+                buf.advance(n);
+            }
+            Ok(())
+        })
+    }
+
+    fn write_bytes(&mut self, buf: Bytes) -> FsFuture<'_, ()> {
+        Box::pin(async move {
+            self.transfer
+                .write_at(&buf, self.pos)
+                .await
+                .map_err(dav_error)?;
+            self.pos += buf.len() as u64;
+            Ok(())
+        })
+    }
+
+    fn read_bytes(&mut self, count: usize) -> FsFuture<'_, Bytes> {
+        Box::pin(async move {
+            let mut buf = BytesMut::zeroed(count);
+            let n = self
+                .transfer
+                .read_at(&mut buf, self.pos)
+                .await
+                .map_err(dav_error)?;
+            buf.truncate(n);
+            self.pos += n as u64;
+            Ok(buf.freeze())
+        })
+    }
+
+    fn seek(&mut self, pos: SeekFrom) -> FsFuture<'_, u64> {
+        Box::pin(async move {
+            let target = match pos {
+                SeekFrom::Start(n) => Some(n),
+                SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+                SeekFrom::End(d) => {
+                    let size = self.transfer.stat().await.map_err(dav_error)?.size;
+                    size.checked_add_signed(d)
+                }
+            };
+            self.pos = target.ok_or(FsError::GeneralFailure)?;
+            Ok(self.pos)
+        })
+    }
+
+    /// dav-server flushes once a PUT body has been written: the upload is complete, so
+    /// it is closed (an atomic upload gets its final name). A PUT that fails before
+    /// this is aborted when the file is dropped.
+    fn flush(&mut self) -> FsFuture<'_, ()> {
+        Box::pin(async move {
+            if self.transfer.kind() == TransferKind::Upload {
+                self.transfer.close().await.map_err(dav_error)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The file system every request uses; the request's connection does the work.
+#[derive(Clone, Default)]
+pub struct ConnectionFs {
+    /// Dead properties of every user's resources.
+    pub props: DeadProps,
+}
+
+impl ConnectionFs {
+    fn user(conn: &Session) -> &str {
+        &conn.user().username
+    }
+}
+
+impl GuardedFileSystem<Session> for ConnectionFs {
+    fn open<'a>(
+        &'a self,
+        path: &'a DavPath,
+        options: OpenOptions,
+        conn: &'a Session,
+    ) -> FsFuture<'a, Box<dyn DavFile>> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            let transfer = if options.write {
+                let opts = WriteOptions {
+                    create: options.create || options.create_new,
+                    exclusive: options.create_new,
+                    truncate: options.truncate,
+                    append: options.append,
+                    ..Default::default()
+                };
+                conn.open_write(&p, opts).await.map_err(dav_error)?
+            } else {
+                conn.open_read(&p).await.map_err(dav_error)?
+            };
+            Ok(Box::new(File { transfer, pos: 0 }) as Box<dyn DavFile>)
+        })
+    }
+
+    fn read_dir<'a>(
+        &'a self,
+        path: &'a DavPath,
+        _meta: ReadDirMeta,
+        conn: &'a Session,
+    ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            let entries = conn.read_dir(&p).await.map_err(dav_error)?;
+            let items: Vec<FsResult<Box<dyn DavDirEntry>>> = entries
+                .into_iter()
+                .map(|e| Ok(Box::new(Entry(e)) as Box<dyn DavDirEntry>))
+                .collect();
+            Ok(Box::pin(futures::stream::iter(items)) as FsStream<Box<dyn DavDirEntry>>)
+        })
+    }
+
+    fn metadata<'a>(
+        &'a self,
+        path: &'a DavPath,
+        conn: &'a Session,
+    ) -> FsFuture<'a, Box<dyn DavMetaData>> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            let info = conn.stat(&p).await.map_err(dav_error)?;
+            Ok(Box::new(Meta(info)) as Box<dyn DavMetaData>)
+        })
+    }
+
+    fn symlink_metadata<'a>(
+        &'a self,
+        path: &'a DavPath,
+        conn: &'a Session,
+    ) -> FsFuture<'a, Box<dyn DavMetaData>> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            let info = conn.lstat(&p).await.map_err(dav_error)?;
+            Ok(Box::new(Meta(info)) as Box<dyn DavMetaData>)
+        })
+    }
+
+    fn create_dir<'a>(&'a self, path: &'a DavPath, conn: &'a Session) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            conn.mkdir(&p, 0).await.map_err(dav_error)
+        })
+    }
+
+    fn remove_dir<'a>(&'a self, path: &'a DavPath, conn: &'a Session) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            conn.remove_dir(&p).await.map_err(dav_error)?;
+            self.props.remove_tree(Self::user(conn), p.as_str());
+            Ok(())
+        })
+    }
+
+    fn remove_file<'a>(&'a self, path: &'a DavPath, conn: &'a Session) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            conn.remove_file(&p).await.map_err(dav_error)?;
+            self.props.remove_tree(Self::user(conn), p.as_str());
+            Ok(())
+        })
+    }
+
+    fn rename<'a>(
+        &'a self,
+        from: &'a DavPath,
+        to: &'a DavPath,
+        conn: &'a Session,
+    ) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            let (f, t) = (resolve(conn, from)?, resolve(conn, to)?);
+            conn.rename(&f, &t, true).await.map_err(dav_error)?;
+            self.props
+                .carry(Self::user(conn), f.as_str(), t.as_str(), false);
+            Ok(())
+        })
+    }
+
+    fn copy<'a>(
+        &'a self,
+        from: &'a DavPath,
+        to: &'a DavPath,
+        conn: &'a Session,
+    ) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            let (f, t) = (resolve(conn, from)?, resolve(conn, to)?);
+            conn.copy(&f, &t).await.map_err(dav_error)?;
+            self.props
+                .carry(Self::user(conn), f.as_str(), t.as_str(), true);
+            Ok(())
+        })
+    }
+
+    fn have_props<'a>(
+        &'a self,
+        _path: &'a DavPath,
+        _conn: &'a Session,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(async { true })
+    }
+
+    /// Needs the resource to be visible and `overwrite` in its directory (a
+    /// PROPPATCH changes the resource).
+    fn patch_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        patch: Vec<(bool, DavProp)>,
+        conn: &'a Session,
+    ) -> FsFuture<'a, Vec<(http::StatusCode, DavProp)>> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            conn.stat(&p).await.map_err(dav_error)?;
+            if !conn.may(Permission::Overwrite, &p.parent()) {
+                return Err(FsError::Forbidden);
+            }
+            Ok(self.props.patch(Self::user(conn), p.as_str(), patch))
+        })
+    }
+
+    fn get_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        do_content: bool,
+        conn: &'a Session,
+    ) -> FsFuture<'a, Vec<DavProp>> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            conn.stat(&p).await.map_err(dav_error)?;
+            Ok(self.props.get(Self::user(conn), p.as_str(), do_content))
+        })
+    }
+
+    fn get_prop<'a>(
+        &'a self,
+        path: &'a DavPath,
+        prop: DavProp,
+        conn: &'a Session,
+    ) -> FsFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            let p = resolve(conn, path)?;
+            conn.stat(&p).await.map_err(dav_error)?;
+            self.props
+                .value(Self::user(conn), p.as_str(), &prop)
+                .ok_or(FsError::NotFound)
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! WebDAV clients for the tests: curl with WebDAV verbs, and litmus.
+
+use std::process::Command;
+
+use super::{
+    CLIENT_TIMEOUT, CmdOutput, PASSWORD, Server, ServerBuilder, USER, free_port, require_tools, run,
+};
+
+/// A test server with a WebDAV binding on a free loopback port.
+pub struct DavServer {
+    pub srv: Server,
+    pub port: u16,
+    /// `http://127.0.0.1:<port>` (or https).
+    pub base: String,
+}
+
+/// `builder`'s server with WebDAV on a free port.
+pub fn start_dav(builder: ServerBuilder) -> DavServer {
+    let port = free_port();
+    let srv = builder
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__PORT", &port.to_string())
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__ADDRESS", "127.0.0.1")
+        .start();
+    DavServer {
+        srv,
+        port,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+impl DavServer {
+    /// curl as `user` with `args`, then the URL of `path`; the output ends with the
+    /// HTTP status on its own line.
+    pub fn curl_as(&self, user: &str, path: &str, args: &[&str]) -> CmdOutput {
+        require_tools(&["curl"]);
+        run(
+            Command::new("curl")
+                .args([
+                    "-sS",
+                    "-k",
+                    "-w",
+                    "\n%{http_code}",
+                    "--user",
+                    &format!("{user}:{PASSWORD}"),
+                ])
+                .args(args)
+                .arg(format!("{}{path}", self.base))
+                .current_dir(self.srv.local()),
+            CLIENT_TIMEOUT,
+        )
+    }
+
+    /// `curl_as` for alice.
+    pub fn curl(&self, path: &str, args: &[&str]) -> CmdOutput {
+        self.curl_as(USER, path, args)
+    }
+
+    /// The HTTP status of a curl call.
+    pub fn status(&self, path: &str, args: &[&str]) -> u16 {
+        let out = self.curl(path, args);
+        out.assert_ok(&format!("curl {args:?} {path}"));
+        out.stdout
+            .rsplit('\n')
+            .next()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}

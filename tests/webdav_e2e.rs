@@ -1,0 +1,223 @@
+//! WebDAV against the real binary: the litmus conformance suites, curl with every
+//! verb, byte-compared transfers read back over SFTP, authentication, permissions,
+//! and paths that must not escape the home directory.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::dav::*;
+use common::*;
+
+#[test]
+fn litmus_suites_pass() {
+    require_tools(&["litmus"]);
+    let d = start_dav(Server::builder());
+    d.srv.ensure_home();
+    let out = run(
+        Command::new("litmus")
+            .arg(format!("{}/", d.base))
+            .args([USER, PASSWORD])
+            .current_dir(d.srv.local()),
+        BIG_TIMEOUT,
+    );
+    let summaries: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("summary for"))
+        .collect();
+    for suite in ["basic", "copymove", "props", "locks", "http"] {
+        let line = summaries
+            .iter()
+            .find(|l| l.contains(&format!("`{suite}'")))
+            .unwrap_or_else(|| panic!("suite {suite} did not run\n{}", out.report()));
+        assert!(line.contains(" 0 failed"), "{line}\n{}", out.report());
+    }
+    out.assert_ok("litmus");
+}
+
+#[test]
+fn verbs_transfers_and_policy() {
+    let d = start_dav(Server::builder());
+    let home = d.srv.ensure_home();
+    let local = d.srv.local();
+    // No credentials, or wrong ones: 401 with a Basic challenge.
+    let anon = run(
+        Command::new("curl")
+            .args(["-s", "-D", "-", "-o", "/dev/null"])
+            .arg(format!("{}/", d.base)),
+        CLIENT_TIMEOUT,
+    );
+    assert!(anon.stdout.starts_with("HTTP/1.1 401"), "{}", anon.stdout);
+    assert!(
+        anon.stdout
+            .to_lowercase()
+            .contains("www-authenticate: basic"),
+        "{}",
+        anon.stdout
+    );
+    let bad = run(
+        Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--user",
+                "alice:wrong",
+            ])
+            .arg(format!("{}/", d.base)),
+        CLIENT_TIMEOUT,
+    );
+    assert_eq!(bad.stdout, "401");
+    // 100 MiB PUT and GET, byte-compared, and read back over SFTP.
+    let data = write_data(&local.join("big.bin"), 100 * MIB, 9);
+    assert_eq!(
+        d.status("/big.bin", &["-T", "big.bin", "-o", "/dev/null"]),
+        201
+    );
+    assert_file_eq(&home.join("big.bin"), &data, "PUT");
+    assert_eq!(d.status("/big.bin", &["-o", "got.bin"]), 200);
+    assert_file_eq(&local.join("got.bin"), &data, "GET");
+    d.srv
+        .sftp_batch(&["get big.bin sftp.bin"])
+        .assert_ok("sftp get");
+    assert_file_eq(&local.join("sftp.bin"), &data, "SFTP read-back");
+    // Range.
+    let range = d.curl("/big.bin", &["-r", "10-19", "-o", "part.bin"]);
+    assert!(range.stdout.ends_with("206"), "{}", range.report());
+    assert_eq!(fs::read(local.join("part.bin")).unwrap(), &data[10..20]);
+    // MKCOL (405 when it exists), PROPFIND Depth 1, COPY, MOVE, DELETE.
+    assert_eq!(d.status("/dir", &["-X", "MKCOL", "-o", "/dev/null"]), 201);
+    assert_eq!(d.status("/dir", &["-X", "MKCOL", "-o", "/dev/null"]), 405);
+    write_file(&home.join("dir/a.txt"), b"alpha");
+    let listing = d.curl("/dir/", &["-X", "PROPFIND", "-H", "Depth: 1"]);
+    assert!(
+        listing.stdout.contains("/dir/a.txt") && listing.stdout.ends_with("207"),
+        "{}",
+        listing.report()
+    );
+    let dest = format!("Destination: {}/dir/b.txt", d.base);
+    assert_eq!(
+        d.status(
+            "/dir/a.txt",
+            &["-X", "COPY", "-H", &dest, "-o", "/dev/null"]
+        ),
+        201
+    );
+    let dest = format!("Destination: {}/moved.txt", d.base);
+    assert_eq!(
+        d.status(
+            "/dir/b.txt",
+            &["-X", "MOVE", "-H", &dest, "-o", "/dev/null"]
+        ),
+        201
+    );
+    assert_eq!(fs::read(home.join("moved.txt")).unwrap(), b"alpha");
+    assert!(!home.join("dir/b.txt").exists());
+    assert_eq!(d.status("/dir/", &["-X", "DELETE", "-o", "/dev/null"]), 204);
+    assert!(!home.join("dir").exists());
+    // Per-directory permissions: /ro is list+download only.
+    write_file(&home.join("ro/r.txt"), b"read only");
+    write_file(&local.join("x.txt"), b"x");
+    assert_eq!(
+        d.status("/ro/x.txt", &["-T", "x.txt", "-o", "/dev/null"]),
+        403
+    );
+    assert_eq!(
+        d.status("/ro/r.txt", &["-X", "DELETE", "-o", "/dev/null"]),
+        403
+    );
+    assert_eq!(d.status("/ro/r.txt", &["-o", "r.txt"]), 200);
+    assert!(!home.join("ro/x.txt").exists() && home.join("ro/r.txt").exists());
+    // A directory with its own rules cannot be moved out from under them.
+    let dest = format!("Destination: {}/opened", d.base);
+    assert_eq!(
+        d.status("/ro", &["-X", "MOVE", "-H", &dest, "-o", "/dev/null"]),
+        403
+    );
+}
+
+#[test]
+fn paths_never_leave_the_home_directory() {
+    let d = start_dav(Server::builder());
+    let home = d.srv.ensure_home();
+    write_file(&home.join("mine.txt"), b"mine");
+    let outside = d.srv.root().join("outside.txt");
+    write_file(&outside, b"secret outside the home");
+    std::os::unix::fs::symlink(&outside, home.join("escape")).unwrap();
+    for p in [
+        "/../outside.txt",
+        "/%2e%2e/outside.txt",
+        "/..%2foutside.txt",
+        "/a/../../outside.txt",
+    ] {
+        let out = d.curl(p, &["--path-as-is", "-o", "leak.txt"]);
+        let code = out
+            .stdout
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        assert_ne!(
+            code,
+            "200",
+            "{p} must not reach outside the home\n{}",
+            out.report()
+        );
+        let leaked = fs::read(d.srv.local().join("leak.txt")).unwrap_or_default();
+        assert!(
+            !leaked.windows(6).any(|w| w == b"secret"),
+            "{p} leaked the file"
+        );
+    }
+    let out = d.curl("/escape", &["-o", "leak2.txt"]);
+    assert!(
+        !out.stdout.ends_with("200"),
+        "symlink escape: {}",
+        out.report()
+    );
+    assert_eq!(d.status("/mine.txt", &["-o", "mine.txt"]), 200);
+}
+
+#[test]
+fn https_binding_with_a_prefix() {
+    require_tools(&["openssl"]);
+    let builder = Server::builder()
+        .env("SFTPGO_WEBDAVD__CERTIFICATE_FILE", "server.crt")
+        .env("SFTPGO_WEBDAVD__CERTIFICATE_KEY_FILE", "server.key")
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__ENABLE_HTTPS", "true")
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__PREFIX", "/dav");
+    make_pki(&builder.root().join("cfg"));
+    let mut d = start_dav(builder);
+    d.base = format!("https://127.0.0.1:{}/dav", d.port);
+    let home = d.srv.ensure_home();
+    write_file(&d.srv.local().join("s.txt"), b"over tls");
+    assert_eq!(d.status("/s.txt", &["-T", "s.txt", "-o", "/dev/null"]), 201);
+    assert_eq!(fs::read(home.join("s.txt")).unwrap(), b"over tls");
+    let listing = d.curl("/", &["-X", "PROPFIND", "-H", "Depth: 1"]);
+    assert!(
+        listing.stdout.contains("/dav/s.txt"),
+        "{}",
+        listing.report()
+    );
+    // Plain HTTP is not served on an HTTPS binding.
+    let plain = run(
+        Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "10",
+            ])
+            .arg(format!("http://127.0.0.1:{}/dav/s.txt", d.port)),
+        CLIENT_TIMEOUT,
+    );
+    assert_ne!(plain.stdout.trim(), "200", "{}", plain.report());
+}
