@@ -43,6 +43,8 @@ use crate::tls_stream::MaybeTls;
 
 /// How long a client may take to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes read per step of a GET body (dav-server's default is 16 KiB).
+const GET_CHUNK: usize = 256 * 1024;
 /// The realm of `WWW-Authenticate`.
 const REALM: &str = "Basic realm=\"SFTPGo WebDAV\"";
 
@@ -90,7 +92,8 @@ impl DavListener {
             .filesystem(Box::new(fs::ConnectionFs {
                 props: server.props.clone(),
             }))
-            .locksystem(server.locks.0.clone());
+            .locksystem(server.locks.0.clone())
+            .read_buf_size(GET_CHUNK);
         if !binding.prefix.is_empty() {
             builder = builder.strip_prefix(binding.prefix.clone());
         }

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Side by side: this server's WebDAV vs nginx's dav module, same curl client, loopback,
+# files on tmpfs. Prints a markdown table with ratios ours/nginx (see perf/README.md).
+#
+# Usage: bash perf/dav-compare.sh [SIZE_MB] [RUNS]       (root: it installs nginx)
+# Environment:
+#   OUR_PORT, NGINX_PORT   ports (default 2431, 2432)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SIZE_MB=${1:-1024}
+RUNS=${2:-3}
+OUR_PORT=${OUR_PORT:-2431}
+NGINX_PORT=${NGINX_PORT:-2432}
+
+# --- dependencies (idempotent) -------------------------------------------------------
+need=()
+command -v /usr/sbin/nginx >/dev/null || need+=(nginx)
+command -v curl >/dev/null || need+=(curl)
+if [ "${#need[@]}" -gt 0 ]; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /dev/shm/sftpgo-dav-perf.XXXXXX)
+chmod 755 "$work"
+our_pid=
+ng_pid=
+cleanup() {
+    kill ${our_pid:+"$our_pid"} ${ng_pid:+"$ng_pid"} 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+cargo build --release --bin sftpgo -q
+bin="$target_dir/release/sftpgo"
+
+mkdir -p "$work/ours" "$work/nginx" "$work/nginx-tmp" "$work/cfg" "$work/local"
+head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom > "$work/local/big.bin"
+want=$(sha256sum < "$work/local/big.bin" | cut -d' ' -f1)
+cp "$work/local/big.bin" "$work/ours/big.bin"
+cp "$work/local/big.bin" "$work/nginx/big.bin"
+chmod -R a+rwX "$work/nginx" "$work/nginx-tmp"
+
+# --- servers ----------------------------------------------------------------------------
+# nginx: two workers (one per core, like ours), sendfile on, no authentication (ours
+# checks a password on every request: nginx is favoured).
+cat > "$work/nginx.conf" <<CFG
+worker_processes 2;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 64; }
+http {
+    access_log off;
+    sendfile on;
+    client_max_body_size 0;
+    client_body_temp_path $work/nginx-tmp;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $work/nginx;
+        dav_methods PUT DELETE MKCOL COPY MOVE;
+    }
+}
+CFG
+/usr/sbin/nginx -c "$work/nginx.conf" &
+ng_pid=$!
+
+cat > "$work/dump.json" <<JSON
+{"users":[{"status":1,"username":"bench","password":"bench-pass-1",
+"home_dir":"$work/ours","permissions":{"/":["*"]}}],"version":17}
+JSON
+SFTPGO_WEBDAVD__BINDINGS__0__PORT=$OUR_PORT SFTPGO_WEBDAVD__BINDINGS__0__ADDRESS=127.0.0.1 \
+SFTPGO_SFTPD__BINDINGS__0__PORT=0 SFTPGO_HTTPD__BINDINGS__0__PORT=0 \
+    "$bin" serve -c "$work/cfg" -l "$work/sftpgo.log" --log-level warn --loaddata-from "$work/dump.json" &
+our_pid=$!
+for port in "$OUR_PORT" "$NGINX_PORT"; do
+    for _ in $(seq 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+done
+
+port_of() { if [ "$1" = ours ]; then echo "$OUR_PORT"; else echo "$NGINX_PORT"; fi; }
+dir_of() { if [ "$1" = ours ]; then echo "$work/ours"; else echo "$work/nginx"; fi; }
+
+# one SERVER DIR: seconds of one transfer (GET into /dev/null, PUT from tmpfs); the
+# upload is checked with sha256 after the clock stops.
+one() {
+    local server=$1 dir=$2 url start end
+    url="http://127.0.0.1:$(port_of "$server")"
+    start=$(date +%s.%N)
+    if [ "$dir" = get ]; then
+        curl -sS --fail --user bench:bench-pass-1 -o /dev/null "$url/big.bin"
+        end=$(date +%s.%N)
+    else
+        curl -sS --fail --user bench:bench-pass-1 -T "$work/local/big.bin" -o /dev/null "$url/up.bin"
+        end=$(date +%s.%N)
+        [ "$(sha256sum < "$(dir_of "$server")/up.bin" | cut -d' ' -f1)" = "$want" ] \
+            || { echo "PUT to $server corrupted" >&2; exit 1; }
+        rm -f "$(dir_of "$server")/up.bin"
+    fi
+    echo "$start $end" | awk '{print $2 - $1}'
+}
+
+median_mbps() {
+    local times=()
+    for _ in $(seq "$RUNS"); do times+=("$(one "$@")"); done
+    printf '%s\n' "${times[@]}" | sort -n | awk -v mb="$SIZE_MB" \
+        '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%.0f", mb*1.048576/m}'
+}
+
+for server in ours nginx; do
+    curl -sS --fail --user bench:bench-pass-1 -o "$work/local/check.bin" \
+        "http://127.0.0.1:$(port_of "$server")/big.bin"
+    [ "$(sha256sum < "$work/local/check.bin" | cut -d' ' -f1)" = "$want" ] \
+        || { echo "GET from $server corrupted" >&2; exit 1; }
+    rm -f "$work/local/check.bin"
+done
+
+echo "### WebDAV: one ${SIZE_MB} MiB file, curl, median of $RUNS (MB/s)"
+echo
+echo "| method | ours | nginx | ratio |"
+echo "|---|---:|---:|---:|"
+for dir in get put; do
+    o=$(median_mbps ours "$dir")
+    n=$(median_mbps nginx "$dir")
+    echo "| ${dir^^} | $o | $n | $(awk -v a="$o" -v b="$n" 'BEGIN{printf "%.2f", a/b}') |"
+done
