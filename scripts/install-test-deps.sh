@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the client tools the black-box integration tests drive: OpenSSH client and
 # server, ssh-audit, python3 + paramiko, curl and openssl (REST and FTPS tests), lftp (FTP
-# tests), litmus (WebDAV conformance), schemathesis (the OpenAPI contract fuzzer).
+# tests), litmus and rclone (WebDAV), schemathesis (the OpenAPI contract fuzzer).
 # Idempotent: does nothing when everything is already present. Run as root on Debian 12.
 set -euo pipefail
 
@@ -54,7 +54,7 @@ apt_install() {
 
 # 1. Debian packages.
 missing=()
-for pkg in openssh-client openssh-server curl openssl lftp litmus; do
+for pkg in openssh-client openssh-server curl openssl lftp litmus rclone; do
     if ! deb_installed "$pkg"; then
         missing+=("$pkg")
     fi
@@ -63,7 +63,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
 fi
 
-for tool in ssh sftp scp ssh-keygen lftp litmus; do
+for tool in ssh sftp scp ssh-keygen lftp litmus rclone; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         log "$tool still missing after installing its package"
         exit 1

@@ -204,6 +204,22 @@ fn https_binding_with_a_prefix() {
         "{}",
         listing.report()
     );
+    // Only paths under the prefix, at a segment boundary.
+    let outside = run(
+        Command::new("curl")
+            .args([
+                "-sk",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--user",
+                &format!("{USER}:{PASSWORD}"),
+            ])
+            .arg(format!("https://127.0.0.1:{}/davs.txt", d.port)),
+        CLIENT_TIMEOUT,
+    );
+    assert_eq!(outside.stdout, "404");
     // Plain HTTP is not served on an HTTPS binding.
     let plain = run(
         Command::new("curl")
@@ -220,4 +236,128 @@ fn https_binding_with_a_prefix() {
         CLIENT_TIMEOUT,
     );
     assert_ne!(plain.stdout.trim(), "200", "{}", plain.report());
+}
+
+#[test]
+fn rclone_copy_sync_and_check() {
+    require_tools(&["rclone"]);
+    let d = start_dav(Server::builder());
+    let home = d.srv.ensure_home();
+    let local = d.srv.local();
+    let src = local.join("tree");
+    write_data(&src.join("a.bin"), 3 * MIB, 1);
+    write_file(&src.join("sub/b.txt"), b"bee");
+    write_file(&src.join("sub/deep/c.txt"), b"sea");
+    let config = d.srv.root().join("rclone.conf");
+    fs::write(&config, "").unwrap();
+    let obscured = run(
+        Command::new("rclone").args(["obscure", PASSWORD]),
+        CLIENT_TIMEOUT,
+    );
+    obscured.assert_ok("rclone obscure");
+    let rclone = |args: &[&str]| {
+        run(
+            Command::new("rclone")
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .env("RCLONE_CONFIG_DAV_TYPE", "webdav")
+                .env("RCLONE_CONFIG_DAV_URL", &d.base)
+                .env("RCLONE_CONFIG_DAV_VENDOR", "other")
+                .env("RCLONE_CONFIG_DAV_USER", USER)
+                .env("RCLONE_CONFIG_DAV_PASS", obscured.stdout.trim())
+                .current_dir(&local),
+            BIG_TIMEOUT,
+        )
+    };
+    rclone(&["copy", "tree", "dav:tree"]).assert_ok("rclone copy");
+    assert_trees_eq(&src, &home.join("tree"));
+    fs::remove_file(src.join("sub/b.txt")).unwrap();
+    write_file(&src.join("new.txt"), b"new file");
+    rclone(&["sync", "tree", "dav:tree"]).assert_ok("rclone sync");
+    assert_trees_eq(&src, &home.join("tree"));
+    rclone(&["check", "--download", "tree", "dav:tree"]).assert_ok("rclone check");
+    // A difference is found.
+    write_file(&home.join("tree/new.txt"), b"changed!");
+    rclone(&["check", "--download", "tree", "dav:tree"])
+        .assert_refused("rclone check finds the change");
+}
+
+#[test]
+fn hostile_requests_are_refused_and_users_are_isolated() {
+    let d = start_dav(Server::builder().user("bob", |_| {}));
+    let home = d.srv.ensure_home();
+    write_file(&home.join("f.txt"), b"mine");
+    write_file(&home.join("ro/r.txt"), b"read only");
+    fs::create_dir_all(d.srv.home_of("bob")).unwrap();
+    // Deeply nested XML (it would exhaust a recursive parser's stack) gets 400, and
+    // the server goes on serving.
+    let deep = format!("<?xml version=\"1.0\"?>{}", "<a>".repeat(20_000));
+    write_file(&d.srv.local().join("deep.xml"), deep.as_bytes());
+    assert_eq!(
+        d.status(
+            "/",
+            &[
+                "-X",
+                "PROPFIND",
+                "-H",
+                "Depth: 0",
+                "--data-binary",
+                "@deep.xml",
+                "-o",
+                "/dev/null"
+            ]
+        ),
+        400
+    );
+    assert_eq!(d.status("/f.txt", &["-o", "/dev/null"]), 200);
+    // Depth: infinity and PATCH are refused.
+    assert_eq!(
+        d.status(
+            "/",
+            &["-X", "PROPFIND", "-H", "Depth: infinity", "-o", "/dev/null"]
+        ),
+        403
+    );
+    let patch = d.status(
+        "/f.txt",
+        &[
+            "-X",
+            "PATCH",
+            "-H",
+            "X-Update-Range: append",
+            "--data-binary",
+            "more",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert!(patch == 405 || patch == 501, "PATCH: {patch}");
+    assert_eq!(fs::read(home.join("f.txt")).unwrap(), b"mine");
+    // Locks need a permission that could change the resource, and belong to their
+    // user: alice's lock on /f.txt does not block bob's /f.txt.
+    let lock_body = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"#;
+    assert_eq!(
+        d.status(
+            "/ro/r.txt",
+            &["-X", "LOCK", "--data-binary", lock_body, "-o", "/dev/null"]
+        ),
+        403
+    );
+    assert_eq!(
+        d.status(
+            "/f.txt",
+            &["-X", "LOCK", "--data-binary", lock_body, "-o", "/dev/null"]
+        ),
+        200
+    );
+    write_file(&d.srv.local().join("b.txt"), b"bob's");
+    let bob = d.curl_as("bob", "/f.txt", &["-T", "b.txt", "-o", "/dev/null"]);
+    assert!(bob.stdout.ends_with("201"), "{}", bob.report());
+    let alice = d.curl("/f.txt", &["-T", "b.txt", "-o", "/dev/null"]);
+    assert!(
+        alice.stdout.ends_with("423"),
+        "alice's own lock holds: {}",
+        alice.report()
+    );
 }

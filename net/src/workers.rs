@@ -11,6 +11,9 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 
+/// Stack of a worker thread.
+const WORKER_STACK: usize = 16 * 1024 * 1024;
+
 /// The future serving one connection.
 pub type ServeFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -90,6 +93,9 @@ impl Workers {
             let shutdown = shutdown.clone();
             let t = std::thread::Builder::new()
                 .name(format!("worker-{i}"))
+                // Headroom for recursive parsers in protocol crates (inputs are also
+                // bounded before they reach them).
+                .stack_size(WORKER_STACK)
                 .spawn(move || worker_main(i, listeners, shutdown, grace))?;
             threads.push(t);
         }

@@ -222,20 +222,31 @@ mod tests {
 
     #[tokio::test]
     async fn passive_ports_stay_in_range_and_skip_busy_ones() {
-        let ports = PassivePorts::new(PortRange {
-            start: 41_700,
-            end: 41_702,
-        });
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let a = ports.listen(ip).unwrap();
-        let b = ports.listen(ip).unwrap();
-        let c = ports.listen(ip).unwrap();
-        let mut got: Vec<u16> = [&a, &b, &c]
-            .iter()
-            .map(|l| l.local_addr().unwrap().port())
-            .collect();
-        got.sort_unstable();
-        assert_eq!(got, vec![41_700, 41_701, 41_702]);
+        // Two adjacent free ports, the first held busy by this test (no fixed ports:
+        // another process may own any given one).
+        let (busy, free) = (0..50)
+            .find_map(|_| {
+                let a = std::net::TcpListener::bind((ip, 0)).ok()?;
+                let p = a.local_addr().ok()?.port();
+                let next = p.checked_add(1)?;
+                std::net::TcpListener::bind((ip, next)).ok()?;
+                Some((a, next))
+            })
+            .unwrap();
+        let start = busy.local_addr().unwrap().port();
+        let ports = PassivePorts::new(PortRange { start, end: free });
+        for _ in 0..3 {
+            let l = ports.listen(ip).unwrap();
+            assert_eq!(
+                l.local_addr().unwrap().port(),
+                free,
+                "the busy port is skipped"
+            );
+            drop(l);
+        }
+        let held = ports.listen(ip).unwrap();
         assert!(ports.listen(ip).is_err(), "range exhausted");
+        drop(held);
     }
 }

@@ -286,7 +286,9 @@ impl GuardedFileSystem<Session> for ConnectionFs {
     ) -> FsFuture<'a, ()> {
         Box::pin(async move {
             let (f, t) = (resolve(conn, from)?, resolve(conn, to)?);
-            conn.rename(&f, &t, true).await.map_err(dav_error)?;
+            // dav-server has already removed the target when `Overwrite: T` allows it,
+            // so an existing target here must stay (`Overwrite: F` races).
+            conn.rename(&f, &t, false).await.map_err(dav_error)?;
             self.props
                 .carry(Self::user(conn), f.as_str(), t.as_str(), false);
             Ok(())

@@ -15,6 +15,7 @@
 
 pub mod config;
 mod fs;
+mod limits;
 mod props;
 
 pub use props::DeadProps;
@@ -25,15 +26,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use dav_server::DavHandler;
 use dav_server::body::Body;
+use dav_server::ls::DavLockSystem;
+use dav_server::{DavHandler, DavMethod, DavMethodSet};
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use limits::SessionBody;
 use sftpgo_core::auth::{AuthError, Authenticator, Client};
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::{Connection, FsFactory};
 use sftpgo_core::defender::{Defender, HostEvent};
+use sftpgo_core::model::Permission;
 use sftpgo_core::sessions::{Activity, Closer, ConnectionLimiter, NewConnection, SessionRegistry};
 use tokio_rustls::TlsAcceptor;
 
@@ -68,40 +72,65 @@ pub struct DavServer {
     pub props: DeadProps,
 }
 
-/// The WebDAV lock table (in memory: locks do not survive a restart).
-#[derive(Clone)]
-pub struct Locks(Box<dyn dav_server::ls::DavLockSystem>);
+/// WebDAV lock tables, one per user (in memory: locks do not survive a restart). dav-server
+/// keys locks by path, so a table shared by all users would let one user's lock block
+/// the same path in every other home.
+#[derive(Clone, Default)]
+pub struct Locks(Arc<std::sync::Mutex<std::collections::HashMap<String, Box<dyn DavLockSystem>>>>);
 
-impl Default for Locks {
-    fn default() -> Self {
-        Self(dav_server::memls::MemLs::new())
+impl Locks {
+    fn for_user(&self, username: &str) -> Box<dyn DavLockSystem> {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.entry(username.to_string())
+            .or_insert_with(|| dav_server::memls::MemLs::new())
+            .clone()
     }
 }
 
 /// One WebDAV binding.
 pub struct DavListener {
     server: Arc<DavServer>,
-    handler: DavHandler<fs::Session>,
+    prefix: String,
     tls: Option<TlsAcceptor>,
 }
 
 impl DavListener {
     /// A listener for `binding`; `tls` when it serves HTTPS.
     pub fn new(server: Arc<DavServer>, binding: &Binding, tls: Option<TlsAcceptor>) -> Self {
-        let mut builder = DavHandler::builder()
-            .filesystem(Box::new(fs::ConnectionFs {
-                props: server.props.clone(),
-            }))
-            .locksystem(server.locks.0.clone())
-            .read_buf_size(GET_CHUNK);
-        if !binding.prefix.is_empty() {
-            builder = builder.strip_prefix(binding.prefix.clone());
-        }
         Self {
             server,
-            handler: builder.build_handler(),
+            prefix: binding.prefix.clone(),
             tls,
         }
+    }
+
+    /// dav-server for one user's request: their lock table, our file system, no
+    /// `PATCH` (not WebDAV, and its appends would skip the upload size limit).
+    fn handler(&self, username: &str) -> DavHandler<fs::Session> {
+        let mut methods = DavMethodSet::WEBDAV_RW;
+        methods.remove(DavMethod::Patch);
+        let mut builder = DavHandler::builder()
+            .filesystem(Box::new(fs::ConnectionFs {
+                props: self.server.props.clone(),
+            }))
+            .locksystem(self.server.locks.for_user(username))
+            .methods(methods)
+            .read_buf_size(GET_CHUNK);
+        if !self.prefix.is_empty() {
+            builder = builder.strip_prefix(self.prefix.clone());
+        }
+        builder.build_handler()
+    }
+
+    /// Whether the request path is under this binding's prefix (at a segment
+    /// boundary: `/dav/x`, not `/davx`).
+    fn under_prefix<B>(&self, req: &Request<B>) -> bool {
+        let path = req.uri().path();
+        self.prefix.is_empty()
+            || path == self.prefix
+            || path
+                .strip_prefix(self.prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 
     /// Serves one accepted connection until it ends.
@@ -141,9 +170,24 @@ impl DavListener {
         }
     }
 
-    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<SessionBody> {
         let srv = &self.server;
         let ip = peer.ip().to_canonical();
+        // A ban applies to open keep-alive connections too.
+        if srv.defender.is_banned(ip) {
+            return close(status(StatusCode::FORBIDDEN, "banned"));
+        }
+        if !self.under_prefix(&req) {
+            return status(StatusCode::NOT_FOUND, "not found");
+        }
+        if req.method().as_str().eq_ignore_ascii_case("PROPFIND")
+            && req
+                .headers()
+                .get("depth")
+                .is_some_and(|d| d.as_bytes().eq_ignore_ascii_case(b"infinity"))
+        {
+            return status(StatusCode::FORBIDDEN, "Depth: infinity is not supported");
+        }
         let Some((username, password)) = basic_credentials(&req) else {
             return unauthorized();
         };
@@ -177,7 +221,7 @@ impl DavListener {
             closer: Closer::default(),
             activity: activity.clone(),
         };
-        let Some(_guard) = srv.sessions.try_acquire(registered, user.max_sessions) else {
+        let Some(guard) = srv.sessions.try_acquire(registered, user.max_sessions) else {
             tracing::warn!(sender = "WebDAV", username = %username, remote = %peer, "request refused: too many open sessions");
             return status(StatusCode::TOO_MANY_REQUESTS, "too many open sessions");
         };
@@ -188,19 +232,75 @@ impl DavListener {
                 return status(StatusCode::INTERNAL_SERVER_ERROR, "storage unavailable");
             }
         };
-        let conn = Connection::new(
-            id,
-            "DAV",
-            peer.to_string(),
-            Arc::new(user),
-            fs,
-            srv.common.upload_mode,
-        )
-        .with_activity(activity);
-        self.handler
-            .handle_guarded(req, username, Arc::new(conn))
-            .await
+        let conn = Arc::new(
+            Connection::new(
+                id,
+                "DAV",
+                peer.to_string(),
+                Arc::new(user),
+                fs,
+                srv.common.upload_mode,
+            )
+            .with_activity(activity),
+        );
+        let method = req.method().as_str().to_ascii_uppercase();
+        if method == "LOCK" && !self.may_lock(&conn, &req) {
+            return status(
+                StatusCode::FORBIDDEN,
+                "locking needs upload or overwrite permission",
+            );
+        }
+        let handler = self.handler(&username);
+        let response = if matches!(method.as_str(), "PROPFIND" | "PROPPATCH" | "LOCK") {
+            let (parts, body) = req.into_parts();
+            match limits::read_xml(body).await {
+                Ok(bytes) => {
+                    let req = Request::from_parts(parts, http_body_util::Full::new(bytes));
+                    handler.handle_guarded(req, username, conn).await
+                }
+                Err(why) => {
+                    tracing::warn!(sender = "WebDAV", remote = %peer, reason = ?why, "XML body refused");
+                    return close(status(StatusCode::BAD_REQUEST, "request body refused"));
+                }
+            }
+        } else {
+            handler.handle_guarded(req, username, conn).await
+        };
+        let (parts, body) = response.into_parts();
+        Response::from_parts(parts, SessionBody::new(body, Some(guard)))
     }
+
+    /// `LOCK` needs a permission that could change the resource: `upload` or
+    /// `overwrite` in its directory.
+    fn may_lock<B>(&self, conn: &Connection, req: &Request<B>) -> bool {
+        let path = req.uri().path();
+        let path = path.strip_prefix(self.prefix.as_str()).unwrap_or(path);
+        let decoded = percent_decode(path);
+        let Ok(p) = conn.resolve(&decoded) else {
+            return false;
+        };
+        conn.may(Permission::Upload, &p.parent()) || conn.may(Permission::Overwrite, &p.parent())
+    }
+}
+
+/// Percent-decodes a URL path (invalid UTF-8 becomes U+FFFD, which no real path holds).
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |j: usize| bytes.get(j).and_then(|c| (*c as char).to_digit(16));
+        if b == b'%'
+            && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The HTTPS acceptor of a binding (`None` for plain HTTP); paths are relative to
@@ -254,13 +354,22 @@ fn basic_credentials<B>(req: &Request<B>) -> Option<(String, String)> {
     Some((user.to_string(), pass.to_string()))
 }
 
-fn status(code: StatusCode, text: &'static str) -> Response<Body> {
-    let mut r = Response::new(Body::from(text));
+fn status(code: StatusCode, text: &'static str) -> Response<SessionBody> {
+    let mut r = Response::new(SessionBody::new(Body::from(text), None));
     *r.status_mut() = code;
     r
 }
 
-fn unauthorized() -> Response<Body> {
+/// Asks hyper to close the connection after this response.
+fn close(mut r: Response<SessionBody>) -> Response<SessionBody> {
+    r.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    r
+}
+
+fn unauthorized() -> Response<SessionBody> {
     let mut r = status(StatusCode::UNAUTHORIZED, "authentication required");
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,

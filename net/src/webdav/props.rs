@@ -10,7 +10,7 @@ use dav_server::fs::DavProp;
 
 /// Properties one resource may hold.
 const MAX_PER_RESOURCE: usize = 128;
-/// Bytes of property values one resource may hold.
+/// Bytes of property names, namespaces and values one resource may hold.
 const MAX_BYTES_PER_RESOURCE: usize = 64 * 1024;
 /// Resources with properties, over all users.
 const MAX_RESOURCES: usize = 100_000;
@@ -72,7 +72,11 @@ impl DeadProps {
         }
         let bytes: usize = next
             .values()
-            .map(|p| p.xml.as_ref().map_or(0, Vec::len))
+            .map(|p| {
+                p.xml.as_ref().map_or(0, Vec::len)
+                    + p.name.len()
+                    + p.namespace.as_ref().map_or(0, String::len)
+            })
             .sum();
         let too_many = next.len() > MAX_PER_RESOURCE
             || bytes > MAX_BYTES_PER_RESOURCE
