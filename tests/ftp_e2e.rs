@@ -7,6 +7,7 @@ mod common;
 
 use std::fs;
 use std::io::{Read, Write};
+use std::process::Command;
 use std::time::Duration;
 
 use common::ftp::*;
@@ -193,7 +194,7 @@ fn explicit_and_implicit_tls() {
         .assert_ok("curl explicit TLS");
     assert_file_eq(&local.join("curl-explicit.bin"), &data, "curl explicit");
     let out = run(
-        std::process::Command::new("curl")
+        Command::new("curl")
             .args([
                 "-sS",
                 "-k",
@@ -323,6 +324,17 @@ fn paths_never_leave_the_home_directory() {
     assert_eq!(raw.cmd("RNFR ro").0, 350);
     assert_eq!(raw.cmd("RNTO opened").0, 550);
     assert!(home.join("ro/r.txt").exists() && !home.join("opened").exists());
+    // A FIFO planted in the home is refused at once (opening it must not park the
+    // worker until a writer appears).
+    run(
+        Command::new("mkfifo").arg(home.join("pipe")),
+        Duration::from_secs(10),
+    )
+    .assert_ok("mkfifo");
+    let _data = raw.epsv();
+    let (c, t) = raw.cmd("RETR pipe");
+    assert!(c == 553 || c == 550, "RETR of a FIFO: {t}");
+    assert_eq!(raw.cmd("NOOP").0, 200);
     // Temp names of atomic uploads are not reachable.
     let (c, _) = raw.cmd("DELE .sftpgo-upload.x.mine.txt");
     assert_eq!(c, 550);
@@ -424,7 +436,7 @@ fn anonymous_users_only_list_and_download() {
     write_file(&home.join("pub.txt"), b"public");
     write_file(&f.srv.local().join("up.txt"), b"upload");
     let out = run(
-        std::process::Command::new("curl")
+        Command::new("curl")
             .args([
                 "-sS",
                 "--user",

@@ -85,6 +85,27 @@ fn verbs_transfers_and_policy() {
         .sftp_batch(&["get big.bin sftp.bin"])
         .assert_ok("sftp get");
     assert_file_eq(&local.join("sftp.bin"), &data, "SFTP read-back");
+    write_file(&local.join("x.txt"), b"x");
+    // X-OC-Mtime sets the modification time of a PUT (Nextcloud-style clients).
+    let put = d.curl(
+        "/dated.txt",
+        &[
+            "-T",
+            "x.txt",
+            "-H",
+            "X-OC-Mtime: 1600000000",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+        ],
+    );
+    assert!(
+        put.stdout.to_lowercase().contains("x-oc-mtime: accepted"),
+        "{}",
+        put.report()
+    );
+    assert_eq!(mtime_secs(&home.join("dated.txt")), 1_600_000_000);
     // Range.
     let range = d.curl("/big.bin", &["-r", "10-19", "-o", "part.bin"]);
     assert!(range.stdout.ends_with("206"), "{}", range.report());

@@ -38,6 +38,7 @@ use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::{Connection, FsFactory};
 use sftpgo_core::defender::{Defender, HostEvent};
 use sftpgo_core::model::Permission;
+use sftpgo_core::path::VirtualPath;
 use sftpgo_core::sessions::{Activity, Closer, ConnectionLimiter, NewConnection, SessionRegistry};
 use tokio_rustls::TlsAcceptor;
 
@@ -250,6 +251,13 @@ impl DavListener {
                 "locking needs upload or overwrite permission",
             );
         }
+        let oc_mtime = (method == "PUT")
+            .then(|| req.headers().get("x-oc-mtime"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|t| *t > 0);
+        let oc_target = oc_mtime.and_then(|_| self.target(&conn, &req));
         let handler = self.handler(&username);
         let response = if matches!(method.as_str(), "PROPFIND" | "PROPPATCH" | "LOCK") {
             let (parts, body) = req.into_parts();
@@ -264,22 +272,61 @@ impl DavListener {
                 }
             }
         } else {
-            handler.handle_guarded(req, username, conn).await
+            let mut response = handler.handle_guarded(req, username, conn.clone()).await;
+            if let Some(t) = oc_mtime
+                && response.status().is_success()
+            {
+                self.apply_oc_mtime(&conn, oc_target, t, &mut response)
+                    .await;
+            }
+            response
         };
         let (parts, body) = response.into_parts();
         Response::from_parts(parts, SessionBody::new(body, Some(guard)))
     }
 
+    /// The request's target as a virtual path.
+    fn target<B>(&self, conn: &Connection, req: &Request<B>) -> Option<VirtualPath> {
+        let path = req.uri().path();
+        let path = path.strip_prefix(self.prefix.as_str()).unwrap_or(path);
+        conn.resolve(&percent_decode(path)).ok()
+    }
+
     /// `LOCK` needs a permission that could change the resource: `upload` or
     /// `overwrite` in its directory.
     fn may_lock<B>(&self, conn: &Connection, req: &Request<B>) -> bool {
-        let path = req.uri().path();
-        let path = path.strip_prefix(self.prefix.as_str()).unwrap_or(path);
-        let decoded = percent_decode(path);
-        let Ok(p) = conn.resolve(&decoded) else {
+        let Some(p) = self.target(conn, req) else {
             return false;
         };
         conn.may(Permission::Upload, &p.parent()) || conn.may(Permission::Overwrite, &p.parent())
+    }
+
+    /// Applies `X-OC-Mtime` (Nextcloud/ownCloud clients: the file's modification time,
+    /// Unix seconds) after a successful PUT; needs `chtimes`, like every time change.
+    async fn apply_oc_mtime(
+        &self,
+        conn: &Connection,
+        target: Option<VirtualPath>,
+        mtime: i64,
+        response: &mut Response<Body>,
+    ) {
+        let Some(p) = target else {
+            return;
+        };
+        let attrs = sftpgo_vfs::SetAttrs {
+            times: Some((mtime, mtime)),
+            ..Default::default()
+        };
+        match conn.set_attrs(&p, &attrs, true).await {
+            Ok(()) => {
+                response
+                    .headers_mut()
+                    .insert("x-oc-mtime", header::HeaderValue::from_static("accepted"));
+            }
+            Err(e) => {
+                tracing::debug!(sender = "WebDAV", path = %p, error = %e, "X-OC-Mtime not applied");
+            }
+        }
     }
 }
 

@@ -215,11 +215,29 @@ impl Fs for LocalFs {
         if opts.truncate {
             flags |= OFlags::TRUNC;
         }
+        // Non-blocking open: a FIFO (or device) planted in a home directory must not
+        // park the worker thread in open(2) until a writer shows up. Only regular
+        // files are served.
+        flags |= OFlags::NONBLOCK;
         let mode = if opts.mode == 0 { 0o666 } else { opts.mode };
         let fd = self.resolve(path, flags, mode)?;
         let st = rustix::fs::fstat(&fd)?;
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            return Err(FsError::new(FsErrorKind::IsADirectory, "is a directory"));
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {
+                // Back to blocking mode: io_uring would otherwise answer EAGAIN for
+                // reads that must wait for the disk instead of queueing them.
+                let fl = rustix::fs::fcntl_getfl(&fd)?;
+                rustix::fs::fcntl_setfl(&fd, fl - OFlags::NONBLOCK)?;
+            }
+            libc::S_IFDIR => {
+                return Err(FsError::new(FsErrorKind::IsADirectory, "is a directory"));
+            }
+            _ => {
+                return Err(FsError::new(
+                    FsErrorKind::InvalidInput,
+                    "not a regular file",
+                ));
+            }
         }
         if opts.create
             && let Some((uid, gid)) = self.owner
