@@ -85,6 +85,13 @@ fn verbs_transfers_and_policy() {
         .sftp_batch(&["get big.bin sftp.bin"])
         .assert_ok("sftp get");
     assert_file_eq(&local.join("sftp.bin"), &data, "SFTP read-back");
+    let log = d.srv.log_tail();
+    assert!(
+        log.lines().any(|l| l.contains("\"protocol\":\"DAV\"")
+            && l.contains("\"sender\":\"Download\"")
+            && l.contains("\"ok\":true")),
+        "a complete GET is logged as a finished download:\n{log}"
+    );
     write_file(&local.join("x.txt"), b"x");
     // X-OC-Mtime sets the modification time of a PUT (Nextcloud-style clients).
     let put = d.curl(

@@ -86,6 +86,8 @@ impl DavDirEntry for Entry {
 struct File {
     transfer: Transfer,
     pos: u64,
+    /// Size of a file being read, once known.
+    size: Option<u64>,
 }
 
 impl fmt::Debug for File {
@@ -142,6 +144,19 @@ impl DavFile for File {
                 .map_err(dav_error)?;
             buf.truncate(n);
             self.pos += n as u64;
+            if self.transfer.kind() == TransferKind::Download {
+                // dav-server reads exactly up to the end and never closes read handles
+                // (a dropped transfer is logged as failed): reaching the end completes
+                // the download.
+                let size = match self.size {
+                    Some(s) => s,
+                    None => self.transfer.stat().await.map_err(dav_error)?.size,
+                };
+                self.size = Some(size);
+                if n < count || self.pos >= size {
+                    self.transfer.close().await.map_err(dav_error)?;
+                }
+            }
             Ok(buf.freeze())
         })
     }
@@ -208,7 +223,11 @@ impl GuardedFileSystem<Session> for ConnectionFs {
             } else {
                 conn.open_read(&p).await.map_err(dav_error)?
             };
-            Ok(Box::new(File { transfer, pos: 0 }) as Box<dyn DavFile>)
+            Ok(Box::new(File {
+                transfer,
+                pos: 0,
+                size: None,
+            }) as Box<dyn DavFile>)
         })
     }
 
