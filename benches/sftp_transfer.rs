@@ -14,7 +14,7 @@ use russh::client;
 use russh::keys::PublicKeyOrCertificate;
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::config::CommonConfig;
-use sftpgo_core::connection::FsFactory;
+use sftpgo_core::connection::{FsFactory, Opener};
 use sftpgo_core::model::User;
 use sftpgo_core::sessions::{ConnectionLimiter, SessionRegistry};
 use sftpgo_core::store::{StoreResult, UserStore};
@@ -84,7 +84,7 @@ fn start_server(home: &std::path::Path, config_dir: &std::path::Path) -> u16 {
         sessions: Arc::new(SessionRegistry::default()),
         limiter: Arc::new(ConnectionLimiter::new(0, 0)),
         defender: Arc::default(),
-        fs_factory: Arc::new(HomeDirs),
+        opener: Arc::new(Opener::new(Arc::new(HomeDirs), Default::default())),
         banner: None,
         sftp_limits: Default::default(),
     });

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sftpgo_core::auth::Authenticator;
+use sftpgo_core::connection::Opener;
 use sftpgo_core::sessions::{ConnectionLimiter, SessionRegistry};
 use sftpgo_net::ftp::{FtpListener, FtpServer};
 use sftpgo_net::ssh::SshServer;
@@ -88,15 +89,36 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     let auth = Authenticator::new(store.clone())
         .with_password_caching(cfg.data_provider.password_caching)
         .with_passcodes(totp.clone(), catalog.kms().clone());
+    // One way to open a user's session (storage, upload mode, quota) for every
+    // protocol.
+    let track = sftpgo_core::usage::TrackQuota::try_from(i64::from(cfg.data_provider.track_quota))
+        .map_err(|e| format!("data_provider.{e}"))?;
+    let opener = Arc::new(
+        Opener::new(
+            Arc::new(crate::fs_factory::Backends),
+            cfg.common.upload_mode,
+        )
+        .with_quota(Arc::new(sftpgo_core::usage::QuotaTracker::new(
+            Arc::new(catalog.clone()),
+            track,
+        ))),
+    );
+    let shared = Shared {
+        limiter,
+        sessions,
+        defender,
+        totp,
+        opener,
+    };
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
         common: cfg.common.clone(),
         russh,
         auth: auth.clone(),
-        sessions: sessions.clone(),
-        limiter: limiter.clone(),
-        defender: defender.clone(),
-        fs_factory: Arc::new(crate::fs_factory::Backends),
+        sessions: shared.sessions.clone(),
+        limiter: shared.limiter.clone(),
+        defender: shared.defender.clone(),
+        opener: shared.opener.clone(),
         banner,
         sftp_limits: Default::default(),
     });
@@ -109,18 +131,9 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
             service: server.clone(),
         });
     }
-    let ftp = ftp_listeners(&cfg, args, &auth, &sessions, &limiter, &defender)?;
-    listens.extend(ftp);
-    listens.extend(dav_listeners(
-        &cfg, args, &auth, &sessions, &limiter, &defender,
-    )?);
+    listens.extend(ftp_listeners(&cfg, args, &auth, &shared)?);
+    listens.extend(dav_listeners(&cfg, args, &auth, &shared)?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let shared = Shared {
-        limiter,
-        sessions: sessions.clone(),
-        defender,
-        totp,
-    };
     start_http(&rt, &cfg, args, catalog, store, shared, &stop_rx)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -150,9 +163,7 @@ fn ftp_listeners(
     cfg: &AppConfig,
     args: &ConfigArgs,
     auth: &Authenticator,
-    sessions: &Arc<SessionRegistry>,
-    limiter: &Arc<ConnectionLimiter>,
-    defender: &Arc<sftpgo_core::defender::Defender>,
+    shared: &Shared,
 ) -> Result<Vec<Listen>, String> {
     let bindings: Vec<_> = cfg.ftpd.bindings.iter().filter(|b| b.port != 0).collect();
     if bindings.is_empty() {
@@ -171,10 +182,10 @@ fn ftp_listeners(
         config: cfg.ftpd.clone(),
         common: cfg.common.clone(),
         auth: auth.clone(),
-        sessions: sessions.clone(),
-        limiter: limiter.clone(),
-        defender: defender.clone(),
-        fs_factory: Arc::new(crate::fs_factory::Backends),
+        sessions: shared.sessions.clone(),
+        limiter: shared.limiter.clone(),
+        defender: shared.defender.clone(),
+        opener: shared.opener.clone(),
         banner,
         passive_ports: sftpgo_net::ftp::PassivePorts::new(cfg.ftpd.passive_port_range),
     });
@@ -202,9 +213,7 @@ fn dav_listeners(
     cfg: &AppConfig,
     args: &ConfigArgs,
     auth: &Authenticator,
-    sessions: &Arc<SessionRegistry>,
-    limiter: &Arc<ConnectionLimiter>,
-    defender: &Arc<sftpgo_core::defender::Defender>,
+    shared: &Shared,
 ) -> Result<Vec<Listen>, String> {
     let bindings: Vec<_> = cfg
         .webdavd
@@ -218,10 +227,10 @@ fn dav_listeners(
     let server = Arc::new(sftpgo_net::webdav::DavServer {
         common: cfg.common.clone(),
         auth: auth.clone(),
-        sessions: sessions.clone(),
-        limiter: limiter.clone(),
-        defender: defender.clone(),
-        fs_factory: Arc::new(crate::fs_factory::Backends),
+        sessions: shared.sessions.clone(),
+        limiter: shared.limiter.clone(),
+        defender: shared.defender.clone(),
+        opener: shared.opener.clone(),
         locks: Default::default(),
         props: Default::default(),
     });
@@ -264,6 +273,8 @@ struct Shared {
     defender: Arc<sftpgo_core::defender::Defender>,
     /// TOTP passcode checks.
     totp: Arc<sftpgo_core::mfa::Totp>,
+    /// Opens users' sessions (storage, upload mode, quota).
+    opener: Arc<Opener>,
 }
 
 fn start_http(
@@ -338,8 +349,7 @@ fn start_http(
             .with_user_api(sftpgo_httpd::routes::user::UserApi {
                 auth: Authenticator::new(store)
                     .with_password_caching(cfg.data_provider.password_caching),
-                fs: Arc::new(crate::fs_factory::Backends),
-                upload_mode: cfg.common.upload_mode,
+                opener: shared.opener,
             }),
     );
     for b in bindings {

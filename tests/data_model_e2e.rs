@@ -99,36 +99,42 @@ fn group_settings_reach_a_real_login() {
 }
 
 #[test]
-fn users_with_virtual_folders_are_refused_not_misrouted() {
+fn folders_of_users_and_their_groups_are_served() {
     let builder = Server::builder();
-    let mapped = builder.root().join("folders/f");
+    let own = builder.root().join("folders/own");
+    let team = builder.root().join("folders/team");
     let srv = builder
-        .dump_section("folders", json!([{"name": "f", "mapped_path": mapped}]))
+        .dump_section(
+            "folders",
+            json!([{"name": "own", "mapped_path": own}, {"name": "team", "mapped_path": team}]),
+        )
+        .dump_section(
+            "groups",
+            json!([{"name": "staff", "virtual_folders": [{"name": "team", "virtual_path": "/team"}]}]),
+        )
         .user("vera", |u| {
-            u["virtual_folders"] = json!([{"name": "f", "virtual_path": "/f"}]);
+            u["virtual_folders"] = json!([{"name": "own", "virtual_path": "/f"}]);
+            u["groups"] = json!([{"name": "staff", "type": 2}]);
         })
         .start();
-    write_data(&srv.local().join("x.txt"), 10, 1);
+    let data = write_data(&srv.local().join("x.txt"), 10, 1);
     srv.sftp_batch_as(
         "vera",
         &srv.client_key,
-        &["put x.txt /f/x.txt"],
+        &["put x.txt /f/x.txt", "put x.txt /team/x.txt"],
         Duration::from_secs(60),
     )
-    .assert_refused("a user with virtual folders while they are not served");
+    .assert_ok("uploads into the user's and the group's folders");
+    assert_file_eq(&own.join("x.txt"), &data, "the user's own folder");
+    assert_file_eq(&team.join("x.txt"), &data, "the group's folder");
     assert!(
         !srv.home_of("vera").join("f").exists(),
         "nothing written in the home"
     );
-    assert!(!mapped.exists());
-    assert!(
-        srv.log_tail().contains("virtual folders are not served"),
-        "the log says why:\n{}",
-        srv.log_tail()
-    );
     // Other users are unaffected.
     srv.sftp_batch(&["put x.txt /x.txt"])
         .assert_ok("another user on the same server");
+    assert!(!srv.home_of(USER).join("f").exists());
 }
 
 #[test]

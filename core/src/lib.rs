@@ -32,6 +32,7 @@ pub mod quota;
 pub mod sessions;
 pub mod store;
 pub mod tls;
+pub mod usage;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -90,6 +90,12 @@ pub struct Config {
     /// Create an admin at start when none exists, named by
     /// `SFTPGO_DEFAULT_ADMIN_USERNAME` / `SFTPGO_DEFAULT_ADMIN_PASSWORD`.
     pub create_default_admin: bool,
+    /// Quota usage tracking: 0 off (no quota checks), 1 every user and folder, 2 only
+    /// users and folders with quota limits.
+    pub track_quota: u8,
+    /// SFTPGo batches quota updates for this many seconds; here every update is
+    /// written at once, so the key is accepted and has no effect.
+    pub delayed_quota_update: u32,
 }
 
 impl Default for Config {
@@ -115,6 +121,8 @@ impl Default for Config {
             naming_rules: 5,
             backups_path: "backups".into(),
             create_default_admin: false,
+            track_quota: 2,
+            delayed_quota_update: 0,
         }
     }
 }
@@ -140,6 +148,9 @@ impl Config {
     /// Checks values that serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         self.password_hashing.validate()?;
+        if self.track_quota > 2 {
+            return Err("data_provider.track_quota: must be 0, 1 or 2".into());
+        }
         if self.update_mode > 1 {
             return Err("data_provider.update_mode: must be 0 or 1".into());
         }

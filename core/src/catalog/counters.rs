@@ -21,6 +21,17 @@ impl Catalog {
             .map_err(store_error)
     }
 
+    /// The counters of one object (`None` when it is not stored).
+    pub async fn counters(&self, kind: Kind, key: &str) -> Result<Option<[i64; COUNTERS]>> {
+        let key = self.lookup_key(kind, key);
+        Ok(self
+            .store
+            .get(kind, &key)
+            .await
+            .map_err(store_error)?
+            .map(|d| d.counters))
+    }
+
     /// Adds to the used quota of a user or folder (`kind`), stamping the update time.
     pub async fn add_quota(&self, kind: Kind, key: &str, size: i64, files: i64) -> Result<()> {
         self.update_counters(

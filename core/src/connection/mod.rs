@@ -1,12 +1,18 @@
 //! The Connection API: the one path every protocol takes to user data.
 //!
-//! A front-end resolves each client path with [`Connection::resolve`] (canonical
-//! [`VirtualPath`], relative paths taken from the user's start directory), then calls an
-//! operation. Each operation checks the user's per-directory permissions and file
-//! patterns before it touches the [`Fs`]. Uploads follow `upload_mode` (direct, atomic,
-//! atomic with resume); transfers are logged when they end.
+//! A front-end opens a session with [`Opener::open`], resolves each client path with
+//! [`Connection::resolve`] (canonical [`VirtualPath`], relative paths taken from the
+//! user's start directory), then calls an operation. Each operation routes the path to
+//! the back-end that owns it (the home or a virtual folder, [`Storage`]), checks the
+//! user's per-directory permissions and file patterns, and checks and charges quota
+//! before and after it touches the [`Fs`]. Uploads follow `upload_mode` (direct,
+//! atomic, atomic with resume); transfers are logged when they end.
 
+mod limits;
+mod moves;
 mod ops;
+mod quota;
+mod storage;
 mod transfer;
 
 use std::sync::Arc;
@@ -14,12 +20,15 @@ use std::sync::Arc;
 use sftpgo_vfs::Fs;
 
 use crate::config::UploadMode;
-use crate::model::{Permission, User};
+use crate::model::{FolderMapping, Permission, User};
 use crate::path::VirtualPath;
 use crate::sessions::Activity;
 use crate::{Error, Result};
 
+pub use storage::{Mount, Storage};
 pub use transfer::{Transfer, TransferKind, WriteOptions};
+
+use crate::usage::QuotaTracker;
 
 /// Prefix of temporary files written by atomic uploads; hidden from listings.
 pub const TEMP_UPLOAD_PREFIX: &str = ".sftpgo-upload.";
@@ -30,20 +39,21 @@ pub struct Connection {
     protocol: &'static str,
     remote: String,
     user: Arc<User>,
-    fs: Arc<dyn Fs>,
+    storage: Storage,
     upload_mode: UploadMode,
+    quota: Option<Arc<QuotaTracker>>,
     start_dir: VirtualPath,
     activity: Activity,
 }
 
 impl Connection {
-    /// Opens a session for `user` over `fs` (rooted at the user's home).
+    /// Opens a session for `user` over `storage` (its home and virtual folders).
     pub fn new(
         id: String,
         protocol: &'static str,
         remote: String,
         user: Arc<User>,
-        fs: Arc<dyn Fs>,
+        storage: Storage,
         upload_mode: UploadMode,
     ) -> Self {
         let start_dir = if user.filters.start_directory.is_empty() {
@@ -57,8 +67,9 @@ impl Connection {
             protocol,
             remote,
             user,
-            fs,
+            storage,
             upload_mode,
+            quota: None,
             start_dir,
             activity: Activity::default(),
         }
@@ -68,6 +79,12 @@ impl Connection {
     /// registry, which reports the last one).
     pub fn with_activity(mut self, activity: Activity) -> Self {
         self.activity = activity;
+        self
+    }
+
+    /// Checks quota limits before writes and keeps usage counters with `tracker`.
+    pub fn with_quota(mut self, tracker: Option<Arc<QuotaTracker>>) -> Self {
+        self.quota = tracker;
         self
     }
 
@@ -151,4 +168,58 @@ impl Connection {
 pub trait FsFactory: Send + Sync {
     /// The file system rooted at the user's home (created if missing).
     fn fs_for(&self, user: &User) -> Result<Arc<dyn Fs>>;
+
+    /// The file system of one of the user's virtual folders (created if missing).
+    fn folder_fs(&self, user: &User, folder: &FolderMapping) -> Result<Arc<dyn Fs>> {
+        let _ = user;
+        Err(Error::new(
+            crate::ErrorKind::Unsupported,
+            format!("virtual folder {:?}: not served here", folder.name),
+        ))
+    }
+}
+
+/// Opens users' sessions the same way for every front-end: their storage (home plus
+/// virtual folders), the upload mode and quota tracking.
+pub struct Opener {
+    fs: Arc<dyn FsFactory>,
+    upload_mode: UploadMode,
+    quota: Option<Arc<QuotaTracker>>,
+}
+
+impl Opener {
+    /// Sessions over the back-ends `fs` builds, uploading as `upload_mode` says.
+    pub fn new(fs: Arc<dyn FsFactory>, upload_mode: UploadMode) -> Self {
+        Self {
+            fs,
+            upload_mode,
+            quota: None,
+        }
+    }
+
+    /// Checks and tracks quota with `tracker`.
+    pub fn with_quota(mut self, tracker: Arc<QuotaTracker>) -> Self {
+        self.quota = Some(tracker);
+        self
+    }
+
+    /// The back-end factory (quota scans open storage with it).
+    pub fn fs_factory(&self) -> &Arc<dyn FsFactory> {
+        &self.fs
+    }
+
+    /// A session of `user` (id `id`, over `protocol`, from `remote`).
+    pub fn open(
+        &self,
+        id: String,
+        protocol: &'static str,
+        remote: String,
+        user: Arc<User>,
+    ) -> Result<Connection> {
+        let storage = Storage::open(self.fs.as_ref(), &user)?;
+        Ok(
+            Connection::new(id, protocol, remote, user, storage, self.upload_mode)
+                .with_quota(self.quota.clone()),
+        )
+    }
 }

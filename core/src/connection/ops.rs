@@ -1,7 +1,8 @@
 //! Namespace operations: stat, list, mkdir, remove, rename, links, attributes, copy.
 
-use sftpgo_vfs::{FileInfo, FileKind, SetAttrs, StatVfs};
+use sftpgo_vfs::{FileInfo, FileKind, FsErrorKind, SetAttrs, StatVfs};
 
+use super::storage::{mount_error, synthetic_dir};
 use super::{Connection, TEMP_UPLOAD_PREFIX};
 use crate::hash::{HashAlgo, Hasher};
 use crate::model::Permission;
@@ -22,8 +23,16 @@ fn relative_target(from: &VirtualPath, to: &VirtualPath) -> String {
     }
 }
 
-/// Directory depth limit for recursive copy/remove.
-const MAX_RECURSION: usize = 128;
+/// Directory depth limit for recursive copy/remove/move.
+pub(super) const MAX_RECURSION: usize = 128;
+
+/// Links cannot join two virtual folders (or a folder and the home).
+fn across_folders() -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        "links cannot cross virtual folder boundaries",
+    )
+}
 
 impl Connection {
     /// Attributes of `p`, following symlinks. Needs `list` on the parent directory.
@@ -32,7 +41,7 @@ impl Connection {
             self.require(Permission::List, &p.parent())?;
             self.require_visible(p)?;
         }
-        Ok(self.fs.stat(p.fs_relative()).await?)
+        self.stat_routed(p, true).await
     }
 
     /// Attributes of `p` itself.
@@ -41,7 +50,24 @@ impl Connection {
             self.require(Permission::List, &p.parent())?;
             self.require_visible(p)?;
         }
-        Ok(self.fs.lstat(p.fs_relative()).await?)
+        self.stat_routed(p, false).await
+    }
+
+    /// Attributes from the back-end owning `p`; a directory that exists only because
+    /// a virtual folder is mounted below it is reported as an empty directory.
+    pub(super) async fn stat_routed(&self, p: &VirtualPath, follow: bool) -> Result<FileInfo> {
+        let r = self.storage.route(p);
+        let found = if follow {
+            r.fs.stat(r.rel).await
+        } else {
+            r.fs.lstat(r.rel).await
+        };
+        match found {
+            Err(e) if e.kind == FsErrorKind::NotFound && self.storage.leads_to_mount(p) => {
+                Ok(synthetic_dir(p.name()))
+            }
+            other => Ok(other?),
+        }
     }
 
     fn require_visible(&self, p: &VirtualPath) -> Result<()> {
@@ -54,7 +80,7 @@ impl Connection {
     /// Lists a directory. Needs `list` on it; names hidden by patterns are left out.
     pub async fn read_dir(&self, p: &VirtualPath) -> Result<Vec<FileInfo>> {
         self.require(Permission::List, p)?;
-        let mut entries = self.fs.read_dir(p.fs_relative()).await?;
+        let mut entries = self.read_dir_routed(p).await?;
         entries.retain(|e| {
             if e.name.starts_with(TEMP_UPLOAD_PREFIX) {
                 return false;
@@ -67,29 +93,75 @@ impl Connection {
         Ok(entries)
     }
 
+    /// The entries of directory `p` in its back-end, with the virtual folders mounted
+    /// directly below it (and the directories leading to deeper ones) in place of
+    /// whatever the back-end has under those names.
+    pub(super) async fn read_dir_routed(&self, p: &VirtualPath) -> Result<Vec<FileInfo>> {
+        let r = self.storage.route(p);
+        let mut entries = match r.fs.read_dir(r.rel).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind == FsErrorKind::NotFound && self.storage.leads_to_mount(p) => {
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for (name, mount) in self.storage.names_below(p) {
+            entries.retain(|e| e.name != name);
+            let info = match mount {
+                Some(m) => match m.fs().stat("").await {
+                    Ok(mut info) => {
+                        info.name = name;
+                        info
+                    }
+                    Err(_) => synthetic_dir(&name),
+                },
+                None => synthetic_dir(&name),
+            };
+            entries.push(info);
+        }
+        Ok(entries)
+    }
+
     /// Creates a directory. Needs `create_dirs` on the parent.
     pub async fn mkdir(&self, p: &VirtualPath, mode: u32) -> Result<()> {
-        if p.is_root() {
+        if p.is_root() || self.storage.covers_mount(p) {
             return Err(Error::new(ErrorKind::AlreadyExists, "file already exists"));
         }
         self.require(Permission::CreateDirs, &p.parent())?;
         self.require_name(p)?;
-        self.fs.mkdir(p.fs_relative(), mode).await?;
+        let r = self.storage.route(p);
+        r.fs.mkdir(r.rel, mode).await?;
         tracing::info!(connection_id = %self.id, path = %p, "Mkdir");
         Ok(())
     }
 
     /// Removes a file or symlink. Needs `delete` or `delete_files` on the parent.
     pub async fn remove_file(&self, p: &VirtualPath) -> Result<()> {
+        if self.storage.covers_mount(p) {
+            return Err(mount_error());
+        }
         self.require_any(&[Permission::Delete, Permission::DeleteFiles], &p.parent())?;
         self.require_name(p)?;
-        let info = self.fs.lstat(p.fs_relative()).await?;
+        let r = self.storage.route(p);
+        let info = r.fs.lstat(r.rel).await?;
         if info.is_dir() {
             return Err(Error::new(ErrorKind::Conflict, "is a directory"));
         }
-        self.fs.remove_file(p.fs_relative()).await?;
+        r.fs.remove_file(r.rel).await?;
+        self.release(r.mount, &info).await;
         tracing::info!(connection_id = %self.id, path = %p, "Remove");
         Ok(())
+    }
+
+    /// Takes a removed or replaced file's bytes off the usage counters.
+    pub(super) async fn release(&self, mount: Option<&super::Mount>, info: &FileInfo) {
+        if info.kind == FileKind::File
+            && let Some(charge) = self.charge(mount)
+        {
+            charge
+                .apply(-i64::try_from(info.size).unwrap_or(i64::MAX), -1)
+                .await;
+        }
     }
 
     /// Removes an empty directory. Needs `delete` or `delete_dirs` on the parent.
@@ -97,9 +169,13 @@ impl Connection {
         if p.is_root() {
             return Err(Error::denied());
         }
+        if self.storage.covers_mount(p) {
+            return Err(mount_error());
+        }
         self.require_any(&[Permission::Delete, Permission::DeleteDirs], &p.parent())?;
         self.require_name(p)?;
-        self.fs.remove_dir(p.fs_relative()).await?;
+        let r = self.storage.route(p);
+        r.fs.remove_dir(r.rel).await?;
         tracing::info!(connection_id = %self.id, path = %p, "Rmdir");
         Ok(())
     }
@@ -113,9 +189,13 @@ impl Connection {
         if to.starts_with(from) && to != from {
             return Err(Error::invalid("cannot move a directory into itself"));
         }
+        if self.storage.covers_mount(from) || self.storage.covers_mount(to) {
+            return Err(mount_error());
+        }
         self.require_name(from)?;
         self.require_name(to)?;
-        let info = self.fs.lstat(from.fs_relative()).await?;
+        let (rf, rt) = (self.storage.route(from), self.storage.route(to));
+        let info = rf.fs.lstat(rf.rel).await?;
         let specific = if info.is_dir() {
             Permission::RenameDirs
         } else {
@@ -132,12 +212,23 @@ impl Connection {
                 "cannot rename a directory that has its own permissions or patterns inside",
             ));
         }
-        if replace && self.fs.lstat(to.fs_relative()).await.is_ok() {
+        let replaced = if replace {
+            rt.fs.lstat(rt.rel).await.ok()
+        } else {
+            None
+        };
+        if replaced.is_some() {
             self.require(Permission::Overwrite, &to.parent())?;
         }
-        self.fs
-            .rename(from.fs_relative(), to.fs_relative(), replace)
-            .await?;
+        if rf.same_backend(&rt) {
+            rf.fs.rename(rf.rel, rt.rel, replace).await?;
+            if let Some(old) = replaced.filter(|_| from != to) {
+                self.release(rt.mount, &old).await;
+            }
+        } else {
+            // Another folder: copied, then removed, each file charged where it lands.
+            self.move_across(from, to, &info, replaced.as_ref()).await?;
+        }
         tracing::info!(connection_id = %self.id, path = %from, target = %to, "Rename");
         Ok(())
     }
@@ -148,6 +239,13 @@ impl Connection {
     pub async fn symlink(&self, target_raw: &str, link: &VirtualPath) -> Result<()> {
         let target = VirtualPath::resolve(&link.parent(), target_raw)?;
         self.require(Permission::CreateSymlinks, &link.parent())?;
+        if self.storage.covers_mount(link) {
+            return Err(mount_error());
+        }
+        let (rl, rt) = (self.storage.route(link), self.storage.route(&target));
+        if !rl.same_backend(&rt) {
+            return Err(across_folders());
+        }
         // As SFTPGo: the target's directory must allow links too, and the root cannot
         // be linked. A link to a tree with its own rules would reach it under the
         // link's (other) rules, so that is refused as well.
@@ -160,7 +258,7 @@ impl Connection {
         // Stored relative to the link's directory: it resolves the same way inside the
         // server (chrooted) and for host tools looking at the home directory.
         let stored = relative_target(&link.parent(), &target);
-        self.fs.symlink(&stored, link.fs_relative()).await?;
+        rl.fs.symlink(&stored, rl.rel).await?;
         tracing::info!(connection_id = %self.id, path = %link, target = %target, "Symlink");
         Ok(())
     }
@@ -169,7 +267,8 @@ impl Connection {
     pub async fn read_link(&self, p: &VirtualPath) -> Result<VirtualPath> {
         self.require(Permission::List, &p.parent())?;
         self.require_visible(p)?;
-        let target = self.fs.read_link(p.fs_relative()).await?;
+        let r = self.storage.route(p);
+        let target = r.fs.read_link(r.rel).await?;
         VirtualPath::resolve(&p.parent(), &target)
     }
 
@@ -180,15 +279,20 @@ impl Connection {
         self.require(Permission::Download, &existing.parent())?;
         self.require_name(existing)?;
         self.require_name(link)?;
-        let info = self.fs.lstat(existing.fs_relative()).await?;
+        if self.storage.covers_mount(link) {
+            return Err(mount_error());
+        }
+        let (re, rl) = (self.storage.route(existing), self.storage.route(link));
+        if !re.same_backend(&rl) {
+            return Err(across_folders());
+        }
+        let info = re.fs.lstat(re.rel).await?;
         if info.kind != FileKind::File {
             return Err(Error::invalid(
                 "hard links are only allowed to regular files",
             ));
         }
-        self.fs
-            .hard_link(existing.fs_relative(), link.fs_relative())
-            .await?;
+        re.fs.hard_link(re.rel, rl.rel).await?;
         tracing::info!(connection_id = %self.id, path = %existing, target = %link, "Link");
         Ok(())
     }
@@ -200,7 +304,21 @@ impl Connection {
             return Ok(());
         }
         self.authorize_set_attrs(p, attrs)?;
-        self.fs.set_attrs(p.fs_relative(), attrs, follow).await?;
+        let r = self.storage.route(p);
+        // A truncation changes the used size by the difference.
+        let before = match attrs.size {
+            Some(_) => Some(r.fs.stat(r.rel).await?),
+            None => None,
+        };
+        r.fs.set_attrs(r.rel, attrs, follow).await?;
+        if let (Some(old), Some(size)) = (before, attrs.size)
+            && old.kind == FileKind::File
+            && let Some(charge) = self.charge(r.mount)
+        {
+            let delta = i64::try_from(size).unwrap_or(i64::MAX)
+                - i64::try_from(old.size).unwrap_or(i64::MAX);
+            charge.apply(delta, 0).await;
+        }
         tracing::info!(connection_id = %self.id, path = %p, ?attrs, "SetStat");
         Ok(())
     }
@@ -229,12 +347,13 @@ impl Connection {
 
     /// File-system statistics.
     pub async fn statvfs(&self, p: &VirtualPath) -> Result<StatVfs> {
-        Ok(self.fs.statvfs(p.fs_relative()).await?)
+        let r = self.storage.route(p);
+        Ok(r.fs.statvfs(r.rel).await?)
     }
 
     /// Digest of a file's content. Needs `download` on the parent.
     pub async fn hash_file(&self, p: &VirtualPath, algo: HashAlgo) -> Result<String> {
-        let t = self.open_read(p).await?;
+        let t = self.open_read_for(p, false).await?;
         let mut h = Hasher::new(algo);
         let mut buf = vec![0u8; 256 * 1024];
         let mut off = 0u64;
@@ -258,6 +377,12 @@ impl Connection {
         if src.is_root() || dst.starts_with(src) {
             return Err(Error::invalid("cannot copy a directory into itself"));
         }
+        if self.storage.covers_mount(src) || self.storage.covers_mount(dst) {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                "a virtual folder, or a directory containing one, cannot be copied or replaced",
+            ));
+        }
         Box::pin(self.copy_rec(src, dst, 0)).await?;
         tracing::info!(connection_id = %self.id, path = %src, target = %dst, "Copy");
         Ok(())
@@ -271,7 +396,8 @@ impl Connection {
         self.require(Permission::Copy, &dst.parent())?;
         self.require_name(src)?;
         self.require_name(dst)?;
-        let info = self.fs.lstat(src.fs_relative()).await?;
+        let rs = self.storage.route(src);
+        let info = rs.fs.lstat(rs.rel).await?;
         match info.kind {
             FileKind::Dir => {
                 self.require(Permission::List, src)?;
@@ -280,7 +406,7 @@ impl Connection {
                     Err(e) if e.kind == crate::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(e),
                 }
-                for entry in self.fs.read_dir(src.fs_relative()).await? {
+                for entry in rs.fs.read_dir(rs.rel).await? {
                     let s = src.join(&entry.name)?;
                     let d = dst.join(&entry.name)?;
                     Box::pin(self.copy_rec(&s, &d, depth + 1)).await?;
@@ -296,32 +422,20 @@ impl Connection {
     /// `download`, the target `upload` (or `overwrite` when it exists), and the upload
     /// mode and size limits apply as for any upload.
     async fn copy_file_data(&self, src: &VirtualPath, dst: &VirtualPath) -> Result<()> {
-        let r = self.open_read(src).await?;
+        let r = self.open_read_for(src, false).await?;
         let opts = super::WriteOptions {
             truncate: true,
             create: true,
             ..Default::default()
         };
-        let w = match self.open_write(dst, opts).await {
+        let w = match self.open_write_for(dst, opts, false).await {
             Ok(w) => w,
             Err(e) => {
                 let _ = r.close().await;
                 return Err(e);
             }
         };
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut off = 0u64;
-        let copied: Result<()> = async {
-            loop {
-                let n = r.read_at(&mut buf, off).await?;
-                if n == 0 {
-                    return Ok(());
-                }
-                w.write_at(buf.get(..n).unwrap_or_default(), off).await?;
-                off += n as u64;
-            }
-        }
-        .await;
+        let copied = super::transfer::copy_data(&r, &w).await;
         let _ = r.close().await;
         match copied {
             Ok(()) => w.close().await,
@@ -338,6 +452,9 @@ impl Connection {
         if p.is_root() {
             return Err(Error::denied());
         }
+        if self.storage.covers_mount(p) {
+            return Err(mount_error());
+        }
         Box::pin(self.remove_rec(p, 0)).await
     }
 
@@ -345,10 +462,11 @@ impl Connection {
         if depth > MAX_RECURSION {
             return Err(Error::invalid("directory tree too deep"));
         }
-        let info = self.fs.lstat(p.fs_relative()).await?;
+        let r = self.storage.route(p);
+        let info = r.fs.lstat(r.rel).await?;
         if info.is_dir() {
             self.require(Permission::List, p)?;
-            for entry in self.fs.read_dir(p.fs_relative()).await? {
+            for entry in r.fs.read_dir(r.rel).await? {
                 Box::pin(self.remove_rec(&p.join(&entry.name)?, depth + 1)).await?;
             }
             self.remove_dir(p).await

@@ -1,5 +1,6 @@
 //! File transfers: opening for download/upload under the upload mode, byte accounting,
-//! size limits, and the final rename/log when a transfer ends.
+//! size and quota limits, and the final rename, quota charge and log when a transfer
+//! ends.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -8,10 +9,12 @@ use std::time::Instant;
 
 use sftpgo_vfs::{FileHandle, FileInfo, Fs, FsErrorKind, OpenOptions, SetAttrs};
 
+use super::limits::{TransferLimits, transfer_quota_exceeded};
 use super::{Connection, TEMP_UPLOAD_PREFIX};
 use crate::config::UploadMode;
 use crate::model::Permission;
 use crate::path::VirtualPath;
+use crate::usage::Charge;
 use crate::{Error, ErrorKind, Result};
 
 /// Direction of a transfer, as named in transfer logs.
@@ -42,10 +45,21 @@ pub struct WriteOptions {
 
 /// Where an atomic upload is written before it gets its final name.
 #[derive(Debug)]
-struct Staging {
+pub(super) struct Staging {
     temp: String,
     target: String,
     keep_on_error: bool,
+}
+
+/// What an upload changes in the usage counters when it ends.
+struct QuotaState {
+    charge: Charge,
+    /// Bytes of the target already counted (its size before the upload).
+    counted: u64,
+    /// The target did not exist: the upload adds a file.
+    new_file: bool,
+    /// The file's size as writes and truncations leave it.
+    size: AtomicU64,
 }
 
 /// An open file of a connection. Safe to use from several in-flight requests.
@@ -58,35 +72,73 @@ pub struct Transfer {
     protocol: &'static str,
     username: String,
     bytes: AtomicU64,
+    /// Largest size the file may reach (upload size limit and quota).
     max_size: u64,
+    quota: Option<QuotaState>,
+    limits: TransferLimits,
     started: Instant,
     staging: Mutex<Option<Staging>>,
     finished: std::sync::atomic::AtomicBool,
+    /// The first write error: the upload is incomplete, so closing it aborts it.
+    failed: Mutex<Option<Error>>,
 }
 
 impl Connection {
     /// Opens `p` for download. Needs `download` on the parent.
     pub async fn open_read(&self, p: &VirtualPath) -> Result<Transfer> {
+        self.open_read_for(p, true).await
+    }
+
+    /// Opens `p` for reading; a `client` transfer runs under the user's transfer
+    /// limits, the server's own reads (copies, digests) do not.
+    pub(super) async fn open_read_for(&self, p: &VirtualPath, client: bool) -> Result<Transfer> {
         self.require(Permission::Download, &p.parent())?;
         self.require_name(p)?;
         let opts = OpenOptions {
             read: true,
             ..Default::default()
         };
-        let file = self.fs.open(p.fs_relative(), &opts).await?;
-        Ok(self.transfer(file, TransferKind::Download, p.clone(), None))
+        let limits = if client {
+            self.transfer_limits(TransferKind::Download).await?
+        } else {
+            TransferLimits::none()
+        };
+        let route = self.storage.route(p);
+        let file = route.fs.open(route.rel, &opts).await?;
+        Ok(self.transfer(
+            file,
+            route.fs.clone(),
+            TransferKind::Download,
+            p.clone(),
+            (None, limits),
+        ))
     }
 
     /// Opens `p` for upload. Needs `upload` on the parent for a new file, `overwrite` for
     /// an existing one. With upload modes 1/2 a truncating upload goes to a temporary
     /// name and is renamed into place when the transfer closes cleanly.
     pub async fn open_write(&self, p: &VirtualPath, opts: WriteOptions) -> Result<Transfer> {
+        self.open_write_for(p, opts, true).await
+    }
+
+    /// [`Self::open_write`]; a `client` transfer runs under the user's transfer
+    /// limits, the server's own copies do not.
+    pub(super) async fn open_write_for(
+        &self,
+        p: &VirtualPath,
+        opts: WriteOptions,
+        client: bool,
+    ) -> Result<Transfer> {
         if p.is_root() {
+            return Err(Error::new(ErrorKind::Conflict, "is a directory"));
+        }
+        if self.storage.covers_mount(p) {
             return Err(Error::new(ErrorKind::Conflict, "is a directory"));
         }
         let dir = p.parent();
         self.require_name(p)?;
-        let existing = match self.fs.stat(p.fs_relative()).await {
+        let route = self.storage.route(p);
+        let existing = match route.fs.stat(route.rel).await {
             Ok(info) => Some(info),
             Err(e) if e.kind == FsErrorKind::NotFound => None,
             Err(e) => return Err(e.into()),
@@ -102,6 +154,29 @@ impl Connection {
             None if !opts.create => return Err(Error::not_found()),
             None => self.require(Permission::Upload, &dir)?,
         }
+        let limits = if client {
+            self.transfer_limits(TransferKind::Upload).await?
+        } else {
+            TransferLimits::none()
+        };
+        self.open_write_unchecked(p, opts, existing.as_ref(), limits)
+            .await
+    }
+
+    /// Opens `p` for upload once permissions are settled (`existing`: what `p` is
+    /// now, `limits`: the transfer limits it runs under): picks the upload mode, checks
+    /// the disk quota and opens the file.
+    pub(super) async fn open_write_unchecked(
+        &self,
+        p: &VirtualPath,
+        opts: WriteOptions,
+        existing: Option<&FileInfo>,
+        limits: TransferLimits,
+    ) -> Result<Transfer> {
+        let dir = p.parent();
+        let route = self.storage.route(p);
+        let room = self.quota_room(route.mount, existing.is_none()).await?;
+        let counted = existing.filter(|i| !i.is_dir()).map_or(0, |i| i.size);
         let atomic = self.upload_mode != UploadMode::Standard
             && (existing.is_none() || opts.truncate)
             && !opts.append
@@ -122,30 +197,53 @@ impl Connection {
             let temp = dir.join(&temp_name)?;
             vopts.exclusive = true;
             vopts.truncate = true;
-            let file = self.fs.open(temp.fs_relative(), &vopts).await?;
+            let temp_route = self.storage.route(&temp);
+            let file = route.fs.open(temp_route.rel, &vopts).await?;
             let staging = Staging {
-                temp: temp.fs_relative().to_string(),
-                target: p.fs_relative().to_string(),
+                temp: temp_route.rel.to_string(),
+                target: route.rel.to_string(),
                 keep_on_error: self.upload_mode == UploadMode::AtomicWithResume,
             };
             (file, Some(staging))
         } else {
-            (self.fs.open(p.fs_relative(), &vopts).await?, None)
+            (route.fs.open(route.rel, &vopts).await?, None)
         };
-        Ok(self.transfer(file, TransferKind::Upload, p.clone(), staging))
+        // The size the file starts from: empty unless written in place without
+        // truncation (append, resume, random access).
+        let start_size = if atomic || opts.truncate { 0 } else { counted };
+        let mut t = self.transfer(
+            file,
+            route.fs.clone(),
+            TransferKind::Upload,
+            p.clone(),
+            (staging, limits),
+        );
+        if let Some(room) = room {
+            // The target's own bytes are released when it is replaced or rewritten.
+            t.max_size = t.max_size.min(counted.saturating_add(room));
+        }
+        t.quota = self.charge(route.mount).map(|charge| QuotaState {
+            charge,
+            counted,
+            new_file: existing.is_none(),
+            size: AtomicU64::new(start_size),
+        });
+        Ok(t)
     }
 
-    fn transfer(
+    /// A transfer of `file`, with its atomic-upload staging and limits.
+    pub(super) fn transfer(
         &self,
         file: Box<dyn FileHandle>,
+        fs: Arc<dyn Fs>,
         kind: TransferKind,
         path: VirtualPath,
-        staging: Option<Staging>,
+        (staging, limits): (Option<Staging>, TransferLimits),
     ) -> Transfer {
         let max = self.user.filters.max_upload_file_size;
         Transfer {
             file,
-            fs: self.fs.clone(),
+            fs,
             kind,
             path,
             connection_id: self.id.clone(),
@@ -157,10 +255,30 @@ impl Connection {
             } else {
                 u64::MAX
             },
+            quota: None,
+            limits,
             started: Instant::now(),
             staging: Mutex::new(staging),
             finished: std::sync::atomic::AtomicBool::new(false),
+            failed: Mutex::new(None),
         }
+    }
+}
+
+/// Copy buffer of the server's own copies and moves.
+const COPY_CHUNK: usize = 256 * 1024;
+
+/// Copies every byte of `from` into `to` at the same offsets.
+pub(super) async fn copy_data(from: &Transfer, to: &Transfer) -> Result<()> {
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut off = 0u64;
+    loop {
+        let n = from.read_at(&mut buf, off).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_at(buf.get(..n).unwrap_or_default(), off).await?;
+        off += n as u64;
     }
 }
 
@@ -178,7 +296,11 @@ impl Transfer {
     /// Reads at `offset`; fills `buf` unless end of file comes first.
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
         let n = self.file.read_at(buf, offset).await?;
-        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        let moved = self.bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if moved > self.limits.budget {
+            return Err(self.fail(transfer_quota_exceeded(self.kind)));
+        }
+        self.limits.throttle(moved, self.started).await;
         Ok(n)
     }
 
@@ -186,7 +308,7 @@ impl Transfer {
     /// from without blocking (see [`sftpgo_vfs::FileHandle::zero_copy_source`]). The
     /// caller reports what it sent with [`Transfer::record_sent`].
     pub fn zero_copy_source(&self, offset: u64, len: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
-        if self.kind != TransferKind::Download {
+        if self.kind != TransferKind::Download || self.limits.constrained() {
             return None;
         }
         self.file.zero_copy_source(offset, len)
@@ -197,20 +319,32 @@ impl Transfer {
         self.bytes.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Writes `data` at `offset`, refusing to grow past the user's upload size limit.
+    /// Writes `data` at `offset`, refusing to grow past the user's upload size or
+    /// quota limit. After a failed write the upload is incomplete: closing it aborts it
+    /// and reports the failure.
     pub async fn write_at(&self, data: &[u8], offset: u64) -> Result<()> {
         if self.kind != TransferKind::Upload {
             return Err(Error::denied());
         }
         let end = offset.saturating_add(data.len() as u64);
         if end > self.max_size {
-            return Err(Error::new(
+            return Err(self.fail(Error::new(
                 ErrorKind::QuotaExceeded,
-                "file size exceeds the maximum allowed upload size",
-            ));
+                "quota exceeded: the file would pass the user's upload size or quota limit",
+            )));
         }
-        self.file.write_at(data, offset).await?;
-        self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        let moved = self.bytes.load(Ordering::Relaxed) + data.len() as u64;
+        if moved > self.limits.budget {
+            return Err(self.fail(transfer_quota_exceeded(self.kind)));
+        }
+        if let Err(e) = self.file.write_at(data, offset).await {
+            return Err(self.fail(e.into()));
+        }
+        let moved = self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64;
+        if let Some(q) = &self.quota {
+            q.size.fetch_max(end, Ordering::Relaxed);
+        }
+        self.limits.throttle(moved, self.started).await;
         Ok(())
     }
 
@@ -221,10 +355,22 @@ impl Transfer {
 
     /// Changes attributes of the open file (size only for uploads).
     pub async fn set_attrs(&self, attrs: &SetAttrs) -> Result<()> {
-        if attrs.size.is_some() && self.kind != TransferKind::Upload {
-            return Err(Error::denied());
+        if let Some(size) = attrs.size {
+            if self.kind != TransferKind::Upload {
+                return Err(Error::denied());
+            }
+            if size > self.max_size {
+                return Err(Error::new(
+                    ErrorKind::QuotaExceeded,
+                    "quota exceeded: the file would pass the user's upload size or quota limit",
+                ));
+            }
         }
-        Ok(self.file.set_attrs(attrs).await?)
+        self.file.set_attrs(attrs).await?;
+        if let (Some(size), Some(q)) = (attrs.size, &self.quota) {
+            q.size.store(size, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Flushes to stable storage.
@@ -232,9 +378,28 @@ impl Transfer {
         Ok(self.file.sync().await?)
     }
 
+    /// Remembers the first write failure and returns `e`.
+    fn fail(&self, e: Error) -> Error {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if failed.is_none() {
+            *failed = Some(e.clone());
+        }
+        e
+    }
+
     /// Ends the transfer cleanly: an atomic upload is synced and renamed into place.
+    /// An upload whose write failed is aborted instead, and the failure returned.
     /// Calling it again is a no-op.
     pub async fn close(&self) -> Result<()> {
+        let failed = self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(e) = failed {
+            self.abort().await;
+            return Err(e);
+        }
         if self.finished.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
@@ -246,8 +411,30 @@ impl Transfer {
                 let _ = self.fs.remove_file(&s.temp).await;
             }
         }
+        if result.is_ok() {
+            self.charge_quota().await;
+        }
+        self.limits
+            .record(self.kind, self.bytes.load(Ordering::Relaxed))
+            .await;
         self.log(result.is_ok());
         result
+    }
+
+    /// The usage change the upload leaves behind: bytes beyond what the target held,
+    /// and a file when it created one.
+    fn quota_delta(&self) -> Option<(&Charge, i64, i64)> {
+        let q = self.quota.as_ref()?;
+        let size = q.size.load(Ordering::Relaxed);
+        let delta =
+            i64::try_from(size).unwrap_or(i64::MAX) - i64::try_from(q.counted).unwrap_or(i64::MAX);
+        Some((&q.charge, delta, i64::from(q.new_file)))
+    }
+
+    async fn charge_quota(&self) {
+        if let Some((charge, size, files)) = self.quota_delta() {
+            charge.apply(size, files).await;
+        }
     }
 
     /// Ends the transfer because the session went away or failed: an atomic upload is
@@ -256,13 +443,21 @@ impl Transfer {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(s) = self.take_staging() {
-            if s.keep_on_error {
-                let _ = self.commit(&s).await;
-            } else {
+        match self.take_staging() {
+            Some(s) if s.keep_on_error => {
+                if self.commit(&s).await.is_ok() {
+                    self.charge_quota().await;
+                }
+            }
+            Some(s) => {
                 let _ = self.fs.remove_file(&s.temp).await;
             }
+            // Written in place: the bytes stay, and so does their charge.
+            None => self.charge_quota().await,
         }
+        self.limits
+            .record(self.kind, self.bytes.load(Ordering::Relaxed))
+            .await;
         self.log(false);
     }
 
@@ -309,18 +504,34 @@ impl Drop for Transfer {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Some(s) = self.take_staging()
-            && let Ok(rt) = tokio::runtime::Handle::try_current()
-        {
-            let fs = self.fs.clone();
-            rt.spawn(async move {
-                if s.keep_on_error {
-                    let _ = fs.rename(&s.temp, &s.target, true).await;
-                } else {
-                    let _ = fs.remove_file(&s.temp).await;
+        let delta = self
+            .quota_delta()
+            .map(|(charge, size, files)| (charge.clone(), size, files));
+        match self.take_staging() {
+            Some(s) => {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let fs = self.fs.clone();
+                    rt.spawn(async move {
+                        if s.keep_on_error {
+                            if fs.rename(&s.temp, &s.target, true).await.is_ok()
+                                && let Some((charge, size, files)) = delta
+                            {
+                                charge.apply(size, files).await;
+                            }
+                        } else {
+                            let _ = fs.remove_file(&s.temp).await;
+                        }
+                    });
                 }
-            });
+            }
+            None => {
+                if let Some((charge, size, files)) = delta {
+                    charge.apply_detached(size, files);
+                }
+            }
         }
+        self.limits
+            .record_detached(self.kind, self.bytes.load(Ordering::Relaxed));
         self.log(false);
     }
 }

@@ -216,6 +216,47 @@ impl User {
                 .is_some_and(|p| p.iter().any(|v| v == protocol))
     }
 
+    /// Data-transfer limits in bytes, `(upload, download, total)`; 0 means none.
+    /// Stored in MiB (`upload_data_transfer`, ...).
+    pub fn data_transfer_limits(&self) -> (u64, u64, u64) {
+        let mib = |field: &str| {
+            let v = self.extra.get(field).and_then(Value::as_i64).unwrap_or(0);
+            u64::try_from(v).unwrap_or(0).saturating_mul(1024 * 1024)
+        };
+        (
+            mib("upload_data_transfer"),
+            mib("download_data_transfer"),
+            mib("total_data_transfer"),
+        )
+    }
+
+    /// Upload and download bandwidth in KiB/s (0: unlimited) for a client at `ip`: the
+    /// first `filters.bandwidth_limits` entry whose sources hold `ip`, else the
+    /// user's own.
+    pub fn bandwidth_for(&self, ip: Option<std::net::IpAddr>) -> (i64, i64) {
+        let limits = self
+            .filters
+            .extra
+            .get("bandwidth_limits")
+            .and_then(Value::as_array);
+        if let (Some(ip), Some(limits)) = (ip, limits) {
+            for limit in limits {
+                let hit = limit
+                    .get("sources")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .any(|net| super::ip_list::contains(net, ip));
+                if hit {
+                    let kib = |f: &str| limit.get(f).and_then(Value::as_i64).unwrap_or(0);
+                    return (kib("upload_bandwidth"), kib("download_bandwidth"));
+                }
+            }
+        }
+        (self.upload_bandwidth, self.download_bandwidth)
+    }
+
     /// Whether `filters.allowed_ip`/`denied_ip` let a client at `ip` in, in SFTPGo's
     /// order: an allowed network admits, then a denied one refuses, then a non-empty
     /// allow list refuses everyone else. An entry that does not parse refuses.
@@ -453,6 +494,30 @@ mod tests {
         assert!(u.ip_allowed(ip("::1")));
         let u = with(serde_json::json!([]), serde_json::json!([]));
         assert!(u.ip_allowed(ip("1.2.3.4")));
+    }
+
+    #[test]
+    fn bandwidth_overrides_and_transfer_limits() {
+        let mut u = user();
+        u.upload_bandwidth = 100;
+        u.download_bandwidth = 200;
+        u.filters.extra.insert(
+            "bandwidth_limits".into(),
+            serde_json::json!([
+                {"sources": ["10.0.0.0/8"], "upload_bandwidth": 1, "download_bandwidth": 2},
+                {"sources": ["127.0.0.1/32", "::1/128"], "upload_bandwidth": 0, "download_bandwidth": 5}
+            ]),
+        );
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(u.bandwidth_for(ip("10.2.3.4")), (1, 2));
+        assert_eq!(u.bandwidth_for(ip("::1")), (0, 5));
+        assert_eq!(u.bandwidth_for(ip("192.168.0.1")), (100, 200));
+        assert_eq!(u.bandwidth_for(None), (100, 200));
+        u.extra
+            .insert("upload_data_transfer".into(), serde_json::json!(2));
+        u.extra
+            .insert("total_data_transfer".into(), serde_json::json!(-1));
+        assert_eq!(u.data_transfer_limits(), (2 << 20, 0, 0));
     }
 
     #[test]

@@ -145,7 +145,7 @@ pub async fn start_scan(
     let factory = state
         .users
         .as_ref()
-        .map(|u| u.fs.clone())
+        .map(|u| u.opener.fs_factory().clone())
         .ok_or_else(ApiError::not_found)?;
     // The storage to count: the user's home (group settings applied), or the folder's
     // path, opened through the same factory as user sessions.
@@ -174,7 +174,17 @@ pub async fn start_scan(
         owner.username.clone()
     };
     let key = key.as_str();
-    let fs = factory.fs_for(&owner)?;
+    // A user's scan counts the home and the folders counted in the user's quota.
+    let mut roots = vec![factory.fs_for(&owner)?];
+    if kind == Kind::User {
+        for f in owner
+            .virtual_folders
+            .iter()
+            .filter(|f| f.quota_size == -1 && f.quota_files == -1)
+        {
+            roots.push(factory.folder_fs(&owner, f)?);
+        }
+    }
     let Some(guard) = state.scans.start(target_of(kind), key) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -185,7 +195,14 @@ pub async fn start_scan(
     let key = key.to_string();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
-        let result = match sftpgo_core::quota::scan(fs.as_ref()).await {
+        let mut total = Ok((0, 0));
+        for fs in &roots {
+            total = match (total, sftpgo_core::quota::scan(fs.as_ref()).await) {
+                (Ok((s, f)), Ok((size, files))) => Ok((s + size, f + files)),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+        }
+        let result = match total {
             Ok((size, files)) => catalog
                 .set_quota(kind, &key, size, files)
                 .await

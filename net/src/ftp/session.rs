@@ -424,8 +424,13 @@ impl Session {
             self.reply(530, "Too many open sessions").await?;
             return Ok(Flow::Continue);
         };
-        let fs = match srv.fs_factory.fs_for(&user) {
-            Ok(fs) => fs,
+        let conn = match srv.opener.open(
+            self.conn_id.clone(),
+            "FTP",
+            self.peer.to_string(),
+            Arc::new(user),
+        ) {
+            Ok(conn) => conn.with_activity(self.activity.clone()),
             Err(e) => {
                 tracing::error!(sender = "FTP", connection_id = %self.conn_id, username = %username,
                     error = %e, "cannot open the user's file system");
@@ -433,15 +438,6 @@ impl Session {
                 return Ok(Flow::Quit);
             }
         };
-        let conn = Connection::new(
-            self.conn_id.clone(),
-            "FTP",
-            self.peer.to_string(),
-            Arc::new(user),
-            fs,
-            srv.common.upload_mode,
-        )
-        .with_activity(self.activity.clone());
         self.cwd = conn.start_dir().clone();
         tracing::info!(sender = "FTP", connection_id = %self.conn_id, username = %username,
             remote = %self.peer, tls = self.ctrl.is_tls(), "login succeeded");

@@ -112,28 +112,24 @@ impl SshHandler {
 
     fn connection(&self, protocol: &'static str) -> Option<Connection> {
         let user = self.user.clone()?;
-        let fs = match self.srv.fs_factory.fs_for(&user) {
-            Ok(fs) => fs,
-            Err(e) => {
-                tracing::error!(connection_id = %self.conn_id, username = %user.username, error = %e,
+        let username = user.username.clone();
+        let conn =
+            match self
+                .srv
+                .opener
+                .open(self.conn_id.clone(), protocol, self.peer.clone(), user)
+            {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::error!(connection_id = %self.conn_id, username = %username, error = %e,
                     "cannot open the user's file system");
-                return None;
-            }
-        };
+                    return None;
+                }
+            };
         if let Some(guard) = &self.guard {
             guard.describe(Some(protocol), None);
         }
-        Some(
-            Connection::new(
-                self.conn_id.clone(),
-                protocol,
-                self.peer.clone(),
-                user,
-                fs,
-                self.srv.common.upload_mode,
-            )
-            .with_activity(self.activity.clone()),
-        )
+        Some(conn.with_activity(self.activity.clone()))
     }
 }
 

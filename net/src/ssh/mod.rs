@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sftpgo_core::auth::Authenticator;
 use sftpgo_core::config::CommonConfig;
-use sftpgo_core::connection::FsFactory;
+use sftpgo_core::connection::Opener;
 use sftpgo_core::defender::Defender;
 use sftpgo_core::sessions::{Closer, ConnectionLimiter, SessionRegistry};
 
@@ -35,8 +35,8 @@ pub struct SshServer {
     pub limiter: Arc<ConnectionLimiter>,
     /// Brute-force protection shared by every front-end.
     pub defender: Arc<Defender>,
-    /// Storage for a logged-in user.
-    pub fs_factory: Arc<dyn FsFactory>,
+    /// Opens a logged-in user's session: storage, upload mode, quota.
+    pub opener: Arc<Opener>,
     /// Pre-authentication banner.
     pub banner: Option<String>,
     /// SFTP engine limits.

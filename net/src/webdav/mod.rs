@@ -35,7 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use limits::SessionBody;
 use sftpgo_core::auth::{AuthError, Authenticator, Client};
 use sftpgo_core::config::CommonConfig;
-use sftpgo_core::connection::{Connection, FsFactory};
+use sftpgo_core::connection::{Connection, Opener};
 use sftpgo_core::defender::{Defender, HostEvent};
 use sftpgo_core::model::Permission;
 use sftpgo_core::path::VirtualPath;
@@ -65,8 +65,8 @@ pub struct DavServer {
     pub limiter: Arc<ConnectionLimiter>,
     /// Brute-force protection shared by every front-end.
     pub defender: Arc<Defender>,
-    /// Storage for a logged-in user.
-    pub fs_factory: Arc<dyn FsFactory>,
+    /// Opens a logged-in user's session: storage, upload mode, quota.
+    pub opener: Arc<Opener>,
     /// Locks, shared by every binding and worker.
     pub locks: Locks,
     /// Dead properties, shared by every binding and worker.
@@ -226,24 +226,13 @@ impl DavListener {
             tracing::warn!(sender = "WebDAV", username = %username, remote = %peer, "request refused: too many open sessions");
             return status(StatusCode::TOO_MANY_REQUESTS, "too many open sessions");
         };
-        let fs = match srv.fs_factory.fs_for(&user) {
-            Ok(fs) => fs,
+        let conn = match srv.opener.open(id, "DAV", peer.to_string(), Arc::new(user)) {
+            Ok(conn) => Arc::new(conn.with_activity(activity)),
             Err(e) => {
                 tracing::error!(sender = "WebDAV", username = %username, error = %e, "cannot open the user's file system");
                 return status(StatusCode::INTERNAL_SERVER_ERROR, "storage unavailable");
             }
         };
-        let conn = Arc::new(
-            Connection::new(
-                id,
-                "DAV",
-                peer.to_string(),
-                Arc::new(user),
-                fs,
-                srv.common.upload_mode,
-            )
-            .with_activity(activity),
-        );
         let method = req.method().as_str().to_ascii_uppercase();
         if method == "LOCK" && !self.may_lock(&conn, &req) {
             return status(

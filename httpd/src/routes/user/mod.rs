@@ -15,8 +15,7 @@ use std::sync::Arc;
 
 use hyper::{Method, StatusCode};
 use sftpgo_core::auth::{Authenticator, Client, LoginMethod};
-use sftpgo_core::config::UploadMode;
-use sftpgo_core::connection::{Connection, FsFactory};
+use sftpgo_core::connection::{Connection, Opener};
 use sftpgo_core::defender::HostEvent;
 use sftpgo_core::model::User;
 use sftpgo_core::path::VirtualPath;
@@ -37,10 +36,8 @@ pub const USER_AUDIENCE: &str = "APIUser";
 pub struct UserApi {
     /// Password checks, account state, login cache.
     pub auth: Authenticator,
-    /// Each user's storage.
-    pub fs: Arc<dyn FsFactory>,
-    /// `common.upload_mode`.
-    pub upload_mode: UploadMode,
+    /// Opens each user's session: storage, upload mode, quota.
+    pub opener: Arc<Opener>,
 }
 
 pub(super) fn api(state: &HttpState) -> Result<&UserApi, ApiError> {
@@ -256,16 +253,10 @@ pub(super) fn open_session(
                 "too many open sessions for this user",
             )
         })?;
-    let fs = users.fs.fs_for(&user)?;
-    let conn = Connection::new(
-        id,
-        protocol,
-        req.ip.to_string(),
-        Arc::new(user),
-        fs,
-        users.upload_mode,
-    )
-    .with_activity(activity);
+    let conn = users
+        .opener
+        .open(id, protocol, req.ip.to_string(), Arc::new(user))?
+        .with_activity(activity);
     Ok(Session {
         conn,
         closer,
