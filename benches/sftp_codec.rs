@@ -19,6 +19,7 @@ fn entry(i: usize) -> FileInfo {
         atime: 1_790_000_000,
         mtime: 1_790_000_000 + i as i64,
         nlink: 1,
+        id: (0, 0),
     }
 }
 

@@ -164,6 +164,9 @@ fn virtual_folders_are_routed_listed_and_fenced() {
         "link inside a folder",
     );
 
+    // A link moved out of its folder would lead elsewhere: refused.
+    refused(&srv, VF, "rename /shared/inside /moved-link");
+
     // A host symlink planted in the folder cannot lead out of it.
     std::os::unix::fs::symlink("/etc", folder_dir(&srv, "shared").join("out")).unwrap();
     refused(&srv, VF, "get /shared/out/passwd stolen");
@@ -410,6 +413,28 @@ fn quotas_are_enforced_and_counted_on_every_protocol() {
         "a refused move keeps its source"
     );
     assert_eq!(qs.user_usage(), (2 * k400, 2));
+    // Replacing a file in the folder: the move fails half way, and both the source
+    // and the file it would have replaced are intact.
+    let x = fs::read(folder_dir(srv, "limited").join("x.bin")).unwrap();
+    refused(srv, Q, "rename /c.bin /limited/x.bin");
+    assert_file_eq(
+        &folder_dir(srv, "limited").join("x.bin"),
+        &x,
+        "replaced file kept",
+    );
+    assert_file_eq(&srv.home_of(Q).join("c.bin"), &big, "source kept");
+    assert_eq!(qs.folder_usage("limited"), (200 * KIB as u64, 1));
+    // One folder cannot be mapped twice.
+    let r = qs.api.call(
+        "PUT",
+        &format!("/api/v2/users/{Q}"),
+        &bearer(&qs.admin),
+        Some(&json!({"virtual_folders": [
+            {"name": "limited", "virtual_path": "/l1"},
+            {"name": "limited", "virtual_path": "/l2"}
+        ]})),
+    );
+    assert_eq!(r.status, 400, "a folder mapped twice: {}", r.raw);
 
     // Overwriting with a smaller file releases the difference.
     let put = qs.curl(
@@ -530,4 +555,122 @@ fn data_transfer_limits_and_bandwidth_apply_to_transfers() {
     fs::create_dir_all(&home).unwrap();
     write_data(&home.join("512k.bin"), 512 * KIB, 6);
     sftp_as(&srv, "near", &["get /512k.bin near.bin"]).assert_ok("override for loopback");
+}
+
+#[test]
+fn quota_counters_survive_links_and_staged_uploads() {
+    let (srv, api) = start_api_with(
+        Server::builder()
+            .user(Q, |u| u["quota_size"] = json!(10 * MIB))
+            .env("SFTPGO_COMMON__UPLOAD_MODE", "1"),
+    );
+    let admin = api.token("root", "root-pass-1");
+    let usage = || {
+        let r = api.call("GET", &format!("/api/v2/users/{Q}"), &bearer(&admin), None);
+        (
+            r.body["used_quota_size"].as_u64().unwrap(),
+            r.body["used_quota_files"].as_u64().unwrap(),
+        )
+    };
+    let k = KIB as u64;
+    write_data(&srv.local().join("100k.bin"), 100 * KIB, 1);
+    write_data(&srv.local().join("1k.bin"), KIB, 2);
+
+    // A hard link counts as one more file of the same size; removing a name
+    // releases one.
+    sftp_as(&srv, Q, &["put 100k.bin /f", "ln /f /g"]).assert_ok("hard link");
+    assert_eq!(usage(), (200 * k, 2));
+    // Renaming a name onto another name of the same file changes nothing.
+    sftp_as(&srv, Q, &["rename /f /g"]).assert_ok("rename onto a hard link");
+    assert_eq!(usage(), (200 * k, 2));
+    sftp_as(&srv, Q, &["rm /g"]).assert_ok("remove one name");
+    assert_eq!(usage(), (100 * k, 1));
+
+    // A staged upload onto a symlink replaces the link, not the file behind it.
+    sftp_as(&srv, Q, &["ln -s /f /l", "put 1k.bin /l"]).assert_ok("upload onto a link");
+    assert_eq!(
+        fs::metadata(srv.home_of(Q).join("f")).unwrap().len(),
+        100 * k
+    );
+    assert_eq!(usage(), (101 * k, 2));
+}
+
+#[test]
+fn uploads_in_flight_share_the_room_left() {
+    require_paramiko();
+    let (srv, api) = start_api_with(Server::builder().user(Q, |u| {
+        u["quota_size"] = json!(MIB);
+        u["quota_files"] = json!(2);
+    }));
+    let admin = api.token("root", "root-pass-1");
+    // Two files open at once in one session: the first takes 600 KiB of the 1 MiB,
+    // so the second cannot take another 600 KiB while the first is still running;
+    // and with two new files pending, a third cannot even open.
+    let script = "import sys, paramiko\n\
+        t = paramiko.Transport(('127.0.0.1', int(sys.argv[1])))\n\
+        t.connect(username=sys.argv[2], password=sys.argv[3])\n\
+        s = paramiko.SFTPClient.from_transport(t)\n\
+        a = s.open('/a', 'wb'); b = s.open('/b', 'wb')\n\
+        a.write(b'a' * 600 * 1024); a.flush()\n\
+        try:\n    s.open('/c', 'wb')\n    print('third open: ok')\n\
+        except IOError as e:\n    print('third open: refused', e)\n\
+        try:\n    b.write(b'b' * 600 * 1024); b.flush()\n    print('second write: ok')\n\
+        except IOError as e:\n    print('second write: refused', e)\n\
+        a.close()\n\
+        try:\n    b.close()\n\
+        except IOError:\n    pass\n\
+        t.close()\n";
+    let out = run(
+        Command::new("python3").args(["-c", script, &srv.port.to_string(), Q, PASSWORD]),
+        CLIENT_TIMEOUT,
+    );
+    out.assert_ok("paramiko concurrent uploads");
+    assert!(
+        out.stdout.contains("third open: refused"),
+        "files quota counts pending files\n{}",
+        out.report()
+    );
+    assert!(
+        out.stdout.contains("second write: refused"),
+        "size quota counts running uploads\n{}",
+        out.report()
+    );
+    let r = api.call("GET", &format!("/api/v2/users/{Q}"), &bearer(&admin), None);
+    let used = r.body["used_quota_size"].as_u64().unwrap();
+    assert!(
+        (600 * KIB as u64..=MIB as u64).contains(&used),
+        "the first upload is charged, the refused one adds at most its first part: {used}"
+    );
+}
+
+#[test]
+fn moved_links_keep_their_targets() {
+    let srv = Server::start_default();
+    write_data(&srv.local().join("x.bin"), 10, 1);
+    let home = srv.ensure_home();
+    srv.sftp_batch(&[
+        "mkdir /a",
+        "mkdir /a/t",
+        "ln -s /a/t /a/l",
+        "rename /a/l /l",
+        "put x.bin /x.bin",
+        "mkdir /d1",
+        "ln -s /x.bin /d1/l",
+        "mkdir /d2",
+    ])
+    .assert_ok("links");
+    assert_eq!(
+        fs::read_link(home.join("l")).unwrap(),
+        std::path::PathBuf::from("a/t"),
+        "the moved link was rewritten to keep its target"
+    );
+    // The default user has per-directory rules: a directory holding a link that
+    // leads out of it cannot change parents, but can be renamed in place.
+    refused(&srv, USER, "rename /d1 /d2/d1");
+    srv.sftp_batch(&["rename /d1 /d1b"])
+        .assert_ok("rename in place");
+    assert_eq!(
+        fs::read_link(home.join("d1b/l")).unwrap(),
+        std::path::PathBuf::from("../x.bin")
+    );
 }

@@ -51,6 +51,34 @@ pub struct CommonConfig {
     pub max_per_host_connections: u32,
     /// Brute-force protection.
     pub defender: crate::defender::DefenderConfig,
+    /// HAProxy PROXY protocol on SSH and FTP: 0 off, 1 a header is used when sent by
+    /// an allowed proxy (and dropped when sent by anyone else), 2 a header is required
+    /// from allowed proxies and every other source is refused.
+    pub proxy_protocol: u8,
+    /// Addresses or networks allowed to send a PROXY header.
+    pub proxy_allowed: Vec<String>,
+    /// Addresses or networks whose connections are taken as they are, never looking
+    /// for a header (health checks).
+    pub proxy_skipped: Vec<String>,
+}
+
+impl CommonConfig {
+    /// Checks the values serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.proxy_protocol > 2 {
+            return Err("common.proxy_protocol: must be 0, 1 or 2".into());
+        }
+        for (key, list) in [
+            ("proxy_allowed", &self.proxy_allowed),
+            ("proxy_skipped", &self.proxy_skipped),
+        ] {
+            for entry in list {
+                crate::model::ip_list::parse_cidr(entry)
+                    .map_err(|e| format!("common.{key}: {e}"))?;
+            }
+        }
+        self.defender.validate()
+    }
 }
 
 impl Default for CommonConfig {
@@ -61,6 +89,9 @@ impl Default for CommonConfig {
             max_total_connections: 0,
             max_per_host_connections: 20,
             defender: crate::defender::DefenderConfig::default(),
+            proxy_protocol: 0,
+            proxy_allowed: Vec::new(),
+            proxy_skipped: Vec::new(),
         }
     }
 }

@@ -4,8 +4,14 @@
 //!
 //! Counters are plain software accounting, as in SFTPGo: files changed behind the
 //! server's back are only seen by a quota scan.
+//!
+//! Uploads still running are counted too ([`Reservation`]): the bytes they have added
+//! and the files they will create count against the limits of every other write, so
+//! concurrent uploads cannot each take the whole room left.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::catalog::Catalog;
 use crate::store::{Counter, Kind};
@@ -34,16 +40,56 @@ impl TryFrom<i64> for TrackQuota {
     }
 }
 
+/// A user's or folder's usage as this server knows it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Ledger {
+    /// The stored counters as last read, plus this server's changes since.
+    stored: (i64, i64),
+    /// Bytes added and files about to be created by uploads still running.
+    running: (i64, i64),
+}
+
+/// One ledger, shared by the tracker and the reservations against it, so a running
+/// upload updates its ledger without looking it up (no map lookup or key copy per
+/// write, and no lock shared by every user).
+type LedgerCell = Arc<Mutex<Ledger>>;
+
+fn lock(cell: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
+    cell.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Reads and changes usage counters for connections.
 pub struct QuotaTracker {
     catalog: Arc<Catalog>,
     mode: TrackQuota,
+    ledgers: Mutex<HashMap<(Kind, String), LedgerCell>>,
 }
 
 impl QuotaTracker {
     /// Tracks usage in `catalog` as `mode` says.
     pub fn new(catalog: Arc<Catalog>, mode: TrackQuota) -> Self {
-        Self { catalog, mode }
+        Self {
+            catalog,
+            mode,
+            ledgers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The ledger of `(kind, key)`, made on first use.
+    fn ledger(&self, kind: Kind, key: &str) -> LedgerCell {
+        let mut ledgers = self.ledgers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cell) = ledgers.get(&(kind, key.to_string())) {
+            return cell.clone();
+        }
+        let cell = LedgerCell::default();
+        ledgers.insert((kind, key.to_string()), cell.clone());
+        cell
+    }
+
+    /// The ledger of `(kind, key)` if one was made.
+    fn existing_ledger(&self, kind: Kind, key: &str) -> Option<LedgerCell> {
+        let ledgers = self.ledgers.lock().unwrap_or_else(|e| e.into_inner());
+        ledgers.get(&(kind, key.to_string())).cloned()
     }
 
     /// The tracking mode.
@@ -51,12 +97,31 @@ impl QuotaTracker {
         self.mode
     }
 
-    /// Used `(bytes, files)` of a user or folder; a missing object counts as empty.
+    /// Used `(bytes, files)` of a user or folder, running uploads included; a missing
+    /// object counts as empty.
     pub async fn usage(&self, kind: Kind, key: &str) -> crate::Result<(i64, i64)> {
         let counters = self.catalog.counters(kind, key).await?;
-        Ok(counters.map_or((0, 0), |c| {
+        let stored = counters.map_or((0, 0), |c| {
             (c[Counter::Usage as usize], c[Counter::Files as usize])
-        }))
+        });
+        let cell = self.ledger(kind, key);
+        let mut l = lock(&cell);
+        l.stored = stored;
+        Ok((stored.0 + l.running.0, stored.1 + l.running.1))
+    }
+
+    /// Holds `files` new files against `(kind, key)` until the returned reservation
+    /// is dropped; the upload's bytes are added with [`Reservation::grow`] against a
+    /// `limit` in bytes (0 or less: none).
+    pub fn reserve(self: &Arc<Self>, kind: Kind, key: &str, files: i64, limit: i64) -> Reservation {
+        let ledger = self.ledger(kind, key);
+        lock(&ledger).running.1 += files;
+        Reservation {
+            ledger,
+            files,
+            limit,
+            bytes: AtomicI64::new(0),
+        }
     }
 
     /// Adds `size` bytes and `files` files to each of `targets`. Failures are logged:
@@ -70,7 +135,53 @@ impl QuotaTracker {
                 tracing::warn!(kind = kind.label(), name = %key, size, files, error = %e,
                     "cannot update the used quota");
             }
+            if let Some(cell) = self.existing_ledger(*kind, key) {
+                let mut l = lock(&cell);
+                l.stored.0 += size;
+                l.stored.1 += files;
+            }
         }
+    }
+}
+
+/// An upload's share of a running total: the files it will create and the bytes it
+/// has added, released when it is dropped (after the upload's charge is written).
+pub struct Reservation {
+    ledger: LedgerCell,
+    files: i64,
+    limit: i64,
+    bytes: AtomicI64,
+}
+
+impl Reservation {
+    /// Records that the upload now adds `total` bytes; false (and nothing recorded)
+    /// when that would take the usage past the limit.
+    pub fn grow(&self, total: i64) -> bool {
+        // Rewrites and sequential writes below the mark need no lock.
+        if total <= self.bytes.load(Ordering::Acquire) {
+            return true;
+        }
+        let mut l = lock(&self.ledger);
+        let before = self.bytes.load(Ordering::Acquire);
+        if total <= before {
+            return true;
+        }
+        let delta = total - before;
+        if self.limit > 0 && l.stored.0 + l.running.0 + delta > self.limit {
+            return false;
+        }
+        l.running.0 += delta;
+        self.bytes.store(total, Ordering::Release);
+        true
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let bytes = self.bytes.load(Ordering::Acquire);
+        let mut l = lock(&self.ledger);
+        l.running.0 -= bytes;
+        l.running.1 -= self.files;
     }
 }
 

@@ -103,6 +103,7 @@ mod tests {
             atime: 0,
             mtime,
             nlink: 1,
+            id: (0, 0),
         }
     }
 

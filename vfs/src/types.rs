@@ -34,6 +34,16 @@ pub struct FileInfo {
     pub mtime: i64,
     /// Hard link count.
     pub nlink: u64,
+    /// Identity of the underlying file, `(device, inode)`; `(0, 0)` when the back-end
+    /// has none. Two entries with the same non-zero identity are the same file.
+    pub id: (u64, u64),
+}
+
+impl FileInfo {
+    /// True when both entries are known to be the same underlying file.
+    pub fn same_file(&self, other: &FileInfo) -> bool {
+        self.id != (0, 0) && self.id == other.id
+    }
 }
 
 impl FileInfo {

@@ -9,6 +9,7 @@
 //! atomic, atomic with resume); transfers are logged when they end.
 
 mod limits;
+mod links;
 mod moves;
 mod ops;
 mod quota;

@@ -10,7 +10,7 @@ use crate::path::VirtualPath;
 use crate::{Error, ErrorKind, Result};
 
 /// The path from directory `from` to `to`, both virtual, as `../a/b`.
-fn relative_target(from: &VirtualPath, to: &VirtualPath) -> String {
+pub(super) fn relative_target(from: &VirtualPath, to: &VirtualPath) -> String {
     let f: Vec<&str> = from.components().collect();
     let t: Vec<&str> = to.components().collect();
     let common = f.iter().zip(t.iter()).take_while(|(a, b)| a == b).count();
@@ -221,9 +221,17 @@ impl Connection {
             self.require(Permission::Overwrite, &to.parent())?;
         }
         if rf.same_backend(&rt) {
-            rf.fs.rename(rf.rel, rt.rel, replace).await?;
-            if let Some(old) = replaced.filter(|_| from != to) {
-                self.release(rt.mount, &old).await;
+            if info.is_dir() && from.parent() != to.parent() {
+                self.check_links_stay(from).await?;
+            }
+            if info.kind == FileKind::Symlink && from.parent() != to.parent() {
+                self.rename_link(from, to, replace).await?;
+            } else {
+                rf.fs.rename(rf.rel, rt.rel, replace).await?;
+                // Renaming a name onto another name of the same file changes nothing.
+                if let Some(old) = replaced.filter(|old| from != to && !old.same_file(&info)) {
+                    self.release(rt.mount, &old).await;
+                }
             }
         } else {
             // Another folder: copied, then removed, each file charged where it lands.
@@ -292,7 +300,18 @@ impl Connection {
                 "hard links are only allowed to regular files",
             ));
         }
+        // Every name counts as a file of its size: removing either one releases it.
+        if let Some(room) = self.quota_room(rl.mount, true).await?
+            && info.size > room
+        {
+            return Err(super::quota::quota_exceeded("the size quota is used up"));
+        }
         re.fs.hard_link(re.rel, rl.rel).await?;
+        if let Some(charge) = self.charge(rl.mount) {
+            charge
+                .apply(i64::try_from(info.size).unwrap_or(i64::MAX), 1)
+                .await;
+        }
         tracing::info!(connection_id = %self.id, path = %existing, target = %link, "Link");
         Ok(())
     }
@@ -305,19 +324,36 @@ impl Connection {
         }
         self.authorize_set_attrs(p, attrs)?;
         let r = self.storage.route(p);
-        // A truncation changes the used size by the difference.
-        let before = match attrs.size {
-            Some(_) => Some(r.fs.stat(r.rel).await?),
+        // Growing a file by path is checked and charged like an upload. Shrinking is
+        // not released here: the file may be open for an upload that still counts its
+        // old size, so the next quota scan settles it.
+        let growth = match attrs.size {
+            Some(size) => {
+                let old = r.fs.stat(r.rel).await?;
+                let growth = size.saturating_sub(old.size);
+                let max = self.user.filters.max_upload_file_size;
+                if growth > 0 && max > 0 && size > u64::try_from(max).unwrap_or(u64::MAX) {
+                    return Err(super::quota::quota_exceeded(
+                        "the file would pass the upload size limit",
+                    ));
+                }
+                if growth > 0
+                    && let Some(room) = self.quota_room(r.mount, false).await?
+                    && growth > room
+                {
+                    return Err(super::quota::quota_exceeded("the size quota is used up"));
+                }
+                (old.kind == FileKind::File).then_some(growth)
+            }
             None => None,
         };
         r.fs.set_attrs(r.rel, attrs, follow).await?;
-        if let (Some(old), Some(size)) = (before, attrs.size)
-            && old.kind == FileKind::File
+        if let Some(growth) = growth.filter(|g| *g > 0)
             && let Some(charge) = self.charge(r.mount)
         {
-            let delta = i64::try_from(size).unwrap_or(i64::MAX)
-                - i64::try_from(old.size).unwrap_or(i64::MAX);
-            charge.apply(delta, 0).await;
+            charge
+                .apply(i64::try_from(growth).unwrap_or(i64::MAX), 0)
+                .await;
         }
         tracing::info!(connection_id = %self.id, path = %p, ?attrs, "SetStat");
         Ok(())

@@ -5,7 +5,7 @@
 use super::Connection;
 use super::storage::Mount;
 use crate::store::Kind;
-use crate::usage::{Charge, TrackQuota};
+use crate::usage::{Charge, Reservation, TrackQuota};
 use crate::{Error, ErrorKind, Result};
 
 /// The limits that apply to one place: bytes and files, 0 (or less) unlimited.
@@ -79,28 +79,37 @@ impl Connection {
         mount: Option<&Mount>,
         new_file: bool,
     ) -> Result<Option<u64>> {
+        Ok(self.upload_room(mount, new_file).await?.0)
+    }
+
+    /// [`Self::quota_room`] for an upload, with the reservation that counts its file
+    /// and its bytes against every other write while it runs (`None` without limits).
+    pub(super) async fn upload_room(
+        &self,
+        mount: Option<&Mount>,
+        new_file: bool,
+    ) -> Result<(Option<u64>, Option<Reservation>)> {
         let Some(tracker) = &self.quota else {
-            return Ok(None);
+            return Ok((None, None));
         };
         if tracker.mode() == TrackQuota::Off {
-            return Ok(None);
+            return Ok((None, None));
         }
         let l = self.limits(mount);
         let check_files = new_file && l.files > 0;
         if l.size <= 0 && !check_files {
-            return Ok(None);
+            return Ok((None, None));
         }
         let (used_size, used_files) = tracker.usage(l.kind, l.key).await?;
         if check_files && used_files >= l.files {
             return Err(quota_exceeded("the files quota is used up"));
         }
-        if l.size <= 0 {
-            return Ok(None);
-        }
-        if used_size >= l.size {
+        if l.size > 0 && used_size >= l.size {
             return Err(quota_exceeded("the size quota is used up"));
         }
-        Ok(Some(u64::try_from(l.size - used_size).unwrap_or(0)))
+        let reservation = tracker.reserve(l.kind, l.key, i64::from(check_files), l.size);
+        let room = (l.size > 0).then(|| u64::try_from(l.size - used_size).unwrap_or(0));
+        Ok((room, Some(reservation)))
     }
 }
 

@@ -119,6 +119,13 @@ impl Storage {
         };
         let mut storage = Self::new(home);
         for folder in &user.virtual_folders {
+            // One folder, one mount: two mounts of it (a group's and the user's own)
+            // would be two back-ends over the same files.
+            if storage.mounts.iter().any(|m| m.folder == folder.name) {
+                tracing::warn!(username = %user.username, folder = %folder.name,
+                    virtual_path = %folder.virtual_path, "folder mapped twice: only the first mount is served");
+                continue;
+            }
             let point = VirtualPath::parse(&folder.virtual_path)?;
             let fs = factory.folder_fs(user, folder)?;
             storage = storage.with_mount(
@@ -206,6 +213,7 @@ pub(crate) fn synthetic_dir(name: &str) -> FileInfo {
         atime: 0,
         mtime: 0,
         nlink: 1,
+        id: (0, 0),
     }
 }
 

@@ -7,14 +7,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use sftpgo_vfs::{FileHandle, FileInfo, Fs, FsErrorKind, OpenOptions, SetAttrs};
+use sftpgo_vfs::{FileHandle, FileInfo, FileKind, Fs, FsErrorKind, OpenOptions, SetAttrs};
 
 use super::limits::{TransferLimits, transfer_quota_exceeded};
 use super::{Connection, TEMP_UPLOAD_PREFIX};
 use crate::config::UploadMode;
 use crate::model::Permission;
 use crate::path::VirtualPath;
-use crate::usage::Charge;
+use crate::usage::{Charge, Reservation};
 use crate::{Error, ErrorKind, Result};
 
 /// Direction of a transfer, as named in transfer logs.
@@ -60,6 +60,30 @@ struct QuotaState {
     new_file: bool,
     /// The file's size as writes and truncations leave it.
     size: AtomicU64,
+    /// The upload's share of the running total its limits are checked against.
+    reservation: Mutex<Option<Reservation>>,
+}
+
+impl QuotaState {
+    /// Records that the file will be `size` bytes; false when that passes the quota
+    /// with every other running upload counted.
+    fn grow_to(&self, size: u64) -> bool {
+        let reservation = self.reservation.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(r) = reservation.as_ref() else {
+            return true;
+        };
+        let size = size.max(self.size.load(Ordering::Relaxed));
+        let growth = i64::try_from(size.saturating_sub(self.counted)).unwrap_or(i64::MAX);
+        r.grow(growth)
+    }
+
+    /// Ends the upload's share of the running total (its charge is written by then).
+    fn release(&self) {
+        self.reservation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
 }
 
 /// An open file of a connection. Safe to use from several in-flight requests.
@@ -155,9 +179,9 @@ impl Connection {
             None => self.require(Permission::Upload, &dir)?,
         }
         let limits = if client {
-            self.transfer_limits(TransferKind::Upload).await?
+            Some(self.transfer_limits(TransferKind::Upload).await?)
         } else {
-            TransferLimits::none()
+            None
         };
         self.open_write_unchecked(p, opts, existing.as_ref(), limits)
             .await
@@ -171,16 +195,32 @@ impl Connection {
         p: &VirtualPath,
         opts: WriteOptions,
         existing: Option<&FileInfo>,
-        limits: TransferLimits,
+        limits: Option<TransferLimits>,
     ) -> Result<Transfer> {
         let dir = p.parent();
         let route = self.storage.route(p);
-        let room = self.quota_room(route.mount, existing.is_none()).await?;
-        let counted = existing.filter(|i| !i.is_dir()).map_or(0, |i| i.size);
-        let atomic = self.upload_mode != UploadMode::Standard
+        // The server's own copies always stage, and leave nothing behind on failure.
+        let mode = if limits.is_some() {
+            self.upload_mode
+        } else {
+            UploadMode::Atomic
+        };
+        let atomic = mode != UploadMode::Standard
             && (existing.is_none() || opts.truncate)
             && !opts.append
             && !opts.read;
+        // What the upload replaces: a staged upload takes the place of the entry itself
+        // (a symlink is replaced, not followed); an in-place write changes the file the
+        // path leads to. Only a regular file's bytes are counted already.
+        let replaced = if atomic && existing.is_some() {
+            route.fs.lstat(route.rel).await.ok()
+        } else {
+            existing.cloned()
+        };
+        let regular = replaced.filter(|i| i.kind == FileKind::File);
+        let new_file = regular.is_none();
+        let counted = regular.map_or(0, |i| i.size);
+        let (room, reservation) = self.upload_room(route.mount, new_file).await?;
         let mut vopts = OpenOptions {
             read: opts.read,
             write: true,
@@ -202,7 +242,7 @@ impl Connection {
             let staging = Staging {
                 temp: temp_route.rel.to_string(),
                 target: route.rel.to_string(),
-                keep_on_error: self.upload_mode == UploadMode::AtomicWithResume,
+                keep_on_error: mode == UploadMode::AtomicWithResume,
             };
             (file, Some(staging))
         } else {
@@ -216,7 +256,7 @@ impl Connection {
             route.fs.clone(),
             TransferKind::Upload,
             p.clone(),
-            (staging, limits),
+            (staging, limits.unwrap_or_else(TransferLimits::none)),
         );
         if let Some(room) = room {
             // The target's own bytes are released when it is replaced or rewritten.
@@ -225,8 +265,9 @@ impl Connection {
         t.quota = self.charge(route.mount).map(|charge| QuotaState {
             charge,
             counted,
-            new_file: existing.is_none(),
+            new_file,
             size: AtomicU64::new(start_size),
+            reservation: Mutex::new(reservation),
         });
         Ok(t)
     }
@@ -337,6 +378,14 @@ impl Transfer {
         if moved > self.limits.budget {
             return Err(self.fail(transfer_quota_exceeded(self.kind)));
         }
+        if let Some(q) = &self.quota
+            && !q.grow_to(end)
+        {
+            return Err(self.fail(Error::new(
+                ErrorKind::QuotaExceeded,
+                "quota exceeded: the file would pass the quota with the uploads running",
+            )));
+        }
         if let Err(e) = self.file.write_at(data, offset).await {
             return Err(self.fail(e.into()));
         }
@@ -359,7 +408,7 @@ impl Transfer {
             if self.kind != TransferKind::Upload {
                 return Err(Error::denied());
             }
-            if size > self.max_size {
+            if size > self.max_size || self.quota.as_ref().is_some_and(|q| !q.grow_to(size)) {
                 return Err(Error::new(
                     ErrorKind::QuotaExceeded,
                     "quota exceeded: the file would pass the user's upload size or quota limit",
@@ -434,6 +483,13 @@ impl Transfer {
     async fn charge_quota(&self) {
         if let Some((charge, size, files)) = self.quota_delta() {
             charge.apply(size, files).await;
+        }
+        self.release_reservation();
+    }
+
+    fn release_reservation(&self) {
+        if let Some(q) = &self.quota {
+            q.release();
         }
     }
 

@@ -119,9 +119,15 @@ pub const MAPPING_FIELDS: [&str; 5] = [
 /// or inside another mount.
 pub fn validate_mappings(field: &str, mappings: &[FolderMapping]) -> Result<()> {
     let mut paths: Vec<VirtualPath> = Vec::with_capacity(mappings.len());
-    for m in mappings {
+    for (i, m) in mappings.iter().enumerate() {
         if m.name.is_empty() {
             return Err(Error::invalid(format!("{field}.name: mandatory")));
+        }
+        if mappings.iter().take(i).any(|o| o.name == m.name) {
+            return Err(Error::invalid(format!(
+                "{field}: the folder {:?} is mapped twice",
+                m.name
+            )));
         }
         let vp = VirtualPath::parse(&m.virtual_path)
             .map_err(|e| Error::invalid(format!("{field}.virtual_path: {e}")))?;

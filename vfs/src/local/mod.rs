@@ -173,6 +173,7 @@ pub(crate) fn info_from_stat(name: &str, st: &rustix::fs::Stat) -> FileInfo {
         atime: st.st_atime,
         mtime: st.st_mtime,
         nlink: st.st_nlink,
+        id: (st.st_dev, st.st_ino),
     }
 }
 
