@@ -99,8 +99,8 @@ fn start_server(home: &std::path::Path, config_dir: &std::path::Path) -> u16 {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                tokio::spawn(server.clone().serve_connection(stream));
+                let (stream, peer) = listener.accept().await.unwrap();
+                tokio::spawn(server.clone().serve_connection(stream, peer));
             }
         });
     });

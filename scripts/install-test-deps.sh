@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the client tools the black-box integration tests drive: OpenSSH client and
 # server, ssh-audit, python3 + paramiko, curl and openssl (REST and FTPS tests), lftp (FTP
-# tests), litmus and rclone (WebDAV), schemathesis (the OpenAPI contract fuzzer).
+# tests), litmus and rclone (WebDAV), haproxy (PROXY protocol), schemathesis (the OpenAPI contract fuzzer).
 # Idempotent: does nothing when everything is already present. Run as root on Debian 12.
 set -euo pipefail
 
@@ -54,7 +54,7 @@ apt_install() {
 
 # 1. Debian packages.
 missing=()
-for pkg in openssh-client openssh-server curl openssl lftp litmus rclone; do
+for pkg in openssh-client openssh-server curl openssl lftp litmus rclone haproxy; do
     if ! deb_installed "$pkg"; then
         missing+=("$pkg")
     fi
@@ -69,6 +69,10 @@ for tool in ssh sftp scp ssh-keygen lftp litmus rclone; do
         exit 1
     fi
 done
+if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+    log "haproxy still missing after installing its package"
+    exit 1
+fi
 
 # 2. python3 + pip.
 if ! command -v python3 >/dev/null 2>&1; then

@@ -109,6 +109,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         defender,
         totp,
         opener,
+        proxy: sftpgo_net::proxy_protocol::ProxyProtocol::from_config(&cfg.common).map(Arc::new),
     };
     let server = Arc::new(SshServer {
         config: cfg.sftpd.clone(),
@@ -125,10 +126,13 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     let mut listens = Vec::new();
     for b in cfg.sftpd.bindings.iter().filter(|b| b.port != 0) {
         let addr = socket_addr("sftpd", &b.address, b.port)?;
-        tracing::info!(sender = "sftpd", address = %addr, "SFTP server listening");
+        let proxy = shared.proxy.clone().filter(|_| b.apply_proxy_config);
+        tracing::info!(sender = "sftpd", address = %addr, proxy_protocol = proxy.is_some(),
+            "SFTP server listening");
         listens.push(Listen {
             addr,
             service: server.clone(),
+            proxy,
         });
     }
     listens.extend(ftp_listeners(&cfg, args, &auth, &shared)?);
@@ -194,15 +198,18 @@ fn ftp_listeners(
         let addr = socket_addr("ftpd", &b.address, b.port)?;
         let tls = sftpgo_net::ftp::tls::acceptor(&cfg.ftpd, b, &args.config_dir)
             .map_err(|e| format!("ftpd: {e}"))?;
+        let proxy = shared.proxy.clone().filter(|_| b.apply_proxy_config);
         tracing::info!(sender = "ftpd", address = %addr, tls_mode = ?b.tls_mode,
-            tls = tls.is_some(), "FTP server listening");
+            tls = tls.is_some(), proxy_protocol = proxy.is_some(), "FTP server listening");
         out.push(Listen {
             addr,
             service: Arc::new(FtpListener {
                 server: server.clone(),
                 binding: b.clone(),
                 tls,
+                proxy: proxy.clone(),
             }),
+            proxy,
         });
     }
     Ok(out)
@@ -244,6 +251,7 @@ fn dav_listeners(
         out.push(Listen {
             addr,
             service: Arc::new(sftpgo_net::webdav::DavListener::new(server.clone(), b, tls)),
+            proxy: None,
         });
     }
     Ok(out)
@@ -275,6 +283,8 @@ struct Shared {
     totp: Arc<sftpgo_core::mfa::Totp>,
     /// Opens users' sessions (storage, upload mode, quota).
     opener: Arc<Opener>,
+    /// `common.proxy_protocol` for SSH and FTP bindings that apply it.
+    proxy: Option<Arc<sftpgo_net::proxy_protocol::ProxyProtocol>>,
 }
 
 fn start_http(

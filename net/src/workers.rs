@@ -11,6 +11,8 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 
+use crate::proxy_protocol::ProxyProtocol;
+
 /// Stack of a worker thread.
 const WORKER_STACK: usize = 16 * 1024 * 1024;
 
@@ -19,25 +21,25 @@ pub type ServeFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Something that serves accepted TCP connections.
 pub trait Service: Send + Sync + 'static {
-    /// Serves one connection to its end.
-    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> ServeFuture;
+    /// Serves one connection from client `peer` to its end.
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream, peer: SocketAddr) -> ServeFuture;
 }
 
 impl Service for crate::ssh::SshServer {
-    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> ServeFuture {
-        Box::pin(self.serve_connection(stream))
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream, peer: SocketAddr) -> ServeFuture {
+        Box::pin(self.serve_connection(stream, peer))
     }
 }
 
 impl Service for crate::ftp::FtpListener {
-    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> ServeFuture {
-        Box::pin(self.serve_connection(stream))
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream, peer: SocketAddr) -> ServeFuture {
+        Box::pin(self.serve_connection(stream, peer))
     }
 }
 
 impl Service for crate::webdav::DavListener {
-    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) -> ServeFuture {
-        Box::pin(self.serve_connection(stream))
+    fn serve(self: Arc<Self>, stream: tokio::net::TcpStream, peer: SocketAddr) -> ServeFuture {
+        Box::pin(self.serve_connection(stream, peer))
     }
 }
 
@@ -48,6 +50,8 @@ pub struct Listen {
     pub addr: SocketAddr,
     /// What serves its connections.
     pub service: Arc<dyn Service>,
+    /// PROXY protocol settings, when the binding applies them.
+    pub proxy: Option<Arc<ProxyProtocol>>,
 }
 
 /// Binds a listening socket with `SO_REUSEPORT` so every worker can own one.
@@ -84,7 +88,7 @@ impl Workers {
         for _ in 0..count.max(1) {
             let listeners = listens
                 .iter()
-                .map(|l| Ok((bind_reuseport(l.addr)?, l.service.clone())))
+                .map(|l| Ok((bind_reuseport(l.addr)?, l.clone())))
                 .collect::<std::io::Result<Vec<_>>>()?;
             per_worker.push(listeners);
         }
@@ -112,7 +116,7 @@ impl Workers {
 
 fn worker_main(
     index: usize,
-    listeners: Vec<(std::net::TcpListener, Arc<dyn Service>)>,
+    listeners: Vec<(std::net::TcpListener, Listen)>,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) {
@@ -130,7 +134,7 @@ fn worker_main(
     let active_conns = active.clone();
     rt.block_on(async move {
         let mut accept_tasks = Vec::new();
-        for (l, service) in listeners {
+        for (l, Listen { service, proxy, .. }) in listeners {
             let listener = match tokio::net::TcpListener::from_std(l) {
                 Ok(l) => l,
                 Err(e) => {
@@ -145,11 +149,17 @@ fn worker_main(
                     tokio::select! {
                         _ = stop.changed() => break,
                         res = listener.accept() => match res {
-                            Ok((stream, _)) => {
-                                let service = service.clone();
+                            Ok((mut stream, upstream)) => {
+                                let (service, proxy) = (service.clone(), proxy.clone());
                                 let guard = ActiveGuard::new(active.clone());
                                 tokio::spawn(async move {
-                                    service.serve(stream).await;
+                                    let peer = match &proxy {
+                                        Some(p) => p.client_of(&mut stream, upstream).await,
+                                        None => Some(upstream),
+                                    };
+                                    if let Some(peer) = peer {
+                                        service.serve(stream, peer).await;
+                                    }
                                     drop(guard);
                                 });
                             }

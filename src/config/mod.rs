@@ -145,7 +145,7 @@ pub fn load_with_env(
     config.webdavd.validate()?;
     config.data_provider.validate()?;
     config.kms.validate()?;
-    config.common.defender.validate()?;
+    config.common.validate()?;
     config.mfa.validate()?;
     config.httpd.validate()?;
     Ok(Loaded {

@@ -85,7 +85,7 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
     std::fs::write(
         dir.path().join("sftpgo.json"),
         r#"{"sftpd": {"keyboard_interactive_authentication": true, "bindings": [{"port": 2300}]},
-            "ftpd": {"bindings": [{"port": 2121, "apply_proxy_config": true}]},
+            "ftpd": {"bindings": [{"port": 2121, "tls_cipher_suites": []}]},
             "telemetry": {"bind_port": 10000}}"#,
     )
     .unwrap();
@@ -102,7 +102,7 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
     assert!(
         l.warnings
             .iter()
-            .any(|w| w.contains("ftpd.bindings[].apply_proxy_config"))
+            .any(|w| w.contains("ftpd.bindings[].tls_cipher_suites"))
     );
     assert!(l.warnings.iter().any(|w| w.contains("telemetry")));
 }

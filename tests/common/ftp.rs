@@ -87,6 +87,14 @@ pub struct Raw {
 impl Raw {
     /// Connects and reads the 220 greeting.
     pub fn connect(port: u16) -> Self {
+        let (raw, code, text) = Self::open(port, b"");
+        assert_eq!(code, 220, "greeting: {text}");
+        raw
+    }
+
+    /// Connects, sends `preamble` (a PROXY header, say) and reads the first reply,
+    /// whatever it is (code 0 when the server closed the connection).
+    pub fn open(port: u16, preamble: &[u8]) -> (Self, u16, String) {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect to FTP");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -94,9 +102,11 @@ impl Raw {
             reader: BufReader::new(s.try_clone().unwrap()),
             writer: s,
         };
+        if !preamble.is_empty() {
+            raw.send_raw(preamble);
+        }
         let (code, text) = raw.reply();
-        assert_eq!(code, 220, "greeting: {text}");
-        raw
+        (raw, code, text)
     }
 
     /// Reads one reply, multi-line ones included: (code, all text).

@@ -82,6 +82,9 @@ pub struct Binding {
     pub active_connections_security: u8,
     /// Log every command and reply at debug level.
     pub debug: bool,
+    /// Honour `common.proxy_protocol` on this binding (control and passive data
+    /// connections).
+    pub apply_proxy_config: bool,
 }
 
 impl Default for Binding {
@@ -100,6 +103,7 @@ impl Default for Binding {
             passive_connections_security: 0,
             active_connections_security: 0,
             debug: false,
+            apply_proxy_config: true,
         }
     }
 }

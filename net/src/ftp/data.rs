@@ -75,6 +75,9 @@ pub struct DataPolicy {
     pub same_ip_passive: bool,
     /// Active connections leave from port 20.
     pub active_from_port_20: bool,
+    /// PROXY protocol of the binding: passive connections carry the client's address
+    /// in a header.
+    pub proxy: Option<std::sync::Arc<crate::proxy_protocol::ProxyProtocol>>,
 }
 
 /// Opens the data connection and, with `tls`, runs its TLS handshake.
@@ -120,7 +123,14 @@ async fn accept_from(
     policy: &DataPolicy,
 ) -> io::Result<tokio::net::TcpStream> {
     loop {
-        let (tcp, from) = listener.accept().await?;
+        let (mut tcp, upstream) = listener.accept().await?;
+        let from = match &policy.proxy {
+            Some(p) => match p.client_of(&mut tcp, upstream).await {
+                Some(from) => from,
+                None => continue,
+            },
+            None => upstream,
+        };
         if !policy.same_ip_passive || same_host(from.ip(), policy.client_ip) {
             return Ok(tcp);
         }

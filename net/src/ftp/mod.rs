@@ -22,6 +22,7 @@ mod session;
 mod stream;
 pub mod tls;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use sftpgo_core::auth::Authenticator;
@@ -70,12 +71,15 @@ pub struct FtpListener {
     pub binding: Binding,
     /// TLS for `AUTH TLS`, `PROT P` and implicit mode; `None` without a certificate.
     pub tls: Option<TlsAcceptor>,
+    /// PROXY protocol of the binding, for passive data connections too.
+    pub proxy: Option<Arc<crate::proxy_protocol::ProxyProtocol>>,
 }
 
 impl FtpListener {
-    /// Serves one accepted control connection until it ends.
-    pub async fn serve_connection(self: Arc<Self>, tcp: tokio::net::TcpStream) {
-        let (Ok(peer), Ok(local)) = (tcp.peer_addr(), tcp.local_addr()) else {
+    /// Serves one accepted control connection from client `peer` (the socket's peer,
+    /// or the client a PROXY header names) until it ends.
+    pub async fn serve_connection(self: Arc<Self>, tcp: tokio::net::TcpStream, peer: SocketAddr) {
+        let Ok(local) = tcp.local_addr() else {
             return;
         };
         let srv = &self.server;

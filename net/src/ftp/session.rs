@@ -725,6 +725,7 @@ impl Session {
             local_ip: self.local_ip(),
             same_ip_passive: self.listener.binding.passive_connections_security == 0,
             active_from_port_20: !self.listener.server.config.active_transfers_port_non_20,
+            proxy: self.listener.proxy.clone(),
         };
         let tls = if self.protect_data {
             self.listener.tls.clone()

@@ -15,6 +15,8 @@ pub struct Binding {
     pub port: u16,
     /// Address to listen on; empty means all addresses.
     pub address: String,
+    /// Honour `common.proxy_protocol` on this binding.
+    pub apply_proxy_config: bool,
 }
 
 impl Default for Binding {
@@ -22,6 +24,7 @@ impl Default for Binding {
         Self {
             port: 2022,
             address: String::new(),
+            apply_proxy_config: true,
         }
     }
 }

@@ -44,11 +44,13 @@ pub struct SshServer {
 }
 
 impl SshServer {
-    /// Serves one accepted TCP connection until it ends.
-    pub async fn serve_connection(self: Arc<Self>, stream: tokio::net::TcpStream) {
-        let Ok(peer_addr) = stream.peer_addr() else {
-            return;
-        };
+    /// Serves one accepted TCP connection from client `peer_addr` (the socket's peer,
+    /// or the client a PROXY header names) until it ends.
+    pub async fn serve_connection(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        peer_addr: std::net::SocketAddr,
+    ) {
         let peer = peer_addr.to_string();
         // Bans and caps apply before any protocol byte is read.
         let Some(_slot) =

@@ -135,10 +135,7 @@ impl DavListener {
     }
 
     /// Serves one accepted connection until it ends.
-    pub async fn serve_connection(self: Arc<Self>, tcp: tokio::net::TcpStream) {
-        let Ok(peer) = tcp.peer_addr() else {
-            return;
-        };
+    pub async fn serve_connection(self: Arc<Self>, tcp: tokio::net::TcpStream, peer: SocketAddr) {
         let srv = &self.server;
         let Some(_slot) =
             crate::admission::admit(&srv.defender, &srv.limiter, peer, "WebDAV", "DAV")
