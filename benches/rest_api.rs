@@ -74,7 +74,12 @@ fn rest(c: &mut Criterion) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        let (token, _) = state.tokens.issue("bench");
+        let (token, _) = state.tokens.issue(
+            "bench",
+            sftpgo_httpd::auth::API_AUDIENCE,
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            0,
+        );
         tokio::spawn(sftpgo_httpd::server::serve(
             listener,
             state,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the client tools the black-box integration tests drive: OpenSSH client and
 # server, ssh-audit, python3 + paramiko, curl and openssl (REST and FTPS tests), lftp (FTP
-# tests), litmus and rclone (WebDAV), haproxy (PROXY protocol), schemathesis (the OpenAPI contract fuzzer).
+# tests), litmus and rclone (WebDAV), haproxy (PROXY protocol), aiosmtpd (event e-mails),
+# schemathesis (the OpenAPI contract fuzzer).
 # Idempotent: does nothing when everything is already present. Run as root on Debian 12.
 set -euo pipefail
 
@@ -119,7 +120,16 @@ if ! python3 -c 'import paramiko' >/dev/null 2>&1; then
     fi
 fi
 
-# 5. schemathesis (REST API contract tests), same major version as the tests expect.
+# 5. aiosmtpd: the SMTP server the event e-mail tests send to.
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+    pip_install aiosmtpd
+    if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+        log "python3 cannot import aiosmtpd after installing it"
+        exit 1
+    fi
+fi
+
+# 6. schemathesis (REST API contract tests), same major version as the tests expect.
 if ! command -v schemathesis >/dev/null 2>&1; then
     pip_install "schemathesis>=4,<5"
     if ! command -v schemathesis >/dev/null 2>&1; then

@@ -2,7 +2,8 @@
 //! `connection_id`, `message`, plus the event's own fields.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -10,9 +11,54 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 
+type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+
 struct JsonLines {
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Sink,
     max_level: Level,
+}
+
+/// The log file and the sink writing to it, for [`rotate`].
+static LOG_FILE: OnceLock<(PathBuf, Sink)> = OnceLock::new();
+
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// Moves the log file aside (`<name>-<UTC time>.<ext>`, as SFTPGo's rotation names
+/// them) and goes on in a new one.
+pub fn rotate() -> Result<(), String> {
+    let (path, sink) = LOG_FILE
+        .get()
+        .ok_or_else(|| "logging to file is disabled".to_string())?;
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}-{:02}-{:02}T{:02}-{:02}-{:02}.{:03}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    );
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let rotated = path.with_file_name(format!("{stem}-{stamp}{ext}"));
+    let mut out = sink.lock().map_err(|_| "the log is poisoned".to_string())?;
+    let _ = out.flush();
+    std::fs::rename(path, &rotated).map_err(|e| format!("cannot rotate the log: {e}"))?;
+    *out = Box::new(open_log(path).map_err(|e| format!("cannot reopen the log: {e}"))?);
+    Ok(())
 }
 
 struct Fields(Map<String, Value>);
@@ -88,15 +134,14 @@ pub fn init(path: &str, level: &str) -> Result<(), String> {
             ));
         }
     };
-    let out: Box<dyn Write + Send> = if path.is_empty() {
-        Box::new(std::io::stderr())
+    let out: Sink = if path.is_empty() {
+        Arc::new(Mutex::new(Box::new(std::io::stderr())))
     } else {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let f = open_log(std::path::Path::new(path))
             .map_err(|e| format!("cannot open log file {path}: {e}"))?;
-        Box::new(f)
+        let sink: Sink = Arc::new(Mutex::new(Box::new(f)));
+        let _ = LOG_FILE.set((PathBuf::from(path), sink.clone()));
+        sink
     };
     // Dependencies log at debug verbosely; keep them at info unless trace is asked for.
     let filter = tracing_subscriber::filter::filter_fn(move |meta| {
@@ -104,13 +149,7 @@ pub fn init(path: &str, level: &str) -> Result<(), String> {
         ours || max_level == Level::TRACE || meta.level() <= &Level::INFO
     });
     tracing_subscriber::registry()
-        .with(
-            JsonLines {
-                out: Mutex::new(out),
-                max_level,
-            }
-            .with_filter(filter),
-        )
+        .with(JsonLines { out, max_level }.with_filter(filter))
         .try_init()
         .map_err(|e| e.to_string())
 }

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod fs_factory;
 mod logging;
+mod outbound;
 mod provider_cmds;
 mod serve;
 

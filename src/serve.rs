@@ -103,12 +103,30 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
             track,
         ))),
     );
+    // The Event Manager: file events of every session, on-demand runs through the REST
+    // API, schedules on the side runtime, quota scans shared with the REST API.
+    sftpgo_core::events::set_enabled_commands(&cfg.common.event_manager.enabled_commands);
+    let scans = Arc::new(sftpgo_core::quota::QuotaScans::default());
+    let events = sftpgo_core::events::EventManager::new(
+        catalog.clone(),
+        opener.clone(),
+        scans.clone(),
+        args.config_dir.join(&cfg.data_provider.backups_path),
+        Some(Arc::new(crate::outbound::ServerOutbound {
+            smtp: cfg.smtp.clone(),
+        })),
+    );
+    let ban_listener: std::sync::Weak<dyn sftpgo_core::defender::BanListener> =
+        Arc::downgrade(&events) as _;
+    defender.set_listener(ban_listener);
     let shared = Shared {
         limiter,
         sessions,
         defender,
         totp,
         opener,
+        scans,
+        events,
         proxy: sftpgo_net::proxy_protocol::ProxyProtocol::from_config(&cfg.common).map(Arc::new),
     };
     let server = Arc::new(SshServer {
@@ -138,6 +156,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     listens.extend(ftp_listeners(&cfg, args, &auth, &shared)?);
     listens.extend(dav_listeners(&cfg, args, &auth, &shared)?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    rt.spawn(shared.events.clone().schedule_loop(stop_rx.clone()));
     start_http(&rt, &cfg, args, catalog, store, shared, &stop_rx)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -285,6 +304,10 @@ struct Shared {
     opener: Arc<Opener>,
     /// `common.proxy_protocol` for SSH and FTP bindings that apply it.
     proxy: Option<Arc<sftpgo_net::proxy_protocol::ProxyProtocol>>,
+    /// Quota scans running (REST API and event actions).
+    scans: Arc<sftpgo_core::quota::QuotaScans>,
+    /// The Event Manager.
+    events: Arc<sftpgo_core::events::EventManager>,
 }
 
 fn start_http(
@@ -356,6 +379,7 @@ fn start_http(
             .with_sessions(shared.sessions)
             .with_defender(shared.defender)
             .with_totp(shared.totp)
+            .with_events(shared.scans, shared.events)
             .with_user_api(sftpgo_httpd::routes::user::UserApi {
                 auth: Authenticator::new(store)
                     .with_password_caching(cfg.data_provider.password_caching),

@@ -948,3 +948,106 @@ fn proxy_headers_from_untrusted_peers_are_ignored() {
     api.refuses_connections();
     drop(held);
 }
+
+#[test]
+fn tokens_are_bound_to_their_address_their_use_and_their_lifetime() {
+    const KEY: &str = "a-signing-passphrase-for-tests";
+    let (_srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_HTTPD__SIGNING_PASSPHRASE", KEY)
+            .env("SFTPGO_HTTPD__BINDINGS__0__PROXY_ALLOWED", "127.0.0.1")
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__CLIENT_IP_PROXY_HEADER",
+                "X-Forwarded-For",
+            ),
+    );
+    let from = |ip: &str| format!("X-Forwarded-For: {ip}");
+    let token_from = |ip: &str| {
+        let r = api.call(
+            "GET",
+            "/api/v2/token",
+            &["-u", "root:root-pass-1", "-H", &from(ip)],
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.raw);
+        format!(
+            "Authorization: Bearer {}",
+            r.body["access_token"].as_str().unwrap()
+        )
+    };
+    let status = |auth: &str, ip: &str, path: &str| {
+        api.call("GET", path, &["-H", auth, "-H", &from(ip)], None)
+    };
+    let t = token_from("10.0.0.1");
+    assert_eq!(status(&t, "10.0.0.1", "/api/v2/users").status, 200);
+    let r = status(&t, "10.0.0.2", "/api/v2/users");
+    assert_eq!(r.status, 401, "another address: {}", r.raw);
+    assert_eq!(r.body["error"], "Your token is not valid");
+    // An admin token is not a user token.
+    let r = status(&t, "10.0.0.1", "/api/v2/user/profile");
+    assert_eq!(r.status, 401, "{}", r.raw);
+
+    // Tokens signed with the configured key: valid claims work, the same claims
+    // expired, or from before their nbf, are refused.
+    let now = (sftpgo_core::now_millis() / 1000) as i64;
+    let signer = sftpgo_httpd::jwt::Signer::new(KEY.as_bytes().to_vec());
+    let admin = api.call(
+        "GET",
+        "/api/v2/admins/root",
+        &["-H", &t, "-H", &from("10.0.0.1")],
+        None,
+    );
+    let claims = |iat: i64, exp: i64| sftpgo_httpd::jwt::Claims {
+        aud: vec!["API".into(), "10.0.0.1".into()],
+        username: "root".into(),
+        sub: admin.body["updated_at"].to_string(),
+        iat,
+        nbf: iat,
+        exp,
+        jti: format!("test-{iat}-{exp}"),
+    };
+    let signed = |c| format!("Authorization: Bearer {}", signer.sign(&c));
+    let fresh = signed(claims(now - 10, now + 60));
+    assert_eq!(status(&fresh, "10.0.0.1", "/api/v2/users").status, 200);
+    let expired = signed(claims(now - 120, now - 1));
+    assert_eq!(status(&expired, "10.0.0.1", "/api/v2/users").status, 401);
+    let early = signed(claims(now + 600, now + 900));
+    assert_eq!(status(&early, "10.0.0.1", "/api/v2/users").status, 401);
+
+    // Logout ends a token at once.
+    assert_eq!(status(&fresh, "10.0.0.1", "/api/v2/logout").status, 200);
+    let r = status(&fresh, "10.0.0.1", "/api/v2/users");
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["error"], "Your token is no longer valid");
+}
+
+#[test]
+fn token_validation_can_skip_the_address_and_follow_account_changes() {
+    let (_srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_HTTPD__TOKEN_VALIDATION", "3")
+            .env("SFTPGO_HTTPD__BINDINGS__0__PROXY_ALLOWED", "127.0.0.1")
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__CLIENT_IP_PROXY_HEADER",
+                "X-Forwarded-For",
+            ),
+    );
+    let t = api.token("root", "root-pass-1");
+    let other = ["-H", t.as_str(), "-H", "X-Forwarded-For: 10.9.9.9"];
+    assert_eq!(api.call("GET", "/api/v2/users", &other, None).status, 200);
+    // Any change to the account ends the tokens issued before it.
+    let r = api.call(
+        "PUT",
+        "/api/v2/admin/profile",
+        &bearer(&t),
+        Some(&json!({"description": "changed"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let r = api.call("GET", "/api/v2/users", &bearer(&t), None);
+    assert_eq!(r.status, 401, "{}", r.raw);
+    let t2 = api.token("root", "root-pass-1");
+    assert_eq!(
+        api.call("GET", "/api/v2/users", &bearer(&t2), None).status,
+        200
+    );
+}

@@ -84,6 +84,29 @@ impl Civil {
     }
 }
 
+/// Day of the week of Unix seconds `secs` (UTC), 0 for Sunday.
+pub fn weekday(secs: i64) -> u32 {
+    // 1970-01-01 was a Thursday.
+    u32::try_from((secs.div_euclid(86_400) + 4).rem_euclid(7)).unwrap_or(0)
+}
+
+/// `Thu, 01 Jan 1970 00:00:00`: the RFC 1123 date of HTTP and mail headers, UTC, for
+/// the caller to add its zone (`GMT`, `+0000`).
+pub fn rfc1123(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    let c = Civil::from_unix(secs);
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02}",
+        DAYS.get(weekday(secs) as usize).copied().unwrap_or("Thu"),
+        c.day,
+        c.month_name(),
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
+    )
+}
+
 /// Current Unix time in seconds.
 pub fn now_secs() -> i64 {
     crate::now_millis() / 1000

@@ -60,6 +60,8 @@ pub struct CommonConfig {
     /// Addresses or networks whose connections are taken as they are, never looking
     /// for a header (health checks).
     pub proxy_skipped: Vec<String>,
+    /// The Event Manager's settings.
+    pub event_manager: crate::events::EventManagerConfig,
 }
 
 impl CommonConfig {
@@ -77,6 +79,7 @@ impl CommonConfig {
                     .map_err(|e| format!("common.{key}: {e}"))?;
             }
         }
+        self.event_manager.validate()?;
         self.defender.validate()
     }
 }
@@ -92,6 +95,7 @@ impl Default for CommonConfig {
             proxy_protocol: 0,
             proxy_allowed: Vec::new(),
             proxy_skipped: Vec::new(),
+            event_manager: crate::events::EventManagerConfig::default(),
         }
     }
 }

@@ -155,11 +155,18 @@ struct State {
     banned: HashMap<IpAddr, i64>,
 }
 
+/// Told when the defender bans a host (the Event Manager's "IP blocked" trigger).
+pub trait BanListener: Send + Sync {
+    /// `ip` was just banned; must not block.
+    fn banned(&self, ip: IpAddr);
+}
+
 /// The in-memory defender.
 #[derive(Debug, Default)]
 pub struct Defender {
     config: DefenderConfig,
     state: Mutex<State>,
+    listener: std::sync::OnceLock<std::sync::Weak<dyn BanListener>>,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -170,7 +177,13 @@ impl Defender {
         Self {
             config,
             state: Mutex::new(State::default()),
+            listener: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Tells `listener` about every ban from now on (set once).
+    pub fn set_listener(&self, listener: std::sync::Weak<dyn BanListener>) {
+        let _ = self.listener.set(listener);
     }
 
     /// Whether it is on.
@@ -255,6 +268,10 @@ impl Defender {
             tracing::warn!(sender = "defender", %ip, protocol, minutes = self.config.ban_time,
                 "host banned");
             Self::trim(&mut st.banned, &self.config, |v| *v);
+            drop(st);
+            if let Some(l) = self.listener.get().and_then(std::sync::Weak::upgrade) {
+                l.banned(ip);
+            }
         } else {
             Self::trim(&mut st.hosts, &self.config, |v| {
                 v.last().map_or(0, |(t, _)| *t)

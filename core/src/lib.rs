@@ -21,6 +21,7 @@ pub mod connection;
 pub mod defender;
 pub mod dump;
 pub mod error;
+pub mod events;
 pub mod hash;
 pub mod kms;
 pub mod mfa;
@@ -33,6 +34,7 @@ pub mod sessions;
 pub mod store;
 pub mod tls;
 pub mod usage;
+pub mod zip;
 
 pub use error::{Error, ErrorKind, Result};
 

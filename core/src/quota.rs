@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use sftpgo_vfs::{FileKind, Fs};
 
-use crate::Result;
-use crate::connection::TEMP_UPLOAD_PREFIX;
+use crate::catalog::Catalog;
+use crate::connection::{FsFactory, TEMP_UPLOAD_PREFIX};
+use crate::model::{Folder, User};
+use crate::store::Kind;
+use crate::{Error, ErrorKind, Result};
 
 /// Size in bytes and number of regular files under the root of `fs`. Symlinks are not
 /// followed; unfinished atomic uploads are not counted.
@@ -106,6 +109,91 @@ impl QuotaScans {
             .collect();
         out.sort_by(|a, b| (a.start_time, &a.name).cmp(&(b.start_time, &b.name)));
         out
+    }
+}
+
+/// A scan ready to run: its storage roots opened and its slot taken.
+pub struct PreparedScan {
+    catalog: Catalog,
+    kind: Kind,
+    key: String,
+    roots: Vec<Arc<dyn Fs>>,
+    _guard: ScanGuard,
+}
+
+/// Opens the storage a scan of user or folder `name` counts (a user's home, group
+/// settings applied, plus the folders counted in the user's quota; a folder's own
+/// path) and takes its slot: `NotFound` for an unknown name, `AlreadyExists` while a
+/// scan of it runs.
+pub async fn prepare_scan(
+    catalog: &Catalog,
+    factory: &dyn FsFactory,
+    scans: &Arc<QuotaScans>,
+    target: ScanTarget,
+    name: &str,
+) -> Result<PreparedScan> {
+    let owner = match target {
+        ScanTarget::Folder => {
+            let folder = catalog.get_lean::<Folder>(name).await?.ok_or_else(|| {
+                Error::new(ErrorKind::NotFound, format!("folder {name:?} not found"))
+            })?;
+            User {
+                username: format!("folder {}", folder.name),
+                home_dir: folder.mapped_path,
+                filesystem: folder.filesystem,
+                ..User::default()
+            }
+        }
+        ScanTarget::User => catalog
+            .effective_user(name)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("user {name:?} not found")))?,
+    };
+    let (kind, key) = match target {
+        ScanTarget::Folder => (Kind::Folder, catalog.naming().convert(name)),
+        ScanTarget::User => (Kind::User, owner.username.clone()),
+    };
+    let mut roots = vec![factory.fs_for(&owner)?];
+    if target == ScanTarget::User {
+        for f in owner
+            .virtual_folders
+            .iter()
+            .filter(|f| f.quota_size == -1 && f.quota_files == -1)
+        {
+            roots.push(factory.folder_fs(&owner, f)?);
+        }
+    }
+    let guard = scans.start(target, &key).ok_or_else(|| {
+        Error::new(
+            ErrorKind::AlreadyExists,
+            format!("another scan is already in progress for {key:?}"),
+        )
+    })?;
+    Ok(PreparedScan {
+        catalog: catalog.clone(),
+        kind,
+        key,
+        roots,
+        _guard: guard,
+    })
+}
+
+impl PreparedScan {
+    /// Counts and stores the result as the used quota: `(bytes, files)`.
+    pub async fn run(self) -> Result<(i64, i64)> {
+        let started = std::time::Instant::now();
+        let (mut size, mut files) = (0i64, 0i64);
+        for fs in &self.roots {
+            let (s, f) = scan(fs.as_ref()).await?;
+            size = size.saturating_add(s);
+            files = files.saturating_add(f);
+        }
+        self.catalog
+            .set_quota(self.kind, &self.key, size, files)
+            .await?;
+        tracing::info!(kind = self.kind.label(), name = %self.key, size, files,
+            elapsed_ms = started.elapsed().as_millis() as u64, "quota scan finished");
+        Ok((size, files))
     }
 }
 

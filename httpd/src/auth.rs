@@ -28,10 +28,13 @@ fn dummy_hash() -> &'static str {
 /// Audience of admin API tokens.
 pub const API_AUDIENCE: &str = "API";
 
-/// Token signing and revocation.
+/// Token signing, checking and revocation.
 pub struct Tokens {
     signer: Signer,
     lifetime_secs: i64,
+    /// `httpd.token_validation`: bit 1 skips the client-address check, bit 2 ties
+    /// tokens to the account's version.
+    validation: u8,
     /// Logged-out token ids until they expire.
     revoked: Mutex<HashMap<String, i64>>,
 }
@@ -40,28 +43,37 @@ fn now_secs() -> i64 {
     sftpgo_core::now_millis() / 1000
 }
 
+/// `httpd.token_validation` bit: do not check the client address.
+const SKIP_ADDRESS_CHECK: u8 = 1;
+/// `httpd.token_validation` bit: the account must be unchanged since issue.
+const CHECK_SIGNATURE: u8 = 2;
+
+fn token_refused(message: &str) -> ApiError {
+    ApiError::new(hyper::StatusCode::UNAUTHORIZED, message)
+}
+
 impl Tokens {
-    /// Tokens signed with `key`, valid for `lifetime_minutes`.
-    pub fn new(key: Vec<u8>, lifetime_minutes: u32) -> Self {
+    /// Tokens signed with `key`, valid for `lifetime_minutes`, checked as
+    /// `validation` (`httpd.token_validation`) says.
+    pub fn new(key: Vec<u8>, lifetime_minutes: u32, validation: u8) -> Self {
         Self {
             signer: Signer::new(key),
             lifetime_secs: i64::from(lifetime_minutes) * 60,
+            validation,
             revoked: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A new admin token for `username`: (token, expiry in Unix seconds).
-    pub fn issue(&self, username: &str) -> (String, i64) {
-        self.issue_for(username, API_AUDIENCE)
-    }
-
-    /// A new token for `username` with audience `aud`.
-    pub fn issue_for(&self, username: &str, aud: &str) -> (String, i64) {
+    /// A new token with use `aud` for `username`, issued to client `ip`, for the
+    /// account as `signature` (its `updated_at`) says: (token, expiry in Unix seconds).
+    pub fn issue(&self, username: &str, aud: &str, ip: IpAddr, signature: i64) -> (String, i64) {
         let now = now_secs();
         let claims = Claims {
-            sub: username.to_string(),
-            aud: aud.to_string(),
+            aud: vec![aud.to_string(), ip.to_string()],
+            username: username.to_string(),
+            sub: signature.to_string(),
             iat: now,
+            nbf: now - 10,
             exp: now + self.lifetime_secs,
             jti: sftpgo_core::catalog::random_id(20),
         };
@@ -72,16 +84,42 @@ impl Tokens {
         self.revoked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The claims of a valid admin Bearer token in `headers`.
-    pub fn bearer(&self, headers: &HeaderMap) -> Option<Claims> {
-        self.bearer_for(headers, API_AUDIENCE)
+    /// The claims of the Bearer token in `headers`, if one is sent: it must be valid,
+    /// not logged out, for `aud`, and (unless `token_validation` says otherwise)
+    /// issued to `ip`; a 401 naming the reason otherwise.
+    pub fn bearer(
+        &self,
+        headers: &HeaderMap,
+        aud: &str,
+        ip: IpAddr,
+    ) -> Result<Option<Claims>, ApiError> {
+        let Some(token) = authorization(headers, "Bearer") else {
+            return Ok(None);
+        };
+        let claims = self
+            .signer
+            .verify(token, now_secs())
+            .ok_or_else(ApiError::unauthorized)?;
+        if self.revoked().contains_key(&claims.jti) {
+            return Err(token_refused("Your token is no longer valid"));
+        }
+        if !claims.is_for(aud) {
+            return Err(token_refused("Your token audience is not valid"));
+        }
+        if self.validation & SKIP_ADDRESS_CHECK == 0 && !claims.issued_to(&ip.to_string()) {
+            return Err(token_refused("Your token is not valid"));
+        }
+        Ok(Some(claims))
     }
 
-    /// The claims of a valid Bearer token with audience `aud` in `headers`.
-    pub fn bearer_for(&self, headers: &HeaderMap, aud: &str) -> Option<Claims> {
-        let token = authorization(headers, "Bearer")?;
-        let claims = self.signer.verify(token, aud, now_secs())?;
-        (!self.revoked().contains_key(&claims.jti)).then_some(claims)
+    /// With `token_validation` bit 2, refuses (and revokes) a token issued before the
+    /// account last changed (`updated_at`).
+    pub fn check_signature(&self, claims: &Claims, updated_at: i64) -> Result<(), ApiError> {
+        if self.validation & CHECK_SIGNATURE != 0 && claims.sub != updated_at.to_string() {
+            self.revoke(claims);
+            return Err(token_refused("Your token is no longer valid"));
+        }
+        Ok(())
     }
 
     /// Revokes a token until it expires.

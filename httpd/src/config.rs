@@ -74,6 +74,10 @@ pub struct Config {
     pub signing_passphrase_file: String,
     /// Access token lifetime in minutes (1-720).
     pub jwt_lifetime: u32,
+    /// How tokens are checked, bits: 0 a token is only accepted from the address it
+    /// was issued to; 1 skips that check; 2 also refuses tokens issued before the
+    /// account last changed.
+    pub token_validation: u8,
     /// Largest upload through the API in bytes (0: unlimited).
     pub max_upload_file_size: i64,
     /// Default certificate chain (PEM) for HTTPS bindings, relative to the config dir.
@@ -93,6 +97,7 @@ impl Default for Config {
             signing_passphrase: String::new(),
             signing_passphrase_file: String::new(),
             jwt_lifetime: 20,
+            token_validation: 0,
             max_upload_file_size: 0,
             certificate_file: String::new(),
             certificate_key_file: String::new(),
@@ -112,6 +117,7 @@ impl std::fmt::Debug for Config {
             )
             .field("signing_passphrase_file", &self.signing_passphrase_file)
             .field("jwt_lifetime", &self.jwt_lifetime)
+            .field("token_validation", &self.token_validation)
             .field("max_upload_file_size", &self.max_upload_file_size)
             .field("certificate_file", &self.certificate_file)
             .field("certificate_key_file", &self.certificate_key_file)
@@ -127,6 +133,9 @@ impl Config {
         self.cors.validate()?;
         if !(1..=720).contains(&self.jwt_lifetime) {
             return Err("httpd.jwt_lifetime: must be between 1 and 720 minutes".into());
+        }
+        if self.token_validation > 3 {
+            return Err("httpd.token_validation: must be 0, 1, 2 or 3".into());
         }
         for b in self.bindings.iter().filter(|b| b.port != 0) {
             if b.min_tls_version != 12 && b.min_tls_version != 13 {

@@ -1,6 +1,9 @@
-//! Access tokens: compact JWS with HMAC-SHA256 (RFC 7519/7515), the shape SFTPGo's
-//! clients read (`Authorization: Bearer <token>`). Only HS256 is accepted, the signature
-//! is compared in constant time, and expiry is enforced.
+//! Access tokens: compact JWS with HMAC-SHA256 (RFC 7519/7515), with SFTPGo's claims
+//! (`Authorization: Bearer <token>`). Only HS256 is accepted, the signature is compared
+//! in constant time, and `exp`/`nbf` are enforced. The audience is a pair, the token's
+//! use (`API`, `APIUser`) and the client address it was issued to, and `sub` is the
+//! account's signature (its `updated_at`), so callers can bind tokens to an address and
+//! to an account version (`httpd.token_validation`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,16 +15,32 @@ use subtle::ConstantTimeEq;
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// Username.
+    /// `[use, client address]`: `API` for admin tokens, `APIUser` for user tokens.
+    pub aud: Vec<String>,
+    /// The account's name.
+    pub username: String,
+    /// The account's signature when the token was issued (`updated_at`, Unix ms).
     pub sub: String,
-    /// Audience: `API` for admin tokens.
-    pub aud: String,
     /// Issued at, Unix seconds.
     pub iat: i64,
+    /// Not valid before, Unix seconds.
+    pub nbf: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
     /// Token id (for logout).
     pub jti: String,
+}
+
+impl Claims {
+    /// True when the token is for `aud` (its use).
+    pub fn is_for(&self, aud: &str) -> bool {
+        self.aud.first().is_some_and(|a| a == aud)
+    }
+
+    /// True when the token was issued to client `ip`.
+    pub fn issued_to(&self, ip: &str) -> bool {
+        self.aud.iter().skip(1).any(|a| a == ip)
+    }
 }
 
 /// Signs and checks tokens with one key.
@@ -53,8 +72,8 @@ impl Signer {
         format!("{signing_input}.{sig}")
     }
 
-    /// The claims of a valid, unexpired token with audience `aud`.
-    pub fn verify(&self, token: &str, aud: &str, now_secs: i64) -> Option<Claims> {
+    /// The claims of a token signed with this key, current at `now_secs`.
+    pub fn verify(&self, token: &str, now_secs: i64) -> Option<Claims> {
         let mut parts = token.split('.');
         let (header, body, sig) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {
@@ -71,7 +90,7 @@ impl Signer {
             return None;
         }
         let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
-        (claims.exp > now_secs && claims.aud == aud).then_some(claims)
+        (claims.exp > now_secs && claims.nbf <= now_secs).then_some(claims)
     }
 }
 
@@ -90,9 +109,11 @@ mod tests {
 
     fn claims(exp: i64) -> Claims {
         Claims {
-            sub: "admin".into(),
-            aud: "API".into(),
+            aud: vec!["API".into(), "127.0.0.1".into()],
+            username: "admin".into(),
+            sub: "1".into(),
             iat: 0,
+            nbf: 10,
             exp,
             jti: "j".into(),
         }
@@ -102,19 +123,22 @@ mod tests {
     fn tokens_verify_and_reject_tampering_expiry_and_other_keys() {
         let s = Signer::new(b"k1".to_vec());
         let t = s.sign(&claims(100));
-        assert_eq!(s.verify(&t, "API", 50), Some(claims(100)));
-        assert!(s.verify(&t, "API", 100).is_none(), "expired");
-        assert!(s.verify(&t, "Web", 50).is_none(), "other audience");
-        assert!(Signer::new(b"k2".to_vec()).verify(&t, "API", 50).is_none());
+        assert_eq!(s.verify(&t, 50), Some(claims(100)));
+        assert!(s.verify(&t, 100).is_none(), "expired");
+        assert!(s.verify(&t, 5).is_none(), "not valid yet");
+        let c = s.verify(&t, 50).unwrap();
+        assert!(c.is_for("API") && !c.is_for("APIUser"));
+        assert!(c.issued_to("127.0.0.1") && !c.issued_to("API") && !c.issued_to("::1"));
+        assert!(Signer::new(b"k2".to_vec()).verify(&t, 50).is_none());
         let mut forged = t.clone();
         forged.replace_range(t.len() - 2.., "AA");
-        assert!(s.verify(&forged, "API", 50).is_none());
+        assert!(s.verify(&forged, 50).is_none());
         let none_alg = format!(
             "{}.{}.",
             URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
             t.split('.').nth(1).unwrap()
         );
-        assert!(s.verify(&none_alg, "API", 50).is_none(), "alg none refused");
+        assert!(s.verify(&none_alg, 50).is_none(), "alg none refused");
     }
 
     #[test]

@@ -18,7 +18,6 @@ pub mod response;
 pub mod routes;
 pub mod server;
 pub mod tls;
-pub mod zip;
 
 pub use config::{Binding, Config};
 use sftpgo_core::catalog::Catalog;
@@ -58,6 +57,8 @@ pub struct HttpState {
     pub defender: std::sync::Arc<sftpgo_core::defender::Defender>,
     /// Serialises the check and increment of share uses (`max_tokens`).
     pub share_uses: tokio::sync::Mutex<()>,
+    /// The Event Manager (on-demand rules, retention checks).
+    pub events: Option<std::sync::Arc<sftpgo_core::events::EventManager>>,
 }
 
 impl HttpState {
@@ -73,7 +74,7 @@ impl HttpState {
         };
         Self {
             catalog,
-            tokens: auth::Tokens::new(key, config.jwt_lifetime),
+            tokens: auth::Tokens::new(key, config.jwt_lifetime, config.token_validation),
             admin_passwords: sftpgo_core::password::PasswordCache::default(),
             render_openapi: config.bindings.iter().any(|b| b.render_openapi),
             backups_dir: None,
@@ -86,6 +87,7 @@ impl HttpState {
             cors: config.cors.clone(),
             defender: std::sync::Arc::default(),
             share_uses: tokio::sync::Mutex::new(()),
+            events: None,
             totp: std::sync::Arc::new(
                 sftpgo_core::mfa::Totp::new(sftpgo_core::mfa::MfaConfig::default())
                     .unwrap_or_default(),
@@ -124,6 +126,17 @@ impl HttpState {
         defender: std::sync::Arc<sftpgo_core::defender::Defender>,
     ) -> Self {
         self.defender = defender;
+        self
+    }
+
+    /// Runs event rules with `events`, which shares quota scans `scans` with the API.
+    pub fn with_events(
+        mut self,
+        scans: std::sync::Arc<sftpgo_core::quota::QuotaScans>,
+        events: std::sync::Arc<sftpgo_core::events::EventManager>,
+    ) -> Self {
+        self.scans = scans;
+        self.events = Some(events);
         self
     }
 

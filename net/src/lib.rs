@@ -17,6 +17,7 @@
 pub mod admission;
 pub mod ftp;
 pub mod listing;
+pub mod outbound;
 pub mod proxy_protocol;
 pub mod ssh;
 pub mod tls_stream;

@@ -40,6 +40,8 @@ pub struct AppConfig {
     pub httpd: sftpgo_httpd::Config,
     /// `mfa`
     pub mfa: sftpgo_core::mfa::MfaConfig,
+    /// `smtp`
+    pub smtp: sftpgo_net::outbound::smtp::SmtpConfig,
 }
 
 /// A loaded configuration plus what was ignored along the way.
@@ -148,6 +150,7 @@ pub fn load_with_env(
     config.common.validate()?;
     config.mfa.validate()?;
     config.httpd.validate()?;
+    config.smtp.validate()?;
     Ok(Loaded {
         config,
         warnings,

@@ -72,4 +72,10 @@ pub trait Fs: Send + Sync {
     async fn set_attrs(&self, path: &str, attrs: &SetAttrs, follow: bool) -> FsResult<()>;
     /// File-system statistics for the back-end holding `path`.
     async fn statvfs(&self, path: &str) -> FsResult<StatVfs>;
+    /// Where `path` is on the host, for back-ends that have one (reported to event
+    /// actions as `{{.FsPath}}`; never opened through it). `None` by default.
+    fn host_path(&self, path: &str) -> Option<std::path::PathBuf> {
+        let _ = path;
+        None
+    }
 }

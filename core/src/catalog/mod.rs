@@ -281,6 +281,9 @@ impl Catalog {
             *secret = old_secret(T::KIND, old);
         }
         obj.prepare(self.naming)?;
+        if origin == Origin::Request {
+            obj.check_request()?;
+        }
         if let Some(secret) = obj.secret_mut()
             && !secret.is_empty()
             && !password::is_hashed(secret)

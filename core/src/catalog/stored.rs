@@ -19,6 +19,11 @@ pub trait Stored: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     fn key(&self) -> String;
     /// Applies naming rules and canonical forms, assigns generated ids, then validates.
     fn prepare(&mut self, rules: NamingRules) -> Result<()>;
+    /// Checks only a request (not a restored dump) must pass: settings of this server
+    /// a dump from another one may not share.
+    fn check_request(&self) -> Result<()> {
+        Ok(())
+    }
     /// The password (or key) hashed before storing, if the type has one.
     fn secret_mut(&mut self) -> Option<&mut String> {
         None
@@ -97,7 +102,30 @@ macro_rules! stored_by_name {
     )*};
 }
 
-stored_by_name!(Group, Folder, Role, EventAction, EventRule);
+stored_by_name!(Group, Folder, Role, EventRule);
+
+impl Stored for EventAction {
+    const KIND: Kind = Kind::EventAction;
+    fn key(&self) -> String {
+        self.name.clone()
+    }
+    fn prepare(&mut self, rules: NamingRules) -> Result<()> {
+        rules.apply("name", &mut self.name)?;
+        self.validate()
+    }
+    fn check_request(&self) -> Result<()> {
+        // As SFTPGo: a command action names one of `enabled_commands`.
+        if self.action_type == crate::events::options::kind::COMMAND {
+            let cmd = self.typed_options()?.cmd_config.cmd;
+            if !crate::events::command_enabled(&cmd) {
+                return Err(crate::Error::invalid(format!(
+                    "command {cmd:?} is not allowed"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Names an object refers to, converted like names (SFTPGo's `applyNamingRules`).
 trait ConvertRefs {
@@ -122,7 +150,6 @@ impl ConvertRefs for EventRule {
 
 impl ConvertRefs for Folder {}
 impl ConvertRefs for Role {}
-impl ConvertRefs for EventAction {}
 
 impl Stored for ApiKey {
     const KIND: Kind = Kind::ApiKey;

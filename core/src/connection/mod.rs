@@ -8,6 +8,7 @@
 //! before and after it touches the [`Fs`]. Uploads follow `upload_mode` (direct,
 //! atomic, atomic with resume); transfers are logged when they end.
 
+mod events;
 mod limits;
 mod links;
 mod moves;
@@ -26,6 +27,7 @@ use crate::path::VirtualPath;
 use crate::sessions::Activity;
 use crate::{Error, Result};
 
+pub use events::FsEventSink;
 pub use storage::{Mount, Storage};
 pub use transfer::{Transfer, TransferKind, WriteOptions};
 
@@ -45,6 +47,7 @@ pub struct Connection {
     quota: Option<Arc<QuotaTracker>>,
     start_dir: VirtualPath,
     activity: Activity,
+    events: Option<Arc<events::EventHook>>,
 }
 
 impl Connection {
@@ -73,7 +76,14 @@ impl Connection {
             quota: None,
             start_dir,
             activity: Activity::default(),
+            events: None,
         }
+    }
+
+    /// Sends this session's file system events to `sink` (the Event Manager).
+    pub fn with_events(mut self, sink: std::sync::Weak<dyn FsEventSink>) -> Self {
+        self.events = self.hook(sink);
+        self
     }
 
     /// Records this session's requests in `activity` (shared with the session
@@ -186,6 +196,7 @@ pub struct Opener {
     fs: Arc<dyn FsFactory>,
     upload_mode: UploadMode,
     quota: Option<Arc<QuotaTracker>>,
+    events: std::sync::OnceLock<std::sync::Weak<dyn FsEventSink>>,
 }
 
 impl Opener {
@@ -195,7 +206,14 @@ impl Opener {
             fs,
             upload_mode,
             quota: None,
+            events: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sends the file system events of the sessions it opens from now on to `sink`
+    /// (set once, when the Event Manager starts).
+    pub fn set_events(&self, sink: std::sync::Weak<dyn FsEventSink>) {
+        let _ = self.events.set(sink);
     }
 
     /// Checks and tracks quota with `tracker`.
@@ -218,9 +236,11 @@ impl Opener {
         user: Arc<User>,
     ) -> Result<Connection> {
         let storage = Storage::open(self.fs.as_ref(), &user)?;
-        Ok(
-            Connection::new(id, protocol, remote, user, storage, self.upload_mode)
-                .with_quota(self.quota.clone()),
-        )
+        let conn = Connection::new(id, protocol, remote, user, storage, self.upload_mode)
+            .with_quota(self.quota.clone());
+        Ok(match self.events.get() {
+            Some(sink) => conn.with_events(sink.clone()),
+            None => conn,
+        })
     }
 }

@@ -132,6 +132,7 @@ impl Connection {
         let r = self.storage.route(p);
         r.fs.mkdir(r.rel, mode).await?;
         tracing::info!(connection_id = %self.id, path = %p, "Mkdir");
+        self.post_event("mkdir", p, None, 0, &Ok(())).await;
         Ok(())
     }
 
@@ -147,9 +148,12 @@ impl Connection {
         if info.is_dir() {
             return Err(Error::new(ErrorKind::Conflict, "is a directory"));
         }
+        let size = i64::try_from(info.size).unwrap_or(i64::MAX);
+        self.pre_event("pre-delete", p, Some(size)).await?;
         r.fs.remove_file(r.rel).await?;
         self.release(r.mount, &info).await;
         tracing::info!(connection_id = %self.id, path = %p, "Remove");
+        self.post_event("delete", p, None, size, &Ok(())).await;
         Ok(())
     }
 
@@ -177,6 +181,7 @@ impl Connection {
         let r = self.storage.route(p);
         r.fs.remove_dir(r.rel).await?;
         tracing::info!(connection_id = %self.id, path = %p, "Rmdir");
+        self.post_event("rmdir", p, None, 0, &Ok(())).await;
         Ok(())
     }
 
@@ -238,6 +243,9 @@ impl Connection {
             self.move_across(from, to, &info, replaced.as_ref()).await?;
         }
         tracing::info!(connection_id = %self.id, path = %from, target = %to, "Rename");
+        let size = i64::try_from(info.size).unwrap_or(i64::MAX);
+        self.post_event("rename", from, Some(to), size, &Ok(()))
+            .await;
         Ok(())
     }
 
@@ -421,6 +429,7 @@ impl Connection {
         }
         Box::pin(self.copy_rec(src, dst, 0)).await?;
         tracing::info!(connection_id = %self.id, path = %src, target = %dst, "Copy");
+        self.post_event("copy", src, Some(dst), 0, &Ok(())).await;
         Ok(())
     }
 

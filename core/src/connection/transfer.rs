@@ -90,6 +90,8 @@ impl QuotaState {
 pub struct Transfer {
     file: Box<dyn FileHandle>,
     fs: Arc<dyn Fs>,
+    /// The file's path on `fs` (its final name for staged uploads).
+    rel: String,
     kind: TransferKind,
     path: VirtualPath,
     connection_id: String,
@@ -105,6 +107,8 @@ pub struct Transfer {
     finished: std::sync::atomic::AtomicBool,
     /// The first write error: the upload is incomplete, so closing it aborts it.
     failed: Mutex<Option<Error>>,
+    /// Where its `upload`/`download` event goes (client transfers with rules only).
+    events: Option<(Arc<super::events::EventHook>, String)>,
 }
 
 impl Connection {
@@ -123,19 +127,29 @@ impl Connection {
             ..Default::default()
         };
         let limits = if client {
+            self.pre_event("pre-download", p, None).await?;
             self.transfer_limits(TransferKind::Download).await?
         } else {
             TransferLimits::none()
         };
         let route = self.storage.route(p);
         let file = route.fs.open(route.rel, &opts).await?;
-        Ok(self.transfer(
+        let mut t = self.transfer(
             file,
             route.fs.clone(),
             TransferKind::Download,
             p.clone(),
             (None, limits),
-        ))
+        );
+        if client {
+            t.events = self.transfer_hook(p);
+        }
+        Ok(t)
+    }
+
+    /// The event hook of a client transfer of `p`, with `p`'s host path.
+    fn transfer_hook(&self, p: &VirtualPath) -> Option<(Arc<super::events::EventHook>, String)> {
+        self.events.clone().map(|h| (h, self.host_path(p)))
     }
 
     /// Opens `p` for upload. Needs `upload` on the parent for a new file, `overwrite` for
@@ -179,12 +193,18 @@ impl Connection {
             None => self.require(Permission::Upload, &dir)?,
         }
         let limits = if client {
+            self.pre_event("pre-upload", p, Some(0)).await?;
             Some(self.transfer_limits(TransferKind::Upload).await?)
         } else {
             None
         };
-        self.open_write_unchecked(p, opts, existing.as_ref(), limits)
-            .await
+        let mut t = self
+            .open_write_unchecked(p, opts, existing.as_ref(), limits)
+            .await?;
+        if client {
+            t.events = self.transfer_hook(p);
+        }
+        Ok(t)
     }
 
     /// Opens `p` for upload once permissions are settled (`existing`: what `p` is
@@ -282,9 +302,11 @@ impl Connection {
         (staging, limits): (Option<Staging>, TransferLimits),
     ) -> Transfer {
         let max = self.user.filters.max_upload_file_size;
+        let rel = self.storage.route(&path).rel.to_string();
         Transfer {
             file,
             fs,
+            rel,
             kind,
             path,
             connection_id: self.id.clone(),
@@ -302,6 +324,7 @@ impl Connection {
             staging: Mutex::new(staging),
             finished: std::sync::atomic::AtomicBool::new(false),
             failed: Mutex::new(None),
+            events: None,
         }
     }
 }
@@ -467,7 +490,47 @@ impl Transfer {
             .record(self.kind, self.bytes.load(Ordering::Relaxed))
             .await;
         self.log(result.is_ok());
+        if let Some(refused) = self.announce(&result).await {
+            return Err(refused);
+        }
         result
+    }
+
+    /// The event of the ended transfer (`upload` or `download`, with its outcome). A
+    /// synchronous action refusing a completed upload removes the file, as SFTPGo
+    /// does; the refusal is returned.
+    async fn announce(&self, result: &Result<()>) -> Option<Error> {
+        let (hook, host_path) = self.events.as_ref()?;
+        let (event, size) = match self.kind {
+            TransferKind::Upload => (
+                "upload",
+                self.quota
+                    .as_ref()
+                    .map_or(self.bytes.load(Ordering::Relaxed), |q| {
+                        q.size.load(Ordering::Relaxed)
+                    }),
+            ),
+            TransferKind::Download => ("download", self.bytes.load(Ordering::Relaxed)),
+        };
+        let mut e = super::events::Emit::new(event, &self.path);
+        e.fs_path = host_path.clone();
+        e.size = i64::try_from(size).unwrap_or(i64::MAX);
+        e.elapsed_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        e.error = result.as_ref().err();
+        if self.kind == TransferKind::Download || result.is_err() {
+            hook.emit_detached(e);
+            return None;
+        }
+        let refused = hook.emit(e).await.err()?;
+        if self.fs.remove_file(&self.rel).await.is_ok()
+            && let Some(q) = &self.quota
+        {
+            let size = i64::try_from(q.size.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+            q.charge.apply(-size, -1).await;
+        }
+        tracing::info!(connection_id = %self.connection_id, path = %self.path,
+            "upload removed: refused by an event rule");
+        Some(refused)
     }
 
     /// The usage change the upload leaves behind: bytes beyond what the target held,

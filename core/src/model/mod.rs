@@ -12,7 +12,7 @@ mod share;
 mod user;
 
 pub use admin::{ADMIN_PERMISSIONS, Admin, AdminGroupMapping, ApiKey, Role};
-pub use event::{EventAction, EventRule, RuleAction};
+pub use event::{EventAction, EventRule, RelationOptions, RuleAction};
 pub use folder::{Folder, FolderMapping, MAPPING_FIELDS, validate_mappings};
 pub use group::{Group, GroupMapping, GroupType, validate_group_mappings};
 pub use group_settings::{apply_groups, clean_path, replace_placeholders};

@@ -125,42 +125,12 @@ pub async fn dump(state: &HttpState, query: Option<&str>) -> Result<HttpResponse
         _ => format!("backup_{}.json", sftpgo_core::now_millis()),
     };
     let path = output_file(state, &name)?;
-    write_private(&path, &bytes).map_err(|e| {
+    sftpgo_core::dump::write_private(&path, &bytes).map_err(|e| {
         tracing::error!(sender = "httpd", file = %path.display(), error = %e, "cannot write the dump");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot write the dump file")
     })?;
     tracing::info!(sender = "httpd", file = %path.display(), "dump written");
     Ok(message("Data saved"))
-}
-
-/// Writes `bytes` to `path` readable by the owner only (dumps hold password hashes and
-/// secrets), through a temporary file renamed into place.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(
-        ".{name}.{}.tmp",
-        sftpgo_core::catalog::random_id(10)
-    ));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// `GET /api/v2/loaddata?input-file=` and `POST /api/v2/loaddata` (the dump in the body).

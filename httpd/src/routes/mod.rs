@@ -7,9 +7,11 @@
 pub mod connections;
 pub mod crud;
 pub mod defender;
+pub mod events;
 pub mod maintenance;
 pub mod mfa;
 pub mod profile;
+pub mod provider_events;
 pub mod quotas;
 pub mod shares;
 pub mod user;
@@ -210,6 +212,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/eventrules/{name}"),
     ("put", "/eventrules/{name}"),
     ("delete", "/eventrules/{name}"),
+    ("post", "/eventrules/run/{name}"),
+    ("get", "/retention/users/checks"),
     ("get", "/apikeys"),
     ("post", "/apikeys"),
     ("get", "/apikeys/{id}"),
@@ -285,7 +289,16 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
     let method = &req.method;
     let body = &body;
     let crud = |label| Crud { catalog: c, label };
-    match segs.as_slice() {
+    // Object changes are told to the Event Manager once they succeed (a deleted
+    // object as it was before).
+    let change = provider_events::change_of(method, &segs, body);
+    let before = match &change {
+        Some(ch) if *method == Method::DELETE && state.events.is_some() => {
+            provider_events::object_json(state, ch.kind(), ch.name()).await
+        }
+        _ => None,
+    };
+    let result = match segs.as_slice() {
         ["version"] if *method == Method::GET => Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "build_date": "", "commit_hash": "", "features": []}),
@@ -456,6 +469,14 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
                 .serve::<EventAction>(method, one_key(rest)?, req.query, body)
                 .await
         }
+        ["eventrules", "run", name] if *method == Method::POST => {
+            need("*")?;
+            events::run(state, name).await
+        }
+        ["retention", "users", "checks"] if *method == Method::GET => {
+            need("*")?;
+            events::retention_checks(state)
+        }
         ["eventrules", rest @ ..] => {
             need("*")?;
             crud("Event rule")
@@ -489,7 +510,12 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
             ip_list(state, list_type, rest, &req, body).await
         }
         _ => Err(ApiError::not_found()),
+    };
+    let succeeded = matches!(&result, Ok(resp) if resp.status().is_success());
+    if let Some(change) = change.filter(|_| succeeded) {
+        provider_events::announce(state, &admin, req.ip, change, before).await;
     }
+    result
 }
 
 /// 404 unless `admin` may see user `name` (a role admin sees only its role's users).
@@ -547,7 +573,12 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
     if crate::auth::totp_enabled(&admin.filters) {
         mfa::check_otp(state, &admin.filters, req.headers, &admin.username)?;
     }
-    let (token, exp) = state.tokens.issue(&admin.username);
+    let (token, exp) = state.tokens.issue(
+        &admin.username,
+        crate::auth::API_AUDIENCE,
+        req.ip,
+        admin.updated_at,
+    );
     state
         .catalog
         .update_counters(
@@ -570,13 +601,17 @@ async fn authenticate(
     state: &HttpState,
     req: &Request<'_>,
 ) -> Result<(Admin, Option<crate::jwt::Claims>), ApiError> {
-    if let Some(claims) = state.tokens.bearer(req.headers) {
+    if let Some(claims) = state
+        .tokens
+        .bearer(req.headers, crate::auth::API_AUDIENCE, req.ip)?
+    {
         let admin = state
             .catalog
-            .get::<Admin>(&claims.sub)
+            .get::<Admin>(&claims.username)
             .await?
             .filter(|a| crate::auth::admin_may_connect(a, req.ip))
             .ok_or_else(ApiError::unauthorized)?;
+        state.tokens.check_signature(&claims, admin.updated_at)?;
         return Ok((admin, Some(claims)));
     }
     match admin_by_api_key(&state.catalog, req.headers, req.ip).await? {

@@ -4,7 +4,7 @@
 
 use hyper::StatusCode;
 use serde::Deserialize;
-use sftpgo_core::model::{Folder, User};
+use sftpgo_core::model::User;
 use sftpgo_core::quota::ScanTarget;
 use sftpgo_core::store::{Counter, CounterOp, Kind};
 
@@ -147,75 +147,28 @@ pub async fn start_scan(
         .as_ref()
         .map(|u| u.opener.fs_factory().clone())
         .ok_or_else(ApiError::not_found)?;
-    // The storage to count: the user's home (group settings applied), or the folder's
-    // path, opened through the same factory as user sessions.
-    let owner = if kind == Kind::Folder {
-        let folder = state
-            .catalog
-            .get_lean::<Folder>(key)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        User {
-            username: format!("folder {}", folder.name),
-            home_dir: folder.mapped_path,
-            filesystem: folder.filesystem,
-            ..User::default()
+    let scan = sftpgo_core::quota::prepare_scan(
+        &state.catalog,
+        factory.as_ref(),
+        &state.scans,
+        target_of(kind),
+        key,
+    )
+    .await
+    .map_err(|e| {
+        if e.kind == sftpgo_core::ErrorKind::AlreadyExists {
+            ApiError::new(StatusCode::CONFLICT, e.message)
+        } else {
+            e.into()
         }
-    } else {
-        state
-            .catalog
-            .effective_user(key)
-            .await?
-            .ok_or_else(ApiError::not_found)?
-    };
-    let key = if kind == Kind::Folder {
-        state.catalog.naming().convert(key)
-    } else {
-        owner.username.clone()
-    };
-    let key = key.as_str();
-    // A user's scan counts the home and the folders counted in the user's quota.
-    let mut roots = vec![factory.fs_for(&owner)?];
-    if kind == Kind::User {
-        for f in owner
-            .virtual_folders
-            .iter()
-            .filter(|f| f.quota_size == -1 && f.quota_files == -1)
-        {
-            roots.push(factory.folder_fs(&owner, f)?);
-        }
-    }
-    let Some(guard) = state.scans.start(target_of(kind), key) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("another scan is already in progress for {key:?}"),
-        ));
-    };
-    let catalog = state.catalog.clone();
-    let key = key.to_string();
+    })?;
+    let label = kind.label();
+    let name = key.to_string();
     tokio::spawn(async move {
-        let started = std::time::Instant::now();
-        let mut total = Ok((0, 0));
-        for fs in &roots {
-            total = match (total, sftpgo_core::quota::scan(fs.as_ref()).await) {
-                (Ok((s, f)), Ok((size, files))) => Ok((s + size, f + files)),
-                (Err(e), _) | (_, Err(e)) => Err(e),
-            };
+        if let Err(e) = scan.run().await {
+            tracing::warn!(sender = "httpd", kind = label, name = %name, error = %e,
+                "quota scan failed");
         }
-        let result = match total {
-            Ok((size, files)) => catalog
-                .set_quota(kind, &key, size, files)
-                .await
-                .map(|()| (size, files)),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok((size, files)) => tracing::info!(sender = "httpd", kind = kind.label(), name = %key,
-                size, files, elapsed_ms = started.elapsed().as_millis() as u64, "quota scan finished"),
-            Err(e) => tracing::warn!(sender = "httpd", kind = kind.label(), name = %key,
-                error = %e, "quota scan failed"),
-        }
-        drop(guard);
     });
     Ok(json_response(
         StatusCode::ACCEPTED,

@@ -183,6 +183,14 @@ fn last_name(path: &str) -> &str {
 
 #[async_trait]
 impl Fs for LocalFs {
+    fn host_path(&self, path: &str) -> Option<PathBuf> {
+        Some(if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(path)
+        })
+    }
+
     async fn stat(&self, path: &str) -> FsResult<FileInfo> {
         let fd = self.resolve(path, OFlags::PATH, 0)?;
         let st = rustix::fs::fstat(&fd)?;

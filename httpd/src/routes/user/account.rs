@@ -190,7 +190,7 @@ pub async fn change_password(
             Ok(())
         })
         .await?;
-    if let Some(claims) = state.tokens.bearer_for(req.headers, USER_AUDIENCE) {
+    if let Ok(Some(claims)) = state.tokens.bearer(req.headers, USER_AUDIENCE, req.ip) {
         state.tokens.revoke(&claims);
     }
     Ok(message("Password updated"))

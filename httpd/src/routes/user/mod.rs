@@ -63,7 +63,7 @@ pub async fn route(
         (["logout"], &Method::GET) => {
             let claims = state
                 .tokens
-                .bearer_for(req.headers, USER_AUDIENCE)
+                .bearer(req.headers, USER_AUDIENCE, req.ip)?
                 .ok_or_else(ApiError::unauthorized)?;
             state.tokens.revoke(&claims);
             Ok(message("Your token has been invalidated"))
@@ -123,7 +123,15 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
     if user.totp_required_for("HTTP") {
         super::mfa::check_otp(state, &user.filters.extra, req.headers, &user.username)?;
     }
-    let (token, exp) = state.tokens.issue_for(&user.username, USER_AUDIENCE);
+    // The stored account's version: a login may have just upgraded its password hash.
+    let signature = state
+        .catalog
+        .get_lean::<User>(&user.username)
+        .await?
+        .map_or(user.updated_at, |u| u.updated_at);
+    let (token, exp) = state
+        .tokens
+        .issue(&user.username, USER_AUDIENCE, req.ip, signature);
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({"access_token": token, "expires_at": rfc3339(exp)}),
@@ -135,19 +143,23 @@ struct Caller {
     username: String,
     /// Authenticated by an API key (account changes need a token).
     by_api_key: bool,
+    /// The token's claims, checked against the account once it is read.
+    claims: Option<crate::jwt::Claims>,
 }
 
 async fn caller(state: &HttpState, req: &Request<'_>) -> Result<Caller, ApiError> {
-    if let Some(claims) = state.tokens.bearer_for(req.headers, USER_AUDIENCE) {
+    if let Some(claims) = state.tokens.bearer(req.headers, USER_AUDIENCE, req.ip)? {
         return Ok(Caller {
-            username: claims.sub,
+            username: claims.username.clone(),
             by_api_key: false,
+            claims: Some(claims),
         });
     }
     match api_key_principal(&state.catalog, req.headers, 2).await? {
         Some(username) => Ok(Caller {
             username,
             by_api_key: true,
+            claims: None,
         }),
         None => Err(ApiError::unauthorized()),
     }
@@ -176,6 +188,9 @@ async fn current_user(state: &HttpState, req: &Request<'_>) -> Result<(User, Cal
             .unwrap_or(false);
     if user.status != 1 || user.is_expired(sftpgo_core::now_millis()) || !key_allowed {
         return Err(ApiError::unauthorized());
+    }
+    if let Some(claims) = &caller.claims {
+        state.tokens.check_signature(claims, user.updated_at)?;
     }
     // As SFTPGo's per-request check: protocol, password login method, address (403).
     if user.filters.denied_protocols.iter().any(|p| p == "HTTP")

@@ -18,7 +18,7 @@ use crate::HttpState;
 use crate::multipart::{Chunks, Multipart, boundary};
 use crate::response::{ApiError, Body, HttpResponse, json_response};
 use crate::routes::Request;
-use crate::zip::ZipWriter;
+use sftpgo_core::zip::ZipWriter;
 
 /// Size of each read of a download and of each streamed chunk.
 const CHUNK: usize = 256 * 1024;
@@ -110,19 +110,7 @@ fn attachment(name: &str) -> header::HeaderValue {
 
 /// HTTP date (RFC 7231 IMF-fixdate) of Unix seconds.
 fn http_date(secs: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    let c = sftpgo_core::clock::Civil::from_unix(secs);
-    let weekday = usize::try_from(secs.div_euclid(86_400).rem_euclid(7)).unwrap_or(0);
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS.get(weekday).unwrap_or(&"Thu"),
-        c.day,
-        c.month_name(),
-        c.year,
-        c.hour,
-        c.minute,
-        c.second
-    )
+    format!("{} GMT", sftpgo_core::clock::rfc1123(secs))
 }
 
 /// `GET /user/files?path=`: the file, or the `Range` asked for.
@@ -608,7 +596,7 @@ impl Zipper<'_> {
         if self.conn.closed() {
             return Err(CLOSED.to_string());
         }
-        let bytes = self.zip.take();
+        let bytes = bytes::Bytes::from(self.zip.take());
         if bytes.is_empty() {
             return Ok(());
         }

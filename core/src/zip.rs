@@ -1,11 +1,11 @@
-//! A streaming ZIP writer for `POST /user/streamzip`: entries are written as their
+//! A streaming ZIP writer (the REST `streamzip` and the Event Manager's compress
+//! action): entries are written as their
 //! data arrives (deflated, sizes and CRC in a data descriptor after the data), so an
 //! archive of any size is sent with a small, fixed buffer. ZIP64 records are used where
 //! sizes, offsets or the entry count need them; names are UTF-8 (flag bit 11).
 
 use std::io::Write;
 
-use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
 
@@ -52,7 +52,7 @@ pub struct ZipWriter {
 
 /// MS-DOS (time, date) of Unix seconds, UTC; clamped to the format's 1980–2107.
 fn dos_time(secs: i64) -> (u16, u16) {
-    let c = sftpgo_core::clock::Civil::from_unix(secs.max(315_532_800));
+    let c = crate::clock::Civil::from_unix(secs.max(315_532_800));
     let y = u32::try_from(c.year.clamp(1980, 2107) - 1980).unwrap_or(0);
     let time = (c.hour << 11) | (c.minute << 5) | (c.second / 2);
     let date = (y << 9) | (c.month << 5) | c.day;
@@ -84,8 +84,8 @@ impl ZipWriter {
     }
 
     /// The bytes produced since the last call.
-    pub fn take(&mut self) -> Bytes {
-        let bytes = Bytes::from(std::mem::take(&mut self.out));
+    pub fn take(&mut self) -> Vec<u8> {
+        let bytes = std::mem::take(&mut self.out);
         self.offset += bytes.len() as u64;
         bytes
     }
@@ -336,8 +336,7 @@ mod tests {
     /// Checked by Python's `zipfile` (CRCs, sizes, names, ZIP64 records), when
     /// Python is installed; the structure checks below run everywhere.
     fn python_lists(zip: &[u8]) -> Option<String> {
-        let dir =
-            std::env::temp_dir().join(format!("zip-test-{}", sftpgo_core::catalog::random_id(8)));
+        let dir = std::env::temp_dir().join(format!("zip-test-{}", crate::catalog::random_id(8)));
         std::fs::write(&dir, zip).unwrap();
         let script = "import sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nfor i in z.infolist(): print(i.filename, i.file_size, z.read(i).decode())";
         let out = std::process::Command::new("python3")
