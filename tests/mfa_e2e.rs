@@ -6,6 +6,9 @@
 
 mod common;
 
+use std::process::Command;
+
+use base64::Engine as _;
 use common::api::*;
 use common::*;
 use serde_json::json;
@@ -56,6 +59,23 @@ fn totp_for_admins_and_users() {
         "{}",
         r.raw
     );
+    // The QR code a phone scans holds the same link.
+    let png = srv.root().join("qr.png");
+    let qr = r.body["qr_code"].as_str().unwrap();
+    std::fs::write(
+        &png,
+        base64::engine::general_purpose::STANDARD
+            .decode(qr)
+            .unwrap(),
+    )
+    .unwrap();
+    require_tools(&["zbarimg"]);
+    let scan = run(
+        Command::new("zbarimg").args(["--raw", "-q"]).arg(&png),
+        CLIENT_TIMEOUT,
+    );
+    scan.assert_ok("zbarimg");
+    assert_eq!(scan.stdout.trim(), r.body["url"].as_str().unwrap());
     let first = code(&secret, now());
     let check = json!({"config_name": "Default", "passcode": first, "secret": secret});
     let r = api.call("POST", "/api/v2/admin/totp/validate", &auth, Some(&check));

@@ -479,14 +479,20 @@ fn https_with_client_certificates() {
     let builder = Server::builder();
     let cfg = builder.root().join("cfg");
     make_pki(&cfg);
+    make_crl(&cfg);
     let srv = builder
         .env("SFTPGO_HTTPD__BINDINGS__0__PORT", &port.to_string())
         .env("SFTPGO_HTTPD__BINDINGS__0__ADDRESS", "127.0.0.1")
         .env("SFTPGO_HTTPD__BINDINGS__0__ENABLE_HTTPS", "true")
         .env("SFTPGO_HTTPD__BINDINGS__0__CLIENT_AUTH_TYPE", "1")
+        .env(
+            "SFTPGO_HTTPD__BINDINGS__0__TLS_CIPHER_SUITES",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA",
+        )
         .env("SFTPGO_HTTPD__CERTIFICATE_FILE", "server.crt")
         .env("SFTPGO_HTTPD__CERTIFICATE_KEY_FILE", "server.key")
         .env("SFTPGO_HTTPD__CA_CERTIFICATES", "ca.crt")
+        .env("SFTPGO_HTTPD__CA_REVOCATION_LISTS", "ca.crl")
         .start();
     let url = format!("https://127.0.0.1:{port}/healthz");
     let curl = |extra: &[&str], url: &str| {
@@ -509,6 +515,38 @@ fn https_with_client_certificates() {
     };
     let ok = curl(&["--cert", "client.crt", "--key", "client.key"], &url);
     assert_eq!(ok.stdout.trim(), "200", "{}", ok.report());
+    let revoked = curl(&["--cert", "revoked.crt", "--key", "revoked.key"], &url);
+    assert_ne!(
+        revoked.stdout.trim(),
+        "200",
+        "a revoked client certificate is refused\n{}",
+        revoked.report()
+    );
+    // TLS 1.2 offers only the configured suite; TLS 1.3 is unaffected.
+    let tls12 = |cipher: &str| {
+        curl(
+            &[
+                "--cert",
+                "client.crt",
+                "--key",
+                "client.key",
+                "--tls-max",
+                "1.2",
+                "--ciphers",
+                cipher,
+            ],
+            &url,
+        )
+    };
+    let chacha = tls12("ECDHE-ECDSA-CHACHA20-POLY1305");
+    assert_eq!(chacha.stdout.trim(), "200", "{}", chacha.report());
+    let gcm = tls12("ECDHE-ECDSA-AES128-GCM-SHA256");
+    assert_ne!(
+        gcm.stdout.trim(),
+        "200",
+        "suite not configured\n{}",
+        gcm.report()
+    );
     let no_cert = curl(&[], &url);
     assert_ne!(
         no_cert.stdout.trim(),

@@ -38,6 +38,11 @@ pub struct Binding {
     pub client_ip_proxy_header: String,
     /// Which address of that header to take, counted from the last (0: the last).
     pub client_ip_header_depth: usize,
+    /// TLS 1.2 cipher suites (Go/IANA names) in order of preference; empty: the
+    /// defaults. Names rustls does not implement (CBC, RSA key exchange) are left out.
+    pub tls_cipher_suites: Vec<String>,
+    /// ALPN protocols offered (`http/1.1`, `h2`); only HTTP/1.1 is served.
+    pub tls_protocols: Vec<String>,
 }
 
 impl Default for Binding {
@@ -57,6 +62,8 @@ impl Default for Binding {
             proxy_allowed: Vec::new(),
             client_ip_proxy_header: String::new(),
             client_ip_header_depth: 0,
+            tls_cipher_suites: Vec::new(),
+            tls_protocols: Vec::new(),
         }
     }
 }
@@ -86,6 +93,9 @@ pub struct Config {
     pub certificate_key_file: String,
     /// CA certificates (PEM) that sign accepted client certificates.
     pub ca_certificates: Vec<String>,
+    /// Certificate revocation lists (PEM or DER) client certificates are checked
+    /// against.
+    pub ca_revocation_lists: Vec<String>,
     /// Cross-origin resource sharing.
     pub cors: crate::cors::CorsConfig,
 }
@@ -102,6 +112,7 @@ impl Default for Config {
             certificate_file: String::new(),
             certificate_key_file: String::new(),
             ca_certificates: Vec::new(),
+            ca_revocation_lists: Vec::new(),
             cors: crate::cors::CorsConfig::default(),
         }
     }
@@ -122,6 +133,7 @@ impl std::fmt::Debug for Config {
             .field("certificate_file", &self.certificate_file)
             .field("certificate_key_file", &self.certificate_key_file)
             .field("ca_certificates", &self.ca_certificates)
+            .field("ca_revocation_lists", &self.ca_revocation_lists)
             .field("cors", &self.cors)
             .finish()
     }
@@ -148,6 +160,10 @@ impl Config {
             if b.client_auth_type > 1 {
                 return Err("httpd.bindings.client_auth_type: must be 0 or 1".into());
             }
+            sftpgo_core::tls::validate_cipher_suites(
+                "httpd.bindings.tls_cipher_suites",
+                &b.tls_cipher_suites,
+            )?;
             if b.enable_https {
                 let cert = if b.certificate_file.is_empty() {
                     &self.certificate_file

@@ -14,6 +14,7 @@ pub mod cors;
 pub mod jwt;
 pub mod multipart;
 pub mod proxy;
+pub mod qr;
 pub mod response;
 pub mod routes;
 pub mod server;

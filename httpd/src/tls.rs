@@ -28,6 +28,12 @@ pub fn acceptor(cfg: &Config, binding: &Binding, config_dir: &Path) -> Result<Tl
             .iter()
             .map(|c| config_dir.join(c))
             .collect(),
+        crls: cfg
+            .ca_revocation_lists
+            .iter()
+            .map(|c| config_dir.join(c))
+            .collect(),
+        cipher_suites: binding.tls_cipher_suites.clone(),
         section: "httpd",
     };
     let mut config = settings.server_config()?;

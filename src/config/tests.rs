@@ -85,7 +85,8 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
     std::fs::write(
         dir.path().join("sftpgo.json"),
         r#"{"sftpd": {"keyboard_interactive_authentication": true, "bindings": [{"port": 2300}]},
-            "ftpd": {"bindings": [{"port": 2121, "tls_cipher_suites": []}]},
+            "ftpd": {"bindings": [{"port": 2121, "tls_cipher_suites": ["TLS_RSA_WITH_AES_128_CBC_SHA"]}]},
+            "webdavd": {"bindings": [{"port": 0, "disable_www_auth_header": true}]},
             "telemetry": {"bind_port": 10000}}"#,
     )
     .unwrap();
@@ -102,7 +103,7 @@ fn unknown_file_key_is_an_error_and_sftpgo_keys_are_warnings() {
     assert!(
         l.warnings
             .iter()
-            .any(|w| w.contains("ftpd.bindings[].tls_cipher_suites"))
+            .any(|w| w.contains("webdavd.bindings[].disable_www_auth_header"))
     );
     assert!(l.warnings.iter().any(|w| w.contains("telemetry")));
 }

@@ -898,6 +898,7 @@ pub fn make_pki(dir: &std::path::Path) {
             "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
         ),
         ("client", "extendedKeyUsage=clientAuth\n"),
+        ("revoked", "extendedKeyUsage=clientAuth\n"),
     ] {
         std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
         let mut req = vec!["req"];
@@ -931,4 +932,24 @@ pub fn make_pki(dir: &std::path::Path) {
             ],
         );
     }
+}
+
+/// `ca.crl` in `dir` (made by [`make_pki`]): the CA's revocation list, revoking
+/// `revoked.crt`.
+pub fn make_crl(dir: &std::path::Path) {
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
+    std::fs::write(
+        dir.join("ca.cnf"),
+        "[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\n\
+         default_md=sha256\ndefault_crl_days=2\n",
+    )
+    .unwrap();
+    let ca = ["-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.crt"];
+    let mut revoke = vec!["ca", "-revoke", "revoked.crt"];
+    revoke.extend(ca);
+    openssl(dir, &revoke);
+    let mut gencrl = vec!["ca", "-gencrl", "-out", "ca.crl"];
+    gencrl.extend(ca);
+    openssl(dir, &gencrl);
 }

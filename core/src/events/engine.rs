@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -132,7 +132,7 @@ pub struct EventManager {
     pub(super) backups_dir: PathBuf,
     pub(super) outbound: Option<Arc<dyn Outbound>>,
     runs: Arc<Semaphore>,
-    cache: Mutex<Option<RuleCache>>,
+    cache: RwLock<Option<RuleCache>>,
     me: Weak<EventManager>,
 }
 
@@ -154,7 +154,7 @@ impl EventManager {
             backups_dir,
             outbound,
             runs: Arc::new(Semaphore::new(MAX_CONCURRENT_RUNS)),
-            cache: Mutex::new(None),
+            cache: RwLock::new(None),
             me: me.clone(),
         });
         // Sessions opened from now on send their file system events here.
@@ -372,7 +372,7 @@ impl EventManager {
     async fn active_rules(&self) -> (Arc<Vec<LoadedRule>>, Arc<HashSet<String>>) {
         let generation = self.catalog.generation();
         {
-            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
             if let Some(c) = cache
                 .as_ref()
                 .filter(|c| c.generation == generation && c.loaded_at.elapsed() < RULES_TTL)
@@ -402,7 +402,7 @@ impl EventManager {
             .flat_map(|r| r.conditions.fs_events.iter().cloned())
             .collect();
         let (rules, fs_events) = (Arc::new(loaded), Arc::new(fs_events));
-        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(RuleCache {
+        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = Some(RuleCache {
             generation,
             loaded_at: Instant::now(),
             rules: rules.clone(),

@@ -6,6 +6,7 @@
 //! `PUT /{users,admins}/{name}/2fa/disable`. Secrets and codes are stored as KMS
 //! secrets, like every other secret.
 
+use base64::Engine as _;
 use hyper::{HeaderMap, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -174,7 +175,11 @@ pub async fn serve<T: MfaAccount>(
             let s = state
                 .totp
                 .generate(&req.config_name, &account.account_label())?;
-            Ok(json_response(StatusCode::OK, &s))
+            let mut out = serde_json::to_value(&s).unwrap_or_default();
+            let qr = crate::qr::png(&s.url)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+            out["qr_code"] = Value::String(base64::engine::general_purpose::STANDARD.encode(qr));
+            Ok(json_response(StatusCode::OK, &out))
         }
         (["totp", "validate"], &Method::POST) => {
             let req: ValidateRequest = parse_json(body)?;

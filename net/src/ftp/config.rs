@@ -82,6 +82,9 @@ pub struct Binding {
     pub active_connections_security: u8,
     /// Log every command and reply at debug level.
     pub debug: bool,
+    /// TLS 1.2 cipher suites (Go/IANA names) in order of preference; empty: the
+    /// defaults. Names rustls does not implement (CBC, RSA key exchange) are left out.
+    pub tls_cipher_suites: Vec<String>,
     /// Honour `common.proxy_protocol` on this binding (control and passive data
     /// connections).
     pub apply_proxy_config: bool,
@@ -103,6 +106,7 @@ impl Default for Binding {
             passive_connections_security: 0,
             active_connections_security: 0,
             debug: false,
+            tls_cipher_suites: Vec::new(),
             apply_proxy_config: true,
         }
     }
@@ -154,6 +158,9 @@ pub struct Config {
     pub certificate_key_file: String,
     /// CA certificates that verify client certificates.
     pub ca_certificates: Vec<String>,
+    /// Certificate revocation lists (PEM or DER) client certificates are checked
+    /// against.
+    pub ca_revocation_lists: Vec<String>,
 }
 
 impl Default for Config {
@@ -170,6 +177,7 @@ impl Default for Config {
             certificate_file: String::new(),
             certificate_key_file: String::new(),
             ca_certificates: Vec::new(),
+            ca_revocation_lists: Vec::new(),
         }
     }
 }
@@ -186,6 +194,10 @@ impl Config {
         }
         for (i, b) in self.bindings.iter().enumerate() {
             let at = format!("ftpd.bindings[{i}]");
+            sftpgo_core::tls::validate_cipher_suites(
+                &format!("{at}.tls_cipher_suites"),
+                &b.tls_cipher_suites,
+            )?;
             if b.port == 0 {
                 continue;
             }

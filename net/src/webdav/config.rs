@@ -23,6 +23,11 @@ pub struct Binding {
     pub client_auth_type: u8,
     /// URL path prefix the WebDAV tree is served under (`/dav`); empty: the root.
     pub prefix: String,
+    /// TLS 1.2 cipher suites (Go/IANA names) in order of preference; empty: the
+    /// defaults. Names rustls does not implement (CBC, RSA key exchange) are left out.
+    pub tls_cipher_suites: Vec<String>,
+    /// ALPN protocols offered (`http/1.1`, `h2`); only HTTP/1.1 is served.
+    pub tls_protocols: Vec<String>,
 }
 
 impl Default for Binding {
@@ -36,6 +41,8 @@ impl Default for Binding {
             min_tls_version: 12,
             client_auth_type: 0,
             prefix: String::new(),
+            tls_cipher_suites: Vec::new(),
+            tls_protocols: Vec::new(),
         }
     }
 }
@@ -52,6 +59,9 @@ pub struct Config {
     pub certificate_key_file: String,
     /// CA certificates that verify client certificates.
     pub ca_certificates: Vec<String>,
+    /// Certificate revocation lists (PEM or DER) client certificates are checked
+    /// against.
+    pub ca_revocation_lists: Vec<String>,
 }
 
 impl Default for Config {
@@ -61,6 +71,7 @@ impl Default for Config {
             certificate_file: String::new(),
             certificate_key_file: String::new(),
             ca_certificates: Vec::new(),
+            ca_revocation_lists: Vec::new(),
         }
     }
 }
@@ -79,6 +90,10 @@ impl Config {
             if b.client_auth_type > 1 {
                 return Err(format!("{at}.client_auth_type: must be 0 or 1"));
             }
+            sftpgo_core::tls::validate_cipher_suites(
+                &format!("{at}.tls_cipher_suites"),
+                &b.tls_cipher_suites,
+            )?;
             let has_cert = !self.certificate_file.is_empty() || !b.certificate_file.is_empty();
             if b.enable_https && !has_cert {
                 return Err(format!(

@@ -365,6 +365,12 @@ pub fn acceptor(
             .iter()
             .map(|c| config_dir.join(c))
             .collect(),
+        crls: cfg
+            .ca_revocation_lists
+            .iter()
+            .map(|c| config_dir.join(c))
+            .collect(),
+        cipher_suites: binding.tls_cipher_suites.clone(),
         section: "webdavd",
     };
     let mut config = settings.server_config()?;
