@@ -83,8 +83,12 @@ fn rest(c: &mut Criterion) {
         tokio::spawn(sftpgo_httpd::server::serve(
             listener,
             state,
-            None,
-            sftpgo_httpd::proxy::ProxyPolicy::default(),
+            sftpgo_httpd::server::ListenerSettings {
+                tls: None,
+                proxy: sftpgo_httpd::proxy::ProxyPolicy::default(),
+                security: sftpgo_httpd::security::Security::default(),
+                preamble: None,
+            },
             stop,
         ));
         (addr, format!("Bearer {token}"), stop_tx)

@@ -267,10 +267,17 @@ fn dav_listeners(
             .map_err(|e| format!("webdavd: {e}"))?;
         tracing::info!(sender = "webdavd", address = %addr, https = tls.is_some(),
             prefix = %b.prefix, "WebDAV server listening");
+        let proxy = if b.proxy_mode == 1 {
+            Some(shared.proxy.clone().ok_or_else(|| {
+                "webdavd.bindings.proxy_mode 1 needs common.proxy_protocol 1 or 2".to_string()
+            })?)
+        } else {
+            None
+        };
         out.push(Listen {
             addr,
             service: Arc::new(sftpgo_net::webdav::DavListener::new(server.clone(), b, tls)),
-            proxy: None,
+            proxy,
         });
     }
     Ok(out)
@@ -319,6 +326,7 @@ fn start_http(
     shared: Shared,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
+    let proxy = shared.proxy.clone();
     let bindings: Vec<_> = cfg
         .httpd
         .bindings
@@ -400,16 +408,46 @@ fn start_http(
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(addr))
             .map_err(|e| format!("httpd: cannot listen on {addr}: {e}"))?;
+        let preamble: Option<Arc<dyn sftpgo_httpd::server::Preamble>> = if b.proxy_mode == 1 {
+            let proxy = proxy.clone().ok_or_else(|| {
+                "httpd.bindings.proxy_mode 1 needs common.proxy_protocol 1 or 2".to_string()
+            })?;
+            Some(Arc::new(ProxyPreamble(proxy)))
+        } else {
+            None
+        };
+        let settings = sftpgo_httpd::server::ListenerSettings {
+            tls,
+            proxy: sftpgo_httpd::proxy::ProxyPolicy::of(b),
+            security: sftpgo_httpd::security::Security::new(b.security.clone())
+                .map_err(|e| format!("httpd.bindings.security: {e}"))?,
+            preamble,
+        };
         rt.spawn(sftpgo_httpd::server::serve(
             listener,
             state.clone(),
-            tls,
-            sftpgo_httpd::proxy::ProxyPolicy::of(b),
+            settings,
             stop.clone(),
         ));
-        tracing::info!(sender = "httpd", address = %addr, https, "REST API listening");
+        tracing::info!(sender = "httpd", address = %addr, https,
+            proxy_protocol = b.proxy_mode == 1, "REST API listening");
     }
     Ok(())
+}
+
+/// `proxy_mode` 1 of an HTTP binding: the PROXY header, read by the same code as for
+/// SSH and FTP.
+struct ProxyPreamble(Arc<sftpgo_net::proxy_protocol::ProxyProtocol>);
+
+#[async_trait::async_trait]
+impl sftpgo_httpd::server::Preamble for ProxyPreamble {
+    async fn client(
+        &self,
+        stream: &mut tokio::net::TcpStream,
+        peer: std::net::SocketAddr,
+    ) -> Option<std::net::SocketAddr> {
+        self.0.client_of(stream, peer).await
+    }
 }
 
 /// The login path's view of the provider: a user cache in front of it. Embedded

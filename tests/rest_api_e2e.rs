@@ -1089,3 +1089,117 @@ fn token_validation_can_skip_the_address_and_follow_account_changes() {
         200
     );
 }
+
+#[test]
+fn security_headers_allowed_hosts_and_https_redirect() {
+    let (_srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_HTTPD__BINDINGS__0__SECURITY__ENABLED", "true")
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__SECURITY__ALLOWED_HOSTS",
+                "files\\.example\\.com(:[0-9]+)?",
+            )
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__SECURITY__ALLOWED_HOSTS_ARE_REGEX",
+                "true",
+            )
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__SECURITY__HTTPS_REDIRECT",
+                "true",
+            )
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__SECURITY__CONTENT_TYPE_NOSNIFF",
+                "true",
+            )
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__SECURITY__CONTENT_SECURITY_POLICY",
+                "default-src 'self'; script-src $NONCE",
+            )
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__SECURITY__REFERRER_POLICY",
+                "no-referrer",
+            )
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__SECURITY__CACHE_CONTROL",
+                "private",
+            )
+            .env("SFTPGO_HTTPD__BINDINGS__0__PROXY_ALLOWED", "127.0.0.1"),
+    );
+    // Another host is refused.
+    let head = curl_head(&api, "/healthz", &["-H", "Host: evil.example.com"]);
+    assert!(head.starts_with("http/1.1 403"), "{head}");
+    // An allowed host over plain HTTP is sent to HTTPS, with the path and query kept.
+    let head = curl_head(
+        &api,
+        "/api/v2/users?limit=1",
+        &["-H", "Host: files.example.com:8443"],
+    );
+    assert!(head.starts_with("http/1.1 307"), "{head}");
+    assert!(
+        head.contains("location: https://files.example.com:8443/api/v2/users?limit=1"),
+        "{head}"
+    );
+    // Behind a trusted TLS-terminating proxy the request is served, with the headers.
+    let head = curl_head(
+        &api,
+        "/healthz",
+        &[
+            "-H",
+            "Host: files.example.com",
+            "-H",
+            "X-Forwarded-Proto: https",
+        ],
+    );
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("referrer-policy: no-referrer"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'self'; script-src 'nonce-"),
+        "{head}"
+    );
+    assert!(
+        head.contains("cache-control: no-cache, no-store, max-age=0, must-revalidate, private"),
+        "{head}"
+    );
+}
+
+#[test]
+fn proxy_protocol_on_http_bindings() {
+    let (_srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_COMMON__PROXY_PROTOCOL", "1")
+            .env("SFTPGO_COMMON__PROXY_ALLOWED", "127.0.0.1")
+            .env("SFTPGO_HTTPD__BINDINGS__0__PROXY_MODE", "1"),
+    );
+    let admin = api.token("root", "root-pass-1");
+    let fenced = json!({"username": "fenced", "password": "fenced-pass-1", "status": 1,
+        "permissions": ["*"], "filters": {"allow_list": ["10.1.2.3/32"]}});
+    let r = api.call("POST", "/api/v2/admins", &bearer(&admin), Some(&fenced));
+    assert_eq!(r.status, 201, "{}", r.raw);
+    // Without a header the connection's own address counts: refused by the allow list.
+    let r = api.call(
+        "GET",
+        "/api/v2/token",
+        &["-u", "fenced:fenced-pass-1"],
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.raw);
+    // A PROXY v1 header naming the allowed client, then the request.
+    let port = api.base.rsplit(':').next().unwrap().to_string();
+    let script = "import base64, socket, sys\n\
+        port = int(sys.argv[1])\n\
+        s = socket.create_connection(('127.0.0.1', port))\n\
+        auth = base64.b64encode(b'fenced:fenced-pass-1').decode()\n\
+        s.sendall(('PROXY TCP4 10.1.2.3 127.0.0.1 40000 %d\\r\\n' % port).encode())\n\
+        s.sendall(('GET /api/v2/token HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Basic '\n\
+                   + auth + '\\r\\nConnection: close\\r\\n\\r\\n').encode())\n\
+        data = b''\n\
+        while True:\n    chunk = s.recv(65536)\n    if not chunk: break\n    data += chunk\n\
+        print(data.split(b'\\r\\n')[0].decode())\n";
+    let out = run(
+        Command::new("python3").args(["-c", script, &port]),
+        Duration::from_secs(30),
+    );
+    out.assert_ok("raw PROXY request");
+    assert_eq!(out.stdout.trim(), "HTTP/1.1 200 OK", "{}", out.report());
+}

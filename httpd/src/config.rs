@@ -43,6 +43,11 @@ pub struct Binding {
     pub tls_cipher_suites: Vec<String>,
     /// ALPN protocols offered (`http/1.1`, `h2`); only HTTP/1.1 is served.
     pub tls_protocols: Vec<String>,
+    /// 1: connections start with a PROXY protocol header, read as
+    /// `common.proxy_protocol` says; 0: none.
+    pub proxy_mode: u8,
+    /// Allowed hosts, HTTPS redirect and security headers.
+    pub security: crate::security::SecurityConfig,
 }
 
 impl Default for Binding {
@@ -64,6 +69,8 @@ impl Default for Binding {
             client_ip_header_depth: 0,
             tls_cipher_suites: Vec::new(),
             tls_protocols: Vec::new(),
+            proxy_mode: 0,
+            security: crate::security::SecurityConfig::default(),
         }
     }
 }
@@ -164,6 +171,10 @@ impl Config {
                 "httpd.bindings.tls_cipher_suites",
                 &b.tls_cipher_suites,
             )?;
+            if b.proxy_mode > 1 {
+                return Err("httpd.bindings.proxy_mode: must be 0 or 1".into());
+            }
+            b.security.validate("httpd.bindings")?;
             if b.enable_https {
                 let cert = if b.certificate_file.is_empty() {
                     &self.certificate_file

@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod qr;
 pub mod response;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod tls;
 

@@ -27,13 +27,16 @@ impl ProxyPolicy {
         }
     }
 
+    /// Whether `peer` is in `proxy_allowed`.
+    pub fn allows(&self, peer: IpAddr) -> bool {
+        self.allowed
+            .iter()
+            .any(|n| sftpgo_core::model::ip_list::contains(n, peer))
+    }
+
     /// Whether `peer` is one of the trusted proxies (and a header is configured).
     pub fn trusts(&self, peer: IpAddr) -> bool {
-        !self.header.is_empty()
-            && self
-                .allowed
-                .iter()
-                .any(|n| sftpgo_core::model::ip_list::contains(n, peer))
+        !self.header.is_empty() && self.allows(peer)
     }
 
     /// The client's address: the header's when `peer` is a trusted proxy and the

@@ -16,6 +16,32 @@ use crate::HttpState;
 use crate::proxy::ProxyPolicy;
 use crate::response::{ApiError, HttpResponse};
 use crate::routes::{Request, route};
+use crate::security::{RequestView, Security, Verdict};
+
+/// Runs on each accepted connection before any HTTP byte: yields the client's address
+/// (the one a PROXY protocol header names), or `None` to drop the connection. The
+/// binary supplies it for bindings with `proxy_mode` 1.
+#[async_trait::async_trait]
+pub trait Preamble: Send + Sync {
+    /// The client of a connection from `peer`.
+    async fn client(
+        &self,
+        stream: &mut tokio::net::TcpStream,
+        peer: SocketAddr,
+    ) -> Option<SocketAddr>;
+}
+
+/// How one binding serves its connections.
+pub struct ListenerSettings {
+    /// TLS (HTTPS bindings).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Trusted proxies and their client-address header.
+    pub proxy: ProxyPolicy,
+    /// Allowed hosts, HTTPS redirect, security headers.
+    pub security: Security,
+    /// PROXY protocol, when the binding applies it.
+    pub preamble: Option<Arc<dyn Preamble>>,
+}
 
 /// Time a client has to send a request's headers (also the keep-alive idle limit).
 const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -24,19 +50,49 @@ async fn handle(
     state: Arc<HttpState>,
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
-    proxy: &ProxyPolicy,
+    settings: &ListenerSettings,
 ) -> HttpResponse {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    let trusted = settings.proxy.allows(peer.ip());
+    if !trusted {
+        settings.security.strip_untrusted(&mut parts.headers);
+    }
     // The client as trusted proxies name it; what filters and logs see.
-    let client = proxy.client(peer, &parts.headers);
+    let client = settings.proxy.client(peer, &parts.headers);
     if client != peer && state.defender.is_banned(client.ip()) {
         // A banned client behind a trusted proxy (banned peers never get this far).
         return ApiError::new(hyper::StatusCode::FORBIDDEN, "your IP address is banned")
             .into_response();
     }
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or("/", hyper::http::uri::PathAndQuery::as_str)
+        .to_string();
+    let view = RequestView {
+        headers: &parts.headers,
+        path_and_query: &path_and_query,
+        tls: settings.tls.is_some(),
+        trusted_proxy: trusted,
+    };
+    match settings.security.check(&view) {
+        Verdict::Serve => {}
+        Verdict::Refuse => {
+            tracing::debug!(sender = "httpd", remote = %client, "request refused: host not allowed");
+            return crate::security::refused();
+        }
+        Verdict::Redirect(url) => {
+            let mut resp = crate::security::redirect(&url);
+            settings.security.decorate(&view, resp.headers_mut());
+            return resp;
+        }
+    }
     if let Some(pre) = state.cors.preflight(&parts.method, &parts.headers) {
         let (head, ()) = pre.into_parts();
-        return hyper::Response::from_parts(head, crate::response::full(bytes::Bytes::new()));
+        let mut resp =
+            hyper::Response::from_parts(head, crate::response::full(bytes::Bytes::new()));
+        settings.security.decorate(&view, resp.headers_mut());
+        return resp;
     }
     let request = Request {
         method: parts.method.clone(),
@@ -55,6 +111,7 @@ async fn handle(
     state
         .cors
         .decorate(&parts.method, &parts.headers, resp.headers_mut());
+    settings.security.decorate(&view, resp.headers_mut());
     tracing::debug!(sender = "httpd", method = %parts.method, path = parts.uri.path(),
         status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64,
         remote = %client, "request");
@@ -70,18 +127,18 @@ fn builder() -> http1::Builder {
     b
 }
 
-/// Serves `listener` until `stop` turns true; with `tls`, every connection starts with
-/// a TLS handshake (failed handshakes are logged and dropped).
+/// Serves `listener` until `stop` turns true; with TLS, every connection starts with a
+/// handshake (failed handshakes are logged and dropped); with a preamble, the PROXY
+/// header is read first.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<HttpState>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    proxy: ProxyPolicy,
+    settings: ListenerSettings,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let proxy = Arc::new(proxy);
+    let settings = Arc::new(settings);
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, upstream) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -91,75 +148,88 @@ pub async fn serve(
             },
             _ = stop.changed() => return,
         };
-        if state.defender.is_banned(peer.ip()) {
-            tracing::debug!(sender = "httpd", remote = %peer, "connection refused: banned by the defender");
-            continue;
-        }
-        // Counted before any byte is read; the slot is held until the connection ends.
-        // A trusted proxy carries many clients: no per-host cap, and refusals are not
-        // scored against it (that would ban every client behind it).
-        let trusted_proxy = proxy.trusts(peer.ip());
-        let slot = match state
-            .limiter
-            .as_ref()
-            .map(|l| l.try_acquire_from(peer.ip(), !trusted_proxy))
-        {
-            Some(Err(reason)) => {
-                tracing::debug!(sender = "httpd", remote = %peer, reason, "connection refused");
-                if !trusted_proxy {
-                    state.defender.add_event(
-                        peer.ip(),
-                        "HTTP",
-                        sftpgo_core::defender::HostEvent::LimitExceeded,
-                    );
-                }
-                continue;
-            }
-            Some(Ok(slot)) => Some(slot),
-            None => None,
-        };
-        let _ = stream.set_nodelay(true);
         let state = state.clone();
-        let tls = tls.clone();
-        let proxy = proxy.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let state = state.clone();
-                let proxy = proxy.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(state, req, peer, &proxy).await) }
-            });
-            let result = match tls {
-                None => {
-                    builder()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                }
-                Some(acceptor) => {
-                    let handshake = tokio::time::timeout(
-                        std::time::Duration::from_secs(10),
-                        acceptor.accept(stream),
-                    )
+        let settings = settings.clone();
+        tokio::spawn(serve_connection(stream, upstream, state, settings));
+    }
+}
+
+/// One accepted connection: its PROXY header, admission (bans, caps), TLS, then HTTP.
+async fn serve_connection(
+    mut stream: tokio::net::TcpStream,
+    upstream: SocketAddr,
+    state: Arc<HttpState>,
+    settings: Arc<ListenerSettings>,
+) {
+    let peer = match &settings.preamble {
+        Some(p) => match p.client(&mut stream, upstream).await {
+            Some(peer) => peer,
+            None => return,
+        },
+        None => upstream,
+    };
+    if state.defender.is_banned(peer.ip()) {
+        tracing::debug!(sender = "httpd", remote = %peer, "connection refused: banned by the defender");
+        return;
+    }
+    // Counted before any HTTP byte is read; the slot is held until the connection
+    // ends. A trusted proxy carries many clients: no per-host cap, and refusals are not
+    // scored against it (that would ban every client behind it).
+    let trusted_proxy = settings.proxy.trusts(peer.ip());
+    let slot = match state
+        .limiter
+        .as_ref()
+        .map(|l| l.try_acquire_from(peer.ip(), !trusted_proxy))
+    {
+        Some(Err(reason)) => {
+            tracing::debug!(sender = "httpd", remote = %peer, reason, "connection refused");
+            if !trusted_proxy {
+                state.defender.add_event(
+                    peer.ip(),
+                    "HTTP",
+                    sftpgo_core::defender::HostEvent::LimitExceeded,
+                );
+            }
+            return;
+        }
+        Some(Ok(slot)) => Some(slot),
+        None => None,
+    };
+    let _ = stream.set_nodelay(true);
+    let handler_settings = settings.clone();
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        let settings = handler_settings.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(state, req, peer, &settings).await) }
+    });
+    let result = match &settings.tls {
+        None => {
+            builder()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+        }
+        Some(acceptor) => {
+            let handshake =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream))
                     .await;
-                    let stream = match handshake {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(sender = "httpd", error = %e, remote = %peer, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(sender = "httpd", remote = %peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    builder()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
+            let stream = match handshake {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(sender = "httpd", error = %e, remote = %peer, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(sender = "httpd", remote = %peer, "TLS handshake timed out");
+                    return;
                 }
             };
-            if let Err(e) = result {
-                tracing::debug!(sender = "httpd", error = %e, remote = %peer, "connection ended");
-            }
-            drop(slot);
-        });
+            builder()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(sender = "httpd", error = %e, remote = %peer, "connection ended");
     }
+    drop(slot);
 }

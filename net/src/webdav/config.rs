@@ -28,6 +28,9 @@ pub struct Binding {
     pub tls_cipher_suites: Vec<String>,
     /// ALPN protocols offered (`http/1.1`, `h2`); only HTTP/1.1 is served.
     pub tls_protocols: Vec<String>,
+    /// 1: connections start with a PROXY protocol header, read as
+    /// `common.proxy_protocol` says; 0: none.
+    pub proxy_mode: u8,
 }
 
 impl Default for Binding {
@@ -43,6 +46,7 @@ impl Default for Binding {
             prefix: String::new(),
             tls_cipher_suites: Vec::new(),
             tls_protocols: Vec::new(),
+            proxy_mode: 0,
         }
     }
 }
@@ -89,6 +93,9 @@ impl Config {
             }
             if b.client_auth_type > 1 {
                 return Err(format!("{at}.client_auth_type: must be 0 or 1"));
+            }
+            if b.proxy_mode > 1 {
+                return Err(format!("{at}.proxy_mode: must be 0 or 1"));
             }
             sftpgo_core::tls::validate_cipher_suites(
                 &format!("{at}.tls_cipher_suites"),
