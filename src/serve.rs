@@ -115,6 +115,7 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         Some(Arc::new(crate::outbound::ServerOutbound {
             smtp: cfg.smtp.clone(),
         })),
+        rt.handle().clone(),
     );
     let ban_listener: std::sync::Weak<dyn sftpgo_core::defender::BanListener> =
         Arc::downgrade(&events) as _;

@@ -304,7 +304,9 @@ fn on_demand_rules_run_file_retention_quota_and_notification_actions() {
 #[test]
 fn backups_feed_commands_and_mail_attachments() {
     let smtp_port = free_port();
-    let b = Server::builder();
+    // A real user with the backup owner's pseudo-name gets its own home, never the
+    // backups directory.
+    let b = Server::builder().user("__system__", |_| {});
     let root = b.root().to_path_buf();
     let mail_dir = root.join("mail");
     fs::create_dir_all(&mail_dir).unwrap();
@@ -403,6 +405,22 @@ fn backups_feed_commands_and_mail_attachments() {
         name.starts_with("backup_") && name.ends_with(".json"),
         "{name}"
     );
+    let sys = action(
+        "sys-mkdir",
+        9,
+        json!({"fs_config": {"type": 3, "mkdirs": ["/sys-made"]}}),
+    );
+    assert_eq!(post(&api, &admin, "/api/v2/eventactions", sys).status, 201);
+    let rule = json!({"name": "sys", "status": 1, "trigger": 6,
+        "conditions": {"options": {"names": [{"pattern": "__system__"}]}},
+        "actions": [rule_action("sys-mkdir", 1, false)]});
+    assert_eq!(post(&api, &admin, "/api/v2/eventrules", rule).status, 201);
+    let r = api.call("POST", "/api/v2/eventrules/run/sys", &bearer(&admin), None);
+    assert_eq!(r.status, 202, "{}", r.raw);
+    wait_until("the pseudo-named user's directory", || {
+        srv.home_of("__system__").join("sys-made").is_dir()
+    });
+    assert!(!srv.config_dir().join("backups/sys-made").exists());
     let dump: Value = serde_json::from_slice(&fs::read(backup).unwrap()).unwrap();
     assert_eq!(dump["version"], 17);
     assert!(
@@ -454,7 +472,7 @@ fn backups_feed_commands_and_mail_attachments() {
     assert_eq!(lines[1], "ops@example.com");
     assert_eq!(lines[2], "False", "bcc stays out of the headers");
     assert_eq!(lines[3], name);
-    assert_eq!(lines[4], "1");
+    assert_eq!(lines[4], "2", "both users are in the backup");
     assert_eq!(lines[5], format!("Size: {size} bytes"));
 }
 
@@ -561,6 +579,15 @@ fn rules_and_actions_are_validated_and_runs_refused_as_sftpgo_does() {
         let r = post(&api, &admin, "/api/v2/eventrules", bad);
         assert_eq!(r.status, 400, "{what}: {}", r.raw);
     }
+    // E-mail addresses cannot carry line breaks into mail headers or SMTP commands.
+    let r = post(
+        &api,
+        &admin,
+        "/api/v2/users",
+        json!({"username": "mailer", "password": "mailer-pass-1", "status": 1,
+            "email": "a@b.c\r\nRCPT TO:<x@y.z>", "home_dir": "/tmp/x", "permissions": {"/": ["*"]}}),
+    );
+    assert_eq!(r.status, 400, "{}", r.raw);
     let fs_rule = rule(
         "on-upload",
         1,
@@ -617,7 +644,9 @@ fn notify(name: &str, port: u16, path: &str, body: &str) -> Value {
 #[test]
 fn file_events_of_every_protocol_run_rules_and_sync_actions_can_refuse() {
     let http_port = free_port();
-    let b = Server::builder();
+    // Transfer counters are written for every user: the first upload is still told
+    // once.
+    let b = Server::builder().env("SFTPGO_DATA_PROVIDER__TRACK_QUOTA", "1");
     let http_log = b.root().join("http.log");
     let _http = start_sink(
         "tests/http_sink.py",
@@ -723,6 +752,11 @@ fn file_events_of_every_protocol_run_rules_and_sync_actions_can_refuse() {
     // A synchronous pre-upload action refuses the upload; once it passes, it is allowed.
     let out = srv.sftp_batch(&["mkdir /gated", "put a.txt /gated/x.txt"]);
     assert!(!out.success(), "refused by the rule\n{}", out.report());
+    assert!(
+        !out.stderr.contains("/allow/") && !out.stdout.contains("/allow/"),
+        "the client learns nothing of the rule's action\n{}",
+        out.report()
+    );
     assert!(!home.join("gated/x.txt").exists());
     fs::create_dir_all(home.join("allow")).unwrap();
     fs::write(home.join("allow/x.txt"), "ok").unwrap();
@@ -735,6 +769,24 @@ fn file_events_of_every_protocol_run_rules_and_sync_actions_can_refuse() {
     let out = srv.sftp_batch(&["mkdir /checked", "put a.txt /checked/y.txt"]);
     assert!(!out.success(), "the upload is refused\n{}", out.report());
     assert!(!home.join("checked/y.txt").exists(), "and removed");
+    // An upload cut off mid-way (the client drops the connection) is checked too: in
+    // upload mode 0 its bytes stay, so the refusal removes them.
+    require_paramiko();
+    let script = "import sys, paramiko\n\
+        t = paramiko.Transport(('127.0.0.1', int(sys.argv[1])))\n\
+        t.connect(username=sys.argv[2], password=sys.argv[3])\n\
+        s = paramiko.SFTPClient.from_transport(t)\n\
+        f = s.open('/checked/cut.txt', 'wb')\n\
+        f.write(b'x' * 4096); f.flush()\n\
+        t.sock.close()\n";
+    run(
+        Command::new("python3").args(["-c", script, &srv.port.to_string(), USER, PASSWORD]),
+        CLIENT_TIMEOUT,
+    )
+    .assert_ok("cut-off upload");
+    wait_until("the cut-off upload's removal", || {
+        !home.join("checked/cut.txt").exists()
+    });
     let user = api.user_token(USER, PASSWORD);
     let r = upload(
         &api,

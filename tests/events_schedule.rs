@@ -79,6 +79,7 @@ async fn schedules_fire_the_rules_due_in_the_hour() {
         Arc::default(),
         dir.path().join("backups"),
         None,
+        tokio::runtime::Handle::current(),
     );
     // 2026-12-04 is a Friday: 01:00 fires nothing, 02:00 fires the daily rule only.
     assert_eq!(events.run_due_schedules(hour(2026, 12, 4, 1)).await, 0);

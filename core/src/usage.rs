@@ -201,6 +201,37 @@ impl QuotaTracker {
         }))
     }
 
+    /// Records the first upload (or download) of `username` now, if none is recorded:
+    /// true when this call recorded it. Each call stamps a value no other call of
+    /// this process uses, so of two racing transfers only one sees its own.
+    pub async fn mark_first(&self, username: &str, upload: bool) -> bool {
+        static LAST: AtomicI64 = AtomicI64::new(0);
+        let now = crate::now_millis();
+        let stamp = LAST
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                Some(now.max(last + 1))
+            })
+            .map_or(now, |last| now.max(last + 1));
+        let slot = if upload {
+            Counter::FirstUpload
+        } else {
+            Counter::FirstDownload
+        };
+        let set = self
+            .catalog
+            .update_counters(
+                Kind::User,
+                username,
+                &[(slot, crate::store::CounterOp::SetIfZero(stamp))],
+            )
+            .await;
+        if set.is_err() {
+            return false;
+        }
+        matches!(self.catalog.counters(Kind::User, username).await,
+            Ok(Some(c)) if c[slot as usize] == stamp)
+    }
+
     /// Adds transferred bytes to a user's data-transfer counters; failures are logged.
     pub async fn add_transfer(&self, username: &str, up: u64, down: u64) {
         if up == 0 && down == 0 {

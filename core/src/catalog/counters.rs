@@ -60,19 +60,14 @@ impl Catalog {
         .await
     }
 
-    /// Records transferred bytes for a user's transfer limits and first transfer times.
+    /// Records transferred bytes for a user's transfer limits.
     pub async fn add_transfer(&self, username: &str, up: i64, down: i64) -> Result<()> {
-        let now = crate::now_millis();
-        let mut ops = vec![
+        // First transfer times are recorded by the session (`QuotaTracker::mark_first`),
+        // which also tells the Event Manager.
+        let ops = [
             (Counter::UploadTransfer, CounterOp::Add(up)),
             (Counter::DownloadTransfer, CounterOp::Add(down)),
         ];
-        if up > 0 {
-            ops.push((Counter::FirstUpload, CounterOp::SetIfZero(now)));
-        }
-        if down > 0 {
-            ops.push((Counter::FirstDownload, CounterOp::SetIfZero(now)));
-        }
         self.update_counters(Kind::User, username, &ops).await
     }
 

@@ -13,8 +13,9 @@ use crate::{Error, ErrorKind, Result};
 /// Where sessions send their file system events (the Event Manager).
 #[async_trait::async_trait]
 pub trait FsEventSink: Send + Sync {
-    /// Whether an active rule reacts to `event`.
-    async fn wants(&self, event: &str) -> bool;
+    /// Whether an active rule may react to `event` (cheap, without waiting: every
+    /// file operation asks).
+    fn wants(&self, event: &str) -> bool;
     /// Runs the rules `ev` fires; the failure of a synchronous action is returned.
     async fn fire(&self, ev: FsEvent) -> Result<()>;
 }
@@ -34,6 +35,7 @@ pub(crate) struct Emit<'a> {
     pub size: i64,
     pub elapsed_ms: i64,
     pub error: Option<&'a Error>,
+    pub first: bool,
 }
 
 impl<'a> Emit<'a> {
@@ -47,17 +49,15 @@ impl<'a> Emit<'a> {
             size: 0,
             elapsed_ms: 0,
             error: None,
+            first: false,
         }
     }
 }
 
 impl EventHook {
     /// Whether a rule wants `event` (so building it is worth it).
-    pub async fn wants(&self, event: &str) -> bool {
-        match self.sink.upgrade() {
-            Some(sink) => sink.wants(event).await,
-            None => false,
-        }
+    pub fn wants(&self, event: &str) -> bool {
+        self.sink.upgrade().is_some_and(|sink| sink.wants(event))
     }
 
     /// Sends one event; the failure of a synchronous action comes back as a permission
@@ -66,7 +66,7 @@ impl EventHook {
         let Some(sink) = self.sink.upgrade() else {
             return Ok(());
         };
-        if !sink.wants(e.event).await {
+        if !sink.wants(e.event) {
             return Ok(());
         }
         let mut ev = self.base.clone();
@@ -85,11 +85,14 @@ impl EventHook {
             Some(_) => 2,
         };
         ev.error = e.error.map(|err| err.message.clone());
+        ev.first = e.first;
+        let (event, path) = (e.event, e.path.as_str().to_string());
         sink.fire(ev).await.map_err(|err| {
-            Error::new(
-                ErrorKind::PermissionDenied,
-                format!("{} refused by an event rule: {}", e.event, err.message),
-            )
+            // The action's error (hosts, paths, exit codes) stays in the log; the
+            // client learns only that it was refused.
+            tracing::info!(sender = "eventmanager", event, path = %path, error = %err.message,
+                "operation refused by an event rule");
+            Error::denied()
         })
     }
 
@@ -113,6 +116,7 @@ impl EventHook {
                     size,
                     elapsed_ms,
                     error: error.as_ref(),
+                    first: false,
                 })
                 .await;
         });
@@ -163,7 +167,7 @@ impl Connection {
         let Some(h) = &self.events else {
             return Ok(());
         };
-        if !h.wants(event).await {
+        if !h.wants(event) {
             return Ok(());
         }
         let size = match size {
@@ -182,7 +186,7 @@ impl Connection {
     }
 
     /// Sends `event` on `p` (and `target`) after the operation, with its outcome.
-    pub(super) async fn post_event(
+    pub(super) fn post_event(
         &self,
         event: &'static str,
         p: &VirtualPath,
@@ -190,7 +194,7 @@ impl Connection {
         size: i64,
         outcome: &Result<()>,
     ) {
-        let Some(h) = &self.events else {
+        let Some(h) = self.events.as_ref().filter(|h| h.wants(event)) else {
             return;
         };
         let mut e = Emit::new(event, p);

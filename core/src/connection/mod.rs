@@ -48,6 +48,15 @@ pub struct Connection {
     start_dir: VirtualPath,
     activity: Activity,
     events: Option<Arc<events::EventHook>>,
+    first_done: Arc<FirstTransfers>,
+}
+
+/// Whether the account's first upload and first download are recorded (so a
+/// session asks the provider at most once for each).
+#[derive(Debug, Default)]
+pub(crate) struct FirstTransfers {
+    upload: std::sync::atomic::AtomicBool,
+    download: std::sync::atomic::AtomicBool,
 }
 
 impl Connection {
@@ -66,6 +75,16 @@ impl Connection {
             VirtualPath::parse(&user.filters.start_directory)
                 .unwrap_or_else(|_| VirtualPath::root())
         };
+        let recorded = |field: &str| {
+            user.extra
+                .get(field)
+                .and_then(serde_json::Value::as_i64)
+                .is_some_and(|v| v != 0)
+        };
+        let first_done = Arc::new(FirstTransfers {
+            upload: recorded("first_upload").into(),
+            download: recorded("first_download").into(),
+        });
         Self {
             id,
             protocol,
@@ -77,6 +96,7 @@ impl Connection {
             start_dir,
             activity: Activity::default(),
             events: None,
+            first_done,
         }
     }
 

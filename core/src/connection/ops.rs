@@ -130,9 +130,10 @@ impl Connection {
         self.require(Permission::CreateDirs, &p.parent())?;
         self.require_name(p)?;
         let r = self.storage.route(p);
-        r.fs.mkdir(r.rel, mode).await?;
+        let done: Result<()> = r.fs.mkdir(r.rel, mode).await.map_err(Into::into);
+        self.post_event("mkdir", p, None, 0, &done);
+        done?;
         tracing::info!(connection_id = %self.id, path = %p, "Mkdir");
-        self.post_event("mkdir", p, None, 0, &Ok(())).await;
         Ok(())
     }
 
@@ -150,10 +151,11 @@ impl Connection {
         }
         let size = i64::try_from(info.size).unwrap_or(i64::MAX);
         self.pre_event("pre-delete", p, Some(size)).await?;
-        r.fs.remove_file(r.rel).await?;
+        let done: Result<()> = r.fs.remove_file(r.rel).await.map_err(Into::into);
+        self.post_event("delete", p, None, size, &done);
+        done?;
         self.release(r.mount, &info).await;
         tracing::info!(connection_id = %self.id, path = %p, "Remove");
-        self.post_event("delete", p, None, size, &Ok(())).await;
         Ok(())
     }
 
@@ -179,9 +181,10 @@ impl Connection {
         self.require_any(&[Permission::Delete, Permission::DeleteDirs], &p.parent())?;
         self.require_name(p)?;
         let r = self.storage.route(p);
-        r.fs.remove_dir(r.rel).await?;
+        let done: Result<()> = r.fs.remove_dir(r.rel).await.map_err(Into::into);
+        self.post_event("rmdir", p, None, 0, &done);
+        done?;
         tracing::info!(connection_id = %self.id, path = %p, "Rmdir");
-        self.post_event("rmdir", p, None, 0, &Ok(())).await;
         Ok(())
     }
 
@@ -225,27 +228,41 @@ impl Connection {
         if replaced.is_some() {
             self.require(Permission::Overwrite, &to.parent())?;
         }
-        if rf.same_backend(&rt) {
-            if info.is_dir() && from.parent() != to.parent() {
-                self.check_links_stay(from).await?;
-            }
-            if info.kind == FileKind::Symlink && from.parent() != to.parent() {
-                self.rename_link(from, to, replace).await?;
-            } else {
-                rf.fs.rename(rf.rel, rt.rel, replace).await?;
-                // Renaming a name onto another name of the same file changes nothing.
-                if let Some(old) = replaced.filter(|old| from != to && !old.same_file(&info)) {
-                    self.release(rt.mount, &old).await;
-                }
-            }
+        let done = if rf.same_backend(&rt) {
+            self.rename_within(from, to, replace, &info, replaced).await
         } else {
             // Another folder: copied, then removed, each file charged where it lands.
-            self.move_across(from, to, &info, replaced.as_ref()).await?;
-        }
-        tracing::info!(connection_id = %self.id, path = %from, target = %to, "Rename");
+            self.move_across(from, to, &info, replaced.as_ref()).await
+        };
         let size = i64::try_from(info.size).unwrap_or(i64::MAX);
-        self.post_event("rename", from, Some(to), size, &Ok(()))
-            .await;
+        self.post_event("rename", from, Some(to), size, &done);
+        done?;
+        tracing::info!(connection_id = %self.id, path = %from, target = %to, "Rename");
+        Ok(())
+    }
+
+    /// A rename on one back-end, `info` describing `from` and `replaced` the entry `to`
+    /// held when replacing it is allowed.
+    async fn rename_within(
+        &self,
+        from: &VirtualPath,
+        to: &VirtualPath,
+        replace: bool,
+        info: &FileInfo,
+        replaced: Option<FileInfo>,
+    ) -> Result<()> {
+        let (rf, rt) = (self.storage.route(from), self.storage.route(to));
+        if info.is_dir() && from.parent() != to.parent() {
+            self.check_links_stay(from).await?;
+        }
+        if info.kind == FileKind::Symlink && from.parent() != to.parent() {
+            return self.rename_link(from, to, replace).await;
+        }
+        rf.fs.rename(rf.rel, rt.rel, replace).await?;
+        // Renaming a name onto another name of the same file changes nothing.
+        if let Some(old) = replaced.filter(|old| from != to && !old.same_file(info)) {
+            self.release(rt.mount, &old).await;
+        }
         Ok(())
     }
 
@@ -427,9 +444,20 @@ impl Connection {
                 "a virtual folder, or a directory containing one, cannot be copied or replaced",
             ));
         }
-        Box::pin(self.copy_rec(src, dst, 0)).await?;
+        let done = Box::pin(self.copy_rec(src, dst, 0)).await;
+        let size = match self.events.as_ref().filter(|h| h.wants("copy")) {
+            Some(_) => self.stat(src).await.map_or(0, |i| {
+                if i.is_dir() {
+                    0
+                } else {
+                    i64::try_from(i.size).unwrap_or(i64::MAX)
+                }
+            }),
+            None => 0,
+        };
+        self.post_event("copy", src, Some(dst), size, &done);
+        done?;
         tracing::info!(connection_id = %self.id, path = %src, target = %dst, "Copy");
-        self.post_event("copy", src, Some(dst), 0, &Ok(())).await;
         Ok(())
     }
 

@@ -108,7 +108,10 @@ pub struct Transfer {
     /// The first write error: the upload is incomplete, so closing it aborts it.
     failed: Mutex<Option<Error>>,
     /// Where its `upload`/`download` event goes (client transfers with rules only).
-    events: Option<(Arc<super::events::EventHook>, String)>,
+    events: Option<Arc<super::events::EventHook>>,
+    /// For client transfers: the session's "first upload/download recorded" flags and
+    /// where to record it.
+    first: Option<(Arc<super::FirstTransfers>, Arc<crate::usage::QuotaTracker>)>,
 }
 
 impl Connection {
@@ -142,14 +145,16 @@ impl Connection {
             (None, limits),
         );
         if client {
-            t.events = self.transfer_hook(p);
+            self.client_transfer(&mut t);
         }
         Ok(t)
     }
 
-    /// The event hook of a client transfer of `p`, with `p`'s host path.
-    fn transfer_hook(&self, p: &VirtualPath) -> Option<(Arc<super::events::EventHook>, String)> {
-        self.events.clone().map(|h| (h, self.host_path(p)))
+    /// Marks `t` as a client transfer: its end raises an event and records the
+    /// account's first upload or download.
+    fn client_transfer(&self, t: &mut Transfer) {
+        t.events = self.events.clone();
+        t.first = self.quota.clone().map(|q| (self.first_done.clone(), q));
     }
 
     /// Opens `p` for upload. Needs `upload` on the parent for a new file, `overwrite` for
@@ -202,7 +207,7 @@ impl Connection {
             .open_write_unchecked(p, opts, existing.as_ref(), limits)
             .await?;
         if client {
-            t.events = self.transfer_hook(p);
+            self.client_transfer(&mut t);
         }
         Ok(t)
     }
@@ -325,6 +330,7 @@ impl Connection {
             finished: std::sync::atomic::AtomicBool::new(false),
             failed: Mutex::new(None),
             events: None,
+            first: None,
         }
     }
 }
@@ -500,20 +506,18 @@ impl Transfer {
     /// synchronous action refusing a completed upload removes the file, as SFTPGo
     /// does; the refusal is returned.
     async fn announce(&self, result: &Result<()>) -> Option<Error> {
-        let (hook, host_path) = self.events.as_ref()?;
-        let (event, size) = match self.kind {
-            TransferKind::Upload => (
-                "upload",
-                self.quota
-                    .as_ref()
-                    .map_or(self.bytes.load(Ordering::Relaxed), |q| {
-                        q.size.load(Ordering::Relaxed)
-                    }),
-            ),
-            TransferKind::Download => ("download", self.bytes.load(Ordering::Relaxed)),
-        };
+        let upload = self.kind == TransferKind::Upload;
+        let moved = upload || self.bytes.load(Ordering::Relaxed) > 0;
+        let first = result.is_ok() && moved && self.mark_first().await;
+        let hook = self.events.as_ref()?;
+        let event = if upload { "upload" } else { "download" };
+        if !hook.wants(event) {
+            return None;
+        }
+        let size = self.final_size();
         let mut e = super::events::Emit::new(event, &self.path);
-        e.fs_path = host_path.clone();
+        e.fs_path = self.host_path();
+        e.first = first;
         e.size = i64::try_from(size).unwrap_or(i64::MAX);
         e.elapsed_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
         e.error = result.as_ref().err();
@@ -531,6 +535,28 @@ impl Transfer {
         tracing::info!(connection_id = %self.connection_id, path = %self.path,
             "upload removed: refused by an event rule");
         Some(refused)
+    }
+
+    /// Records the account's first upload (or download) if this session has not seen
+    /// one yet: true when this transfer is it.
+    async fn mark_first(&self) -> bool {
+        let Some((done, tracker)) = &self.first else {
+            return false;
+        };
+        let upload = self.kind == TransferKind::Upload;
+        let flag = if upload { &done.upload } else { &done.download };
+        if flag.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        tracker.mark_first(&self.username, upload).await
+    }
+
+    /// Where the file is on the host, if its back-end has such a place.
+    fn host_path(&self) -> String {
+        self.fs
+            .host_path(&self.rel)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     }
 
     /// The usage change the upload leaves behind: bytes beyond what the target held,
@@ -562,22 +588,90 @@ impl Transfer {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
         }
-        match self.take_staging() {
+        let stays = match self.take_staging() {
             Some(s) if s.keep_on_error => {
-                if self.commit(&s).await.is_ok() {
+                let kept = self.commit(&s).await.is_ok();
+                if kept {
                     self.charge_quota().await;
                 }
+                kept
             }
             Some(s) => {
                 let _ = self.fs.remove_file(&s.temp).await;
+                false
             }
             // Written in place: the bytes stay, and so does their charge.
-            None => self.charge_quota().await,
-        }
+            None => {
+                self.charge_quota().await;
+                true
+            }
+        };
         self.limits
             .record(self.kind, self.bytes.load(Ordering::Relaxed))
             .await;
         self.log(false);
+        if let Some(event) = self.failed_event(stays) {
+            event.await;
+        }
+    }
+
+    /// The event of a transfer that ended badly (`stays`: an upload's bytes remain
+    /// under the final name), as an owned future so `Drop` can run it too. A
+    /// synchronous upload rule refusing it removes what stays, as for a complete one.
+    fn failed_event(&self, stays: bool) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let hook = self.events.clone()?;
+        let event = if self.kind == TransferKind::Upload {
+            "upload"
+        } else {
+            "download"
+        };
+        if !hook.wants(event) {
+            return None;
+        }
+        let host_path = self.host_path();
+        let error = self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| Error::new(ErrorKind::Transient, "the transfer was interrupted"));
+        let (kind, path, fs, rel) = (
+            self.kind,
+            self.path.clone(),
+            self.fs.clone(),
+            self.rel.clone(),
+        );
+        let size = i64::try_from(self.final_size()).unwrap_or(i64::MAX);
+        let elapsed_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let charge = self.quota.as_ref().map(|q| q.charge.clone());
+        let connection_id = self.connection_id.clone();
+        Some(async move {
+            let mut e = super::events::Emit::new(event, &path);
+            e.fs_path = host_path;
+            e.size = size;
+            e.elapsed_ms = elapsed_ms;
+            e.error = Some(&error);
+            let refused = hook.emit(e).await.is_err();
+            if refused
+                && kind == TransferKind::Upload
+                && stays
+                && fs.remove_file(&rel).await.is_ok()
+            {
+                if let Some(c) = charge {
+                    c.apply(-size, -1).await;
+                }
+                tracing::info!(connection_id = %connection_id, path = %path,
+                    "interrupted upload removed: refused by an event rule");
+            }
+        })
+    }
+
+    /// Bytes the file holds (uploads) or bytes sent (downloads).
+    fn final_size(&self) -> u64 {
+        match (self.kind, &self.quota) {
+            (TransferKind::Upload, Some(q)) => q.size.load(Ordering::Relaxed),
+            _ => self.bytes.load(Ordering::Relaxed),
+        }
     }
 
     fn take_staging(&self) -> Option<Staging> {
@@ -626,7 +720,10 @@ impl Drop for Transfer {
         let delta = self
             .quota_delta()
             .map(|(charge, size, files)| (charge.clone(), size, files));
-        match self.take_staging() {
+        let staging = self.take_staging();
+        let stays = staging.as_ref().is_none_or(|s| s.keep_on_error);
+        let event = self.failed_event(stays);
+        match staging {
             Some(s) => {
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
                     let fs = self.fs.clone();
@@ -640,12 +737,18 @@ impl Drop for Transfer {
                         } else {
                             let _ = fs.remove_file(&s.temp).await;
                         }
+                        if let Some(event) = event {
+                            event.await;
+                        }
                     });
                 }
             }
             None => {
                 if let Some((charge, size, files)) = delta {
                     charge.apply_detached(size, files);
+                }
+                if let (Some(event), Ok(rt)) = (event, tokio::runtime::Handle::try_current()) {
+                    rt.spawn(event);
                 }
             }
         }

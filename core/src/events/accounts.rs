@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::engine::{EventManager, Run};
 use super::options::{PwdExpirationConfig, UserInactivityConfig};
 use super::placeholders::EventParams;
-use super::targets::SYSTEM_USER;
+use super::placeholders::Sender;
 use super::{Mail, Outbound};
 use crate::dump::Dump;
 use crate::model::User;
@@ -76,8 +76,8 @@ impl EventManager {
                 Error::new(ErrorKind::Internal, format!("cannot write the backup: {e}"))
             })?;
         tracing::info!(sender = "eventmanager", file = %path.display(), "backup written");
-        if params.sender.is_empty() {
-            params.sender = SYSTEM_USER.into();
+        if params.sender == Sender::Selected {
+            params.sender = Sender::System;
             params.fs_path = path.display().to_string();
             params.object_name = name.clone();
             params.virtual_path = format!("/{name}");

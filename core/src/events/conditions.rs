@@ -293,13 +293,29 @@ pub fn patterns_match(list: &[ConditionPattern], value: &str) -> bool {
     matched
 }
 
-/// Like [`patterns_match`] over several values (a user's groups): a user with no
-/// groups fails any non-empty list.
+/// SFTPGo's rule for a user's groups: an empty list matches; otherwise, walking
+/// every group against every pattern, a group an inverted pattern names fails the list
+/// at once, a group a plain pattern names passes it at once, and the list passes at the
+/// end if an inverted pattern was met. A user with no groups fails any non-empty list.
 pub fn patterns_match_any(list: &[ConditionPattern], values: &[&str]) -> bool {
     if list.is_empty() {
         return true;
     }
-    values.iter().any(|v| patterns_match(list, v))
+    let mut matched = false;
+    for v in values {
+        for p in list {
+            let hit = pattern_matches(&p.pattern, v);
+            if p.inverse_match {
+                if hit {
+                    return false;
+                }
+                matched = true;
+            } else if hit {
+                return true;
+            }
+        }
+    }
+    matched
 }
 
 /// True when `pattern` is well formed (balanced classes, no trailing escape).
@@ -462,6 +478,11 @@ mod tests {
             &[pat("staff", false)],
             &["dev", "staff"]
         ));
+        assert!(
+            !patterns_match_any(&[pat("contractors", true)], &["dev", "contractors"]),
+            "a group an inverted pattern names excludes the user whatever the others"
+        );
+        assert!(patterns_match_any(&[pat("contractors", true)], &["dev"]));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! and `pre-*` events run before the operation returns and can refuse it. Rules run
 //! on the side runtime, at most [`MAX_CONCURRENT_RUNS`] at once.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -16,13 +16,13 @@ use tokio::sync::Semaphore;
 use super::Outbound;
 use super::conditions::{Conditions, patterns_match, patterns_match_any, trigger};
 use super::options::{ActionOptions, RETENTION_REPORTS, kind};
-use super::placeholders::EventParams;
+use super::placeholders::{EventParams, Sender};
 use super::retention::RetentionChecks;
 use crate::catalog::Catalog;
 use crate::connection::Opener;
 use crate::model::{EventAction, EventRule, RelationOptions};
 use crate::quota::QuotaScans;
-use crate::store::{Counter, CounterOp, Kind, ListQuery};
+use crate::store::ListQuery;
 use crate::{Error, ErrorKind, Result};
 
 /// Rule runs in progress at most; more wait for a slot.
@@ -91,6 +91,8 @@ pub struct FsEvent {
     pub status: i32,
     /// The operation's error, if it failed.
     pub error: Option<String>,
+    /// A successful upload or download that is the account's first.
+    pub first: bool,
 }
 
 /// A change in the data provider.
@@ -120,7 +122,14 @@ struct RuleCache {
     generation: u64,
     loaded_at: Instant,
     rules: Arc<Vec<LoadedRule>>,
-    fs_events: Arc<HashSet<String>>,
+}
+
+/// The bit of fs event `e` in [`EventManager::wants_fs_event`]'s mask.
+fn event_bit(e: &str) -> u32 {
+    super::conditions::FS_EVENTS
+        .iter()
+        .position(|x| *x == e)
+        .map_or(0, |i| 1 << i)
 }
 
 /// The Event Manager of this server.
@@ -133,6 +142,16 @@ pub struct EventManager {
     pub(super) outbound: Option<Arc<dyn Outbound>>,
     runs: Arc<Semaphore>,
     cache: RwLock<Option<RuleCache>>,
+    /// One reload at a time (the others wait for its result).
+    reload: tokio::sync::Mutex<()>,
+    /// The fs events active rules name, as bits of [`FS_EVENTS`], with the catalog
+    /// generation and load time they are good for: the lock-free check every file
+    /// operation makes before building an event.
+    wanted: AtomicU32,
+    wanted_generation: AtomicU64,
+    wanted_at: AtomicI64,
+    /// The side runtime rule runs go to (never the protocol workers).
+    runtime: tokio::runtime::Handle,
     me: Weak<EventManager>,
 }
 
@@ -145,6 +164,7 @@ impl EventManager {
         scans: Arc<QuotaScans>,
         backups_dir: PathBuf,
         outbound: Option<Arc<dyn Outbound>>,
+        runtime: tokio::runtime::Handle,
     ) -> Arc<Self> {
         let manager = Arc::new_cyclic(|me| Self {
             catalog,
@@ -155,6 +175,11 @@ impl EventManager {
             outbound,
             runs: Arc::new(Semaphore::new(MAX_CONCURRENT_RUNS)),
             cache: RwLock::new(None),
+            reload: tokio::sync::Mutex::new(()),
+            wanted: AtomicU32::new(0),
+            wanted_generation: AtomicU64::new(u64::MAX),
+            wanted_at: AtomicI64::new(0),
+            runtime,
             me: me.clone(),
         });
         // Sessions opened from now on send their file system events here.
@@ -242,12 +267,7 @@ impl EventManager {
         let Some(me) = self.strong() else {
             return;
         };
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(sender = "eventmanager", rule = %rule.rule.name,
-                "no runtime to run the rule on");
-            return;
-        };
-        rt.spawn(async move {
+        self.runtime.spawn(async move {
             let Ok(_slot) = me.runs.clone().acquire_owned().await else {
                 return;
             };
@@ -367,109 +387,124 @@ impl EventManager {
     }
 
     /// The active rules, loaded, cached until the catalog changes (or for
-    /// [`RULES_TTL`], another server may share the database); with the fs events
-    /// they react to.
-    async fn active_rules(&self) -> (Arc<Vec<LoadedRule>>, Arc<HashSet<String>>) {
-        let generation = self.catalog.generation();
-        {
-            let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(c) = cache
-                .as_ref()
-                .filter(|c| c.generation == generation && c.loaded_at.elapsed() < RULES_TTL)
-            {
-                return (c.rules.clone(), c.fs_events.clone());
-            }
+    /// [`RULES_TTL`], another server may share the database). When they cannot be
+    /// loaded, the last good set is used if there is one (and loading is tried again
+    /// on the next event); without one, an error.
+    async fn active_rules(&self) -> Result<Arc<Vec<LoadedRule>>> {
+        if let Some(rules) = self.fresh_rules() {
+            return Ok(rules);
         }
-        let mut loaded = Vec::new();
-        match self.catalog.list::<EventRule>(ListQuery::default()).await {
-            Ok(all) => {
-                for rule in all.into_iter().filter(|r| r.status == 1) {
-                    let name = rule.name.clone();
-                    match self.load(rule).await {
-                        Ok(l) => loaded.push(l),
-                        Err(e) => tracing::warn!(sender = "eventmanager", rule = %name,
-                            error = %e, "rule skipped: cannot load it"),
-                    }
-                }
-            }
+        let _reloading = self.reload.lock().await;
+        if let Some(rules) = self.fresh_rules() {
+            return Ok(rules);
+        }
+        let generation = self.catalog.generation();
+        let all = match self.catalog.list::<EventRule>(ListQuery::default()).await {
+            Ok(all) => all,
             Err(e) => {
                 tracing::warn!(sender = "eventmanager", error = %e, "cannot load the event rules");
+                let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+                return cache.as_ref().map(|c| c.rules.clone()).ok_or(e);
+            }
+        };
+        let mut loaded = Vec::new();
+        for rule in all.into_iter().filter(|r| r.status == 1) {
+            let name = rule.name.clone();
+            match self.load(rule).await {
+                Ok(l) => loaded.push(l),
+                Err(e) => tracing::warn!(sender = "eventmanager", rule = %name,
+                    error = %e, "rule skipped: cannot load it"),
             }
         }
-        let fs_events: HashSet<String> = loaded
+        let mask = loaded
             .iter()
             .filter(|r| r.rule.trigger == trigger::FS)
-            .flat_map(|r| r.conditions.fs_events.iter().cloned())
-            .collect();
-        let (rules, fs_events) = (Arc::new(loaded), Arc::new(fs_events));
+            .flat_map(|r| r.conditions.fs_events.iter())
+            .fold(0u32, |m, e| m | event_bit(e));
+        let rules = Arc::new(loaded);
         *self.cache.write().unwrap_or_else(|e| e.into_inner()) = Some(RuleCache {
             generation,
             loaded_at: Instant::now(),
             rules: rules.clone(),
-            fs_events: fs_events.clone(),
         });
-        (rules, fs_events)
+        self.wanted.store(mask, Ordering::Release);
+        self.wanted_at
+            .store(crate::clock::now_secs(), Ordering::Release);
+        self.wanted_generation.store(generation, Ordering::Release);
+        Ok(rules)
     }
 
-    /// Whether any active rule reacts to fs event `event` (an `upload` or `download`
-    /// also when a rule wants the first one).
-    pub async fn wants_fs_event(&self, event: &str) -> bool {
-        let (_, events) = self.active_rules().await;
-        events.contains(event)
-            || (event == "upload" && events.contains("first-upload"))
-            || (event == "download" && events.contains("first-download"))
+    fn fresh_rules(&self) -> Option<Arc<Vec<LoadedRule>>> {
+        let generation = self.catalog.generation();
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|c| c.generation == generation && c.loaded_at.elapsed() < RULES_TTL)
+            .map(|c| c.rules.clone())
     }
 
-    /// For a successful upload or download: whether it is the account's first, which
-    /// is recorded once (the provider's counter is set only while it is 0).
-    async fn is_first(&self, ev: &FsEvent) -> bool {
-        let counter = match ev.event {
-            "upload" => Counter::FirstUpload,
-            "download" => Counter::FirstDownload,
-            _ => return false,
-        };
-        let before = self.catalog.counters(Kind::User, &ev.username).await;
-        if !matches!(&before, Ok(Some(c)) if c[counter as usize] == 0) {
-            return false;
+    /// Whether an active rule may react to fs event `event`, without waiting: the
+    /// last loaded set's answer while it is current, "maybe" (true) once it is stale,
+    /// so the event is built and the rules reloaded. An `upload`/`download` is also
+    /// wanted for a rule on the account's first one.
+    pub fn wants_fs_event(&self, event: &str) -> bool {
+        let current = self.wanted_generation.load(Ordering::Acquire) == self.catalog.generation()
+            && crate::clock::now_secs() - self.wanted_at.load(Ordering::Acquire)
+                < RULES_TTL.as_secs() as i64;
+        if !current {
+            return true;
         }
-        let now = crate::now_millis();
-        let set = self
-            .catalog
-            .update_counters(
-                Kind::User,
-                &ev.username,
-                &[(counter, CounterOp::SetIfZero(now))],
-            )
-            .await;
-        let after = self.catalog.counters(Kind::User, &ev.username).await;
-        set.is_ok() && matches!(after, Ok(Some(c)) if c[counter as usize] == now)
+        let mask = self.wanted.load(Ordering::Acquire);
+        let also = match event {
+            "upload" => event_bit("first-upload"),
+            "download" => event_bit("first-download"),
+            _ => 0,
+        };
+        mask & (event_bit(event) | also) != 0
     }
 
     /// Runs the rules an fs event fires. Their synchronous actions run now, and the
     /// first failure of one is returned (a `pre-*` event or an upload is then
     /// refused); everything else runs in the background.
     pub async fn fs_event(&self, ev: FsEvent) -> Result<()> {
-        let (all, wanted) = self.active_rules().await;
-        let first = ev.status == 1
-            && ((ev.event == "upload" && wanted.contains("first-upload"))
-                || (ev.event == "download"
-                    && ev.file_size > 0
-                    && wanted.contains("first-download")))
-            && self.is_first(&ev).await;
-        if first {
-            let mut first_ev = ev.clone();
-            first_ev.event = if ev.event == "upload" {
-                "first-upload"
-            } else {
-                "first-download"
-            };
-            Box::pin(self.fs_event(first_ev)).await?;
-        }
+        let all = match self.active_rules().await {
+            Ok(all) => all,
+            // Without rules a gate cannot be checked: refuse what it could refuse.
+            Err(e)
+                if matches!(
+                    ev.event,
+                    "pre-upload" | "pre-download" | "pre-delete" | "upload"
+                ) =>
+            {
+                return Err(Error::new(
+                    ErrorKind::Transient,
+                    format!("event rules cannot be loaded: {}", e.message),
+                ));
+            }
+            Err(_) => return Ok(()),
+        };
         let rules: Vec<LoadedRule> = all
             .iter()
             .filter(|r| r.rule.trigger == trigger::FS && fs_rule_matches(&r.conditions, &ev))
             .cloned()
             .collect();
+        let result = self.fire_fs_rules(rules, &ev).await;
+        // The account's first upload (or download) once the upload is accepted.
+        if result.is_ok() && ev.first {
+            let mut first = ev.clone();
+            first.first = false;
+            first.event = if ev.event == "upload" {
+                "first-upload"
+            } else {
+                "first-download"
+            };
+            Box::pin(self.fs_event(first)).await?;
+        }
+        result
+    }
+
+    /// Runs `rules` for `ev`: the failure of a synchronous action is returned.
+    async fn fire_fs_rules(&self, rules: Vec<LoadedRule>, ev: &FsEvent) -> Result<()> {
         if rules.is_empty() {
             return Ok(());
         }
@@ -500,7 +535,7 @@ impl EventManager {
                 .iter()
                 .map(|e| format!("{:?} failed: {e}", ev.event))
                 .collect(),
-            sender: ev.username.clone(),
+            sender: Sender::User(ev.username.clone()),
             ..EventParams::default()
         };
         let mut result = Ok(());
@@ -514,46 +549,72 @@ impl EventManager {
                 self.spawn_run(rule, base.clone());
                 continue;
             }
-            let mut run = Run {
-                params: base.clone(),
-                conditions: rule.conditions.clone(),
-                reports: Vec::new(),
+            // Synchronous actions run on the side runtime (a backup or a compress
+            // must not stall the protocol worker); the operation waits for them.
+            let Some(me) = self.strong() else {
+                continue;
             };
-            let mut failed = false;
-            for a in rule
-                .actions
-                .iter()
-                .filter(|a| a.relation.execute_sync && !a.relation.is_failure_action)
-            {
-                if !self
-                    .execute_logged(&rule.rule.name, a, &mut run, false)
-                    .await
-                {
-                    failed = true;
-                    result = Err(Error::new(
-                        ErrorKind::PermissionDenied,
-                        run.params.errors.last().cloned().unwrap_or_default(),
-                    ));
-                    if a.relation.stop_on_failure {
-                        break;
-                    }
-                }
-            }
-            // The rest of the rule goes on in the background, with what the
-            // synchronous actions left.
-            if let Some(me) = self.strong() {
-                let params = run.params;
-                tokio::spawn(async move {
-                    me.run_rule(&rule, params, failed).await;
+            let params = base.clone();
+            let outcome = self
+                .runtime
+                .spawn(async move { me.run_sync(rule, params).await })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Error::new(
+                        ErrorKind::Internal,
+                        format!("event rule run failed: {e}"),
+                    ))
                 });
+            if outcome.is_err() {
+                result = outcome;
             }
         }
         result
     }
 
+    /// A rule's synchronous actions, then the rest of it in the background; the last
+    /// failure of a synchronous action is returned.
+    async fn run_sync(self: Arc<Self>, rule: LoadedRule, params: EventParams) -> Result<()> {
+        let mut run = Run {
+            params,
+            conditions: rule.conditions.clone(),
+            reports: Vec::new(),
+        };
+        let mut result = Ok(());
+        for a in rule
+            .actions
+            .iter()
+            .filter(|a| a.relation.execute_sync && !a.relation.is_failure_action)
+        {
+            if !self
+                .execute_logged(&rule.rule.name, a, &mut run, false)
+                .await
+            {
+                result = Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    run.params.errors.last().cloned().unwrap_or_default(),
+                ));
+                if a.relation.stop_on_failure {
+                    break;
+                }
+            }
+        }
+        // The rest of the rule goes on in the background, with what the synchronous
+        // actions left.
+        let failed = result.is_err();
+        let params = run.params;
+        let me = self.clone();
+        self.runtime.spawn(async move {
+            me.run_rule(&rule, params, failed).await;
+        });
+        result
+    }
+
     /// Runs the rules a provider change fires, in the background.
     pub async fn provider_event(&self, ev: ProviderEvent) {
-        let (all, _) = self.active_rules().await;
+        let Ok(all) = self.active_rules().await else {
+            return;
+        };
         for rule in all
             .iter()
             .filter(|r| r.rule.trigger == trigger::PROVIDER)
@@ -590,10 +651,10 @@ impl EventManager {
                 uid: crate::catalog::random_id(22),
                 // User-scoped actions act on the user changed; folder quota resets on
                 // the folder.
-                sender: if matches!(ev.object_type, "user" | "folder") {
-                    ev.object_name.clone()
-                } else {
-                    String::new()
+                sender: match ev.object_type {
+                    "user" => Sender::User(ev.object_name.clone()),
+                    "folder" => Sender::Folder(ev.object_name.clone()),
+                    _ => Sender::Selected,
                 },
                 ..EventParams::default()
             };
@@ -603,7 +664,9 @@ impl EventManager {
 
     /// Runs the rules of the "IP blocked" trigger for `ip`, in the background.
     pub async fn ip_blocked(&self, ip: std::net::IpAddr) {
-        let (all, _) = self.active_rules().await;
+        let Ok(all) = self.active_rules().await else {
+            return;
+        };
         for rule in all
             .iter()
             .filter(|r| r.rule.trigger == trigger::IP_BLOCKED)
@@ -828,8 +891,8 @@ pub(super) fn consistency(rule: &LoadedRule, object_type: Option<&str>) -> Resul
 
 #[async_trait::async_trait]
 impl crate::connection::FsEventSink for EventManager {
-    async fn wants(&self, event: &str) -> bool {
-        self.wants_fs_event(event).await
+    fn wants(&self, event: &str) -> bool {
+        self.wants_fs_event(event)
     }
 
     async fn fire(&self, ev: FsEvent) -> Result<()> {
@@ -842,9 +905,6 @@ impl crate::defender::BanListener for EventManager {
         let Some(me) = self.strong() else {
             return;
         };
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        rt.spawn(async move { me.ip_blocked(ip).await });
+        self.runtime.spawn(async move { me.ip_blocked(ip).await });
     }
 }

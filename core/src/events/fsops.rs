@@ -74,7 +74,8 @@ impl EventManager {
         }
         let mut failed = Vec::new();
         for user in users {
-            let result = match self.session(&user, "EventAction").await {
+            let system = run.params.sender == super::placeholders::Sender::System;
+            let result = match self.session(&user, system, "EventAction").await {
                 Ok(conn) => fs_action(&conn, cfg, &run.params).await,
                 Err(e) => Err(e),
             };
@@ -212,7 +213,7 @@ async fn compress(conn: &Connection, cfg: &FsConfig, params: &EventParams) -> Re
         out: &out,
         offset: 0,
         archive: archive.clone(),
-        added: Vec::new(),
+        added: std::collections::HashSet::new(),
     };
     let mut result = Ok(());
     for p in &paths {
@@ -240,7 +241,7 @@ struct Zip<'a> {
     out: &'a crate::connection::Transfer,
     offset: u64,
     archive: VirtualPath,
-    added: Vec<String>,
+    added: std::collections::HashSet<String>,
 }
 
 impl Zip<'_> {
@@ -267,7 +268,7 @@ impl Zip<'_> {
         let info = self.conn.lstat(p).await?;
         match info.kind {
             FileKind::Dir => {
-                self.added.push(name.clone());
+                self.added.insert(name.clone());
                 self.writer.add_dir(&format!("{name}/"), info.mtime);
                 self.flush().await?;
                 for entry in self.conn.read_dir(p).await? {
@@ -276,7 +277,7 @@ impl Zip<'_> {
                 Ok(())
             }
             FileKind::File => {
-                self.added.push(name.clone());
+                self.added.insert(name.clone());
                 let src = self.conn.open_read(p).await?;
                 self.writer.start_file(&name, info.mtime, info.size);
                 let mut buf = vec![0u8; 256 * 1024];

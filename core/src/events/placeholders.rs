@@ -57,9 +57,22 @@ pub struct EventParams {
     pub uid: String,
     /// Errors of the run so far.
     pub errors: Vec<String>,
-    /// The user (fs events) or the backup owner the actions act on; empty: the users
-    /// the rule's conditions select.
-    pub sender: String,
+    /// Whom user-scoped actions act on.
+    pub sender: Sender,
+}
+
+/// Whom a run's user-scoped actions act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Sender {
+    /// The users (or folders) the rule's conditions select (schedules, on demand).
+    #[default]
+    Selected,
+    /// One user: the fs event's, or the one a provider event changed.
+    User(String),
+    /// One folder a provider event changed.
+    Folder(String),
+    /// The backups directory, after a backup action.
+    System,
 }
 
 fn escape(value: &str, mode: Escape) -> String {
@@ -166,7 +179,10 @@ impl EventParams {
     fn tokens(&self) -> Vec<(&'static str, String, bool)> {
         let dt = self.date_time();
         let part = |a: usize, b: usize| dt.get(a..b).unwrap_or_default().to_string();
-        let object_base = {
+        // File names lose their extension; provider objects (`john.doe`) keep theirs.
+        let object_base = if !self.object_type.is_empty() {
+            self.object_name.clone()
+        } else {
             let ext = ext_of(&self.object_name);
             self.object_name
                 .strip_suffix(&ext)

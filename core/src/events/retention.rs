@@ -266,7 +266,8 @@ impl EventManager {
                     ),
                 )
             })?;
-        let conn = self.session(user, "DataRetention").await?;
+        let system = run.params.sender == super::placeholders::Sender::System;
+        let conn = self.session(user, system, "DataRetention").await?;
         let mut check = Check {
             conn,
             cfg,

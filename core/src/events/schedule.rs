@@ -83,7 +83,10 @@ fn parse_field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> O
         let mut v = lo;
         while v <= hi {
             field.bits |= 1u64 << v;
-            v += step;
+            match v.checked_add(step) {
+                Some(next) => v = next,
+                None => break,
+            }
         }
     }
     Some(field)
@@ -178,6 +181,11 @@ mod tests {
         assert!(s("", "*", "*", "*").validate().is_err());
         assert!(s("5-2", "*", "*", "*").validate().is_err());
         assert!(s("*/0", "*", "*", "*").validate().is_err());
+        let huge = s("1/4294967295", "*", "*", "*").parse().unwrap();
+        assert!(
+            huge.matches_hour(3600) && !huge.matches_hour(0),
+            "a huge step is one value"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::engine::{EventManager, Run};
 use super::options::{CmdConfig, EmailConfig, HttpConfig, RETENTION_REPORTS};
-use super::placeholders::{Escape, EventParams, query_escape};
+use super::placeholders::{Escape, EventParams, Sender, query_escape};
 use super::{Attachment, HttpRequest, Mail, Outbound};
 use crate::path::VirtualPath;
 use crate::zip::ZipWriter;
@@ -20,7 +20,9 @@ use crate::{Error, ErrorKind, Result};
 /// Largest total of files attached to one mail.
 const MAX_ATTACHMENTS: u64 = 10 * 1024 * 1024;
 /// Largest total of files in one multipart request (built in memory).
-const MAX_PARTS: u64 = 256 * 1024 * 1024;
+const MAX_PARTS: u64 = 64 * 1024 * 1024;
+/// Deadline of a request with file parts (the action's `timeout` does not apply).
+const FILE_PARTS_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Largest total of retention reports, uncompressed.
 const MAX_REPORTS: usize = 30 * 1024 * 1024;
 
@@ -109,9 +111,14 @@ fn build_url(endpoint: &str, cfg: &HttpConfig, params: &EventParams) -> Result<S
     Ok(url)
 }
 
+/// A multipart header value with no line breaks (they would start new headers).
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
 /// A quoted multipart header value.
 fn quoted(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    one_line(s).replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// A MIME type for a file name.
@@ -146,20 +153,17 @@ impl EventManager {
     /// Reads a file of the run's user (the fs event's user or the backup owner).
     async fn read_user_file(&self, run: &Run, path: &str, limit: u64) -> Result<(String, Vec<u8>)> {
         let sender = &run.params.sender;
-        if sender.is_empty() {
+        if matches!(sender, Sender::Selected | Sender::Folder(_)) {
             return Err(Error::invalid("no user associated with the event"));
         }
         let user = self
             .target_users(sender, &run.conditions.options)
             .await?
             .pop()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("error getting user {sender:?}"),
-                )
-            })?;
-        let conn = self.session(&user, "EventAction").await?;
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, "the event's user does not exist"))?;
+        let conn = self
+            .session(&user, *sender == Sender::System, "EventAction")
+            .await?;
         let p = VirtualPath::parse(&super::options::clean_path(
             &run.params.replace(path, Escape::Raw),
         ))?;
@@ -252,7 +256,7 @@ impl EventManager {
                         part_headers.push(("Content-Type".into(), mime.into()));
                     }
                     for h in &part.headers {
-                        let value = params.replace(&h.value, Escape::Raw);
+                        let value = one_line(&params.replace(&h.value, Escape::Raw));
                         part_headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&h.key));
                         part_headers.push((h.key.clone(), value));
                     }
@@ -279,9 +283,11 @@ impl EventManager {
             headers.push((h.key.clone(), params.replace(&h.value, Escape::Raw)));
         }
         let password = match &cfg.password {
-            Some(secret) if crate::kms::is_secret(secret) => {
-                self.catalog.kms().decrypt(secret).unwrap_or_default()
-            }
+            Some(secret) if crate::kms::is_secret(secret) => self
+                .catalog
+                .kms()
+                .decrypt(secret)
+                .map_err(|e| Error::invalid(format!("cannot decrypt the HTTP password: {e}")))?,
             _ => String::new(),
         };
         let basic_auth = (!cfg.username.is_empty() || !password.is_empty())
@@ -292,8 +298,11 @@ impl EventManager {
             headers,
             basic_auth,
             body,
-            timeout: (!cfg.has_file_parts())
-                .then(|| Duration::from_secs(u64::try_from(cfg.timeout).unwrap_or(1))),
+            timeout: Some(if cfg.has_file_parts() {
+                FILE_PARTS_TIMEOUT
+            } else {
+                Duration::from_secs(u64::try_from(cfg.timeout).unwrap_or(1))
+            }),
             skip_tls_verify: cfg.skip_tls_verify,
         };
         let status = out

@@ -9,12 +9,14 @@ use serde_json::Value;
 
 use super::conditions::{ConditionOptions, patterns_match, patterns_match_any};
 use super::engine::EventManager;
+use super::placeholders::Sender;
 use crate::connection::Connection;
 use crate::model::{Folder, User};
 use crate::store::ListQuery;
 use crate::{Error, ErrorKind, Result};
 
-/// The pseudo-user that owns the backups directory after a backup action.
+/// Name of the pseudo-user that owns the backups directory after a backup action
+/// (never looked up: a real user of that name gets no access to backups).
 pub const SYSTEM_USER: &str = "__system__";
 
 /// True when `user` passes the rule's name, role and group patterns.
@@ -48,46 +50,44 @@ pub fn elevate(mut user: User) -> User {
 }
 
 impl EventManager {
-    /// The users an action acts on: `sender` alone, or those the conditions select.
+    /// The users an action acts on: the sender alone, or those the conditions select.
     pub(super) async fn target_users(
         &self,
-        sender: &str,
+        sender: &Sender,
         options: &ConditionOptions,
     ) -> Result<Vec<User>> {
-        if sender == SYSTEM_USER {
-            return Ok(vec![self.system_user()]);
+        match sender {
+            Sender::System => Ok(vec![self.system_user()]),
+            Sender::User(name) => {
+                let user = self.catalog.get::<User>(name).await?.ok_or_else(|| {
+                    Error::new(ErrorKind::NotFound, format!("error getting user {name:?}"))
+                })?;
+                Ok(vec![user])
+            }
+            Sender::Folder(_) => Ok(Vec::new()),
+            Sender::Selected => {
+                let all = self.catalog.list::<User>(ListQuery::default()).await?;
+                Ok(all
+                    .into_iter()
+                    .filter(|u| user_selected(options, u))
+                    .collect())
+            }
         }
-        if !sender.is_empty() {
-            let user = self.catalog.get::<User>(sender).await?.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("error getting user {sender:?}"),
-                )
-            })?;
-            return Ok(vec![user]);
-        }
-        let all = self.catalog.list::<User>(ListQuery::default()).await?;
-        Ok(all
-            .into_iter()
-            .filter(|u| user_selected(options, u))
-            .collect())
     }
 
     /// The folders a folder quota reset acts on.
     pub(super) async fn target_folders(
         &self,
-        sender: &str,
+        sender: &Sender,
         options: &ConditionOptions,
     ) -> Result<Vec<Folder>> {
         let all = self.catalog.list::<Folder>(ListQuery::default()).await?;
         Ok(all
             .into_iter()
-            .filter(|f| {
-                if sender.is_empty() {
-                    patterns_match(&options.names, &f.name)
-                } else {
-                    f.name == sender
-                }
+            .filter(|f| match sender {
+                Sender::Folder(name) => f.name == *name,
+                Sender::Selected => patterns_match(&options.names, &f.name),
+                Sender::User(_) | Sender::System => false,
             })
             .collect())
     }
@@ -103,9 +103,15 @@ impl EventManager {
         u
     }
 
-    /// An elevated session of `user` (group settings applied) over `protocol`.
-    pub(super) async fn session(&self, user: &User, protocol: &'static str) -> Result<Connection> {
-        let effective = if user.username == SYSTEM_USER {
+    /// An elevated session of `user` (group settings applied) over `protocol`; the
+    /// backups pseudo-user (`system`) as it is.
+    pub(super) async fn session(
+        &self,
+        user: &User,
+        system: bool,
+        protocol: &'static str,
+    ) -> Result<Connection> {
+        let effective = if system {
             user.clone()
         } else {
             self.catalog

@@ -105,7 +105,7 @@ impl Admin {
         if self.password.is_empty() {
             return Err(Error::invalid("password: mandatory"));
         }
-        check_len("email", &self.email, 255)?;
+        super::names::check_email("email", &self.email)?;
         check_len("description", &self.description, 512)?;
         if self.permissions.is_empty() {
             return Err(Error::invalid("permissions: at least one is required"));

@@ -110,9 +110,57 @@ pub fn check_len(field: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks an e-mail address the way SFTPGo does (an empty one is fine): a local part
+/// of `[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]`, `@`, and dot-separated domain labels of
+/// letters, digits and inner hyphens, at most 63 characters each. Nothing else, so an
+/// address cannot carry line breaks or brackets into mail headers or SMTP commands.
+pub fn check_email(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    check_len(field, value, 255)?;
+    let bad = || Error::invalid(format!("{field}: {value:?} is not a valid email address"));
+    let (local, domain) = value.split_once('@').ok_or_else(bad)?;
+    let local_ok = !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b));
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if !local_ok || !domain.split('.').all(label_ok) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_follow_sftpgo_syntax() {
+        for ok in ["", "a@b", "first.last+tag@mail.example.com", "x@a-b.c"] {
+            assert!(check_email("email", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a",
+            "@b",
+            "a@",
+            "a@b\r\nRCPT TO:<x@y>",
+            "a b@c",
+            "<a@b>",
+            "a@-b.c",
+            "a@b..c",
+            "a@b@c",
+        ] {
+            assert!(check_email("email", bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn default_rules_trim_and_allow_utf8() {

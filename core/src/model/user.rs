@@ -291,7 +291,18 @@ impl User {
     /// Checks the user before it is stored: names, permissions, patterns, home dir.
     pub fn validate(&self) -> Result<()> {
         super::names::check_name("username", &self.username)?;
-        super::names::check_len("email", &self.email, 255)?;
+        super::names::check_email("email", &self.email)?;
+        if let Some(more) = self.filters.extra.get("additional_emails") {
+            let list = more
+                .as_array()
+                .ok_or_else(|| Error::invalid("filters.additional_emails: must be a list"))?;
+            for e in list {
+                let e = e.as_str().ok_or_else(|| {
+                    Error::invalid("filters.additional_emails: must be a list of strings")
+                })?;
+                super::names::check_email("filters.additional_emails", e)?;
+            }
+        }
         super::names::check_len("description", &self.description, 512)?;
         super::validate_group_mappings(&self.groups)?;
         super::validate_mappings("virtual_folders", &self.virtual_folders)?;

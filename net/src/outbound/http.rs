@@ -13,6 +13,9 @@ use tokio::net::TcpStream;
 
 use super::tls::client_config;
 
+/// Deadline of the TCP connection and of the TLS handshake, each.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Largest response body read (then dropped): enough to log an error page.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
@@ -45,9 +48,13 @@ async fn exchange(req: HttpRequest) -> Result<u16, String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let tcp = TcpStream::connect((bare_host.as_str(), port))
-        .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    let tcp = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        TcpStream::connect((bare_host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| format!("timeout connecting to {host}:{port}"))?
+    .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
     let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = if https {
         let connector =
@@ -55,9 +62,9 @@ async fn exchange(req: HttpRequest) -> Result<u16, String> {
         let name = rustls::pki_types::ServerName::try_from(bare_host.clone())
             .map_err(|e| format!("invalid server name {host:?}: {e}"))?;
         Box::new(
-            connector
-                .connect(name, tcp)
+            tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
                 .await
+                .map_err(|_| format!("timeout in the TLS handshake with {host}"))?
                 .map_err(|e| format!("TLS handshake with {host}: {e}"))?,
         )
     } else {

@@ -10,13 +10,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sftpgo_core::events::Mail;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::tls::client_config;
 
 /// Deadline of one mail, connection to QUIT.
 const MAIL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest reply line read from a server.
+const MAX_REPLY_LINE: usize = 4096;
 
 /// `smtp.oauth2` (accepted; XOAUTH2 is not supported).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -131,23 +133,24 @@ struct Session {
 }
 
 impl Session {
-    /// Reads one (possibly multi-line) reply: its code and text lines.
+    /// Reads one (possibly multi-line) reply: its code and text lines. Lines longer
+    /// than [`MAX_REPLY_LINE`], or more than 100 of them, end the session.
     async fn reply(&mut self) -> Result<(u16, Vec<String>), String> {
         let mut lines = Vec::new();
         loop {
-            let mut line = String::new();
-            let n = self
-                .io
-                .read_line(&mut line)
+            let mut raw = Vec::new();
+            let n = (&mut self.io)
+                .take(MAX_REPLY_LINE as u64 + 1)
+                .read_until(b'\n', &mut raw)
                 .await
                 .map_err(|e| e.to_string())?;
             if n == 0 {
                 return Err("the SMTP server closed the connection".into());
             }
-            if line.len() > 4096 || lines.len() > 100 {
+            if n > MAX_REPLY_LINE || lines.len() > 100 {
                 return Err("the SMTP server's reply is too long".into());
             }
-            let line = line.trim_end().to_string();
+            let line = String::from_utf8_lossy(&raw).trim_end().to_string();
             if self.debug {
                 tracing::debug!(sender = "smtp", line = %line, "<");
             }
@@ -201,6 +204,21 @@ fn address_of(s: &str) -> &str {
     }
 }
 
+/// The address of `s`, refused when it could smuggle SMTP commands or headers (line
+/// breaks, brackets, spaces, controls) or has no `@`.
+fn clean_address(s: &str) -> Result<&str, String> {
+    let a = address_of(s);
+    let bad = a.is_empty()
+        || !a.contains('@')
+        || a.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
+    if bad {
+        Err(format!("invalid email address {s:?}"))
+    } else {
+        Ok(a)
+    }
+}
+
 /// A header value: as it is when ASCII, else an RFC 2047 encoded word.
 fn header_text(s: &str) -> String {
     if s.is_ascii() && !s.contains(['\r', '\n']) {
@@ -233,7 +251,12 @@ fn rfc5322_date(secs: i64) -> String {
 pub fn message(from: &str, mail: &Mail, now_secs: i64, id: &str, domain: &str) -> String {
     let mut m = String::new();
     m.push_str(&format!("From: {}\r\n", header_text(from)));
-    m.push_str(&format!("To: {}\r\n", mail.to.join(", ")));
+    let to: Vec<&str> = mail
+        .to
+        .iter()
+        .filter_map(|t| clean_address(t).ok())
+        .collect();
+    m.push_str(&format!("To: {}\r\n", to.join(", ")));
     m.push_str(&format!("Subject: {}\r\n", header_text(&mail.subject)));
     m.push_str(&format!("Date: {}\r\n", rfc5322_date(now_secs)));
     m.push_str(&format!("Message-ID: <{id}@{domain}>\r\n"));
@@ -300,6 +323,17 @@ async fn start_tls(host: &str, io: Box<dyn Io>) -> Result<Box<dyn Io>, String> {
 }
 
 async fn deliver(cfg: &SmtpConfig, mail: Mail) -> Result<(), String> {
+    // Every address is checked before any byte goes out.
+    let from = clean_address(&cfg.from)?.to_string();
+    let rcpts: Vec<String> = mail
+        .to
+        .iter()
+        .chain(mail.bcc.iter())
+        .map(|r| clean_address(r).map(String::from))
+        .collect::<Result<_, _>>()?;
+    if mail.to.is_empty() {
+        return Err("no recipient".into());
+    }
     let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port))
         .await
         .map_err(|e| format!("cannot connect to {}:{}: {e}", cfg.host, cfg.port))?;
@@ -361,16 +395,11 @@ async fn deliver(cfg: &SmtpConfig, mail: Mail) -> Result<(), String> {
             _ => return Err("the SMTP server does not offer the configured authentication".into()),
         }
     }
-    let from = address_of(&cfg.from);
     s.command(&format!("MAIL FROM:<{from}>"), &[250], false)
         .await?;
-    for rcpt in mail.to.iter().chain(mail.bcc.iter()) {
-        s.command(
-            &format!("RCPT TO:<{}>", address_of(rcpt)),
-            &[250, 251],
-            false,
-        )
-        .await?;
+    for rcpt in &rcpts {
+        s.command(&format!("RCPT TO:<{rcpt}>"), &[250, 251], false)
+            .await?;
     }
     s.command("DATA", &[354], false).await?;
     let id = sftpgo_core::catalog::random_id(24);
@@ -412,6 +441,10 @@ mod tests {
     fn addresses_dates_and_cram_md5() {
         assert_eq!(address_of("SFTPGo <ops@example.com>"), "ops@example.com");
         assert_eq!(address_of(" ops@example.com "), "ops@example.com");
+        assert_eq!(clean_address("A <a@b>"), Ok("a@b"));
+        for bad in ["a@b>\r\nDATA", "x\r\nRCPT TO:<y@z", "a b@c", "nobody", "<>"] {
+            assert!(clean_address(bad).is_err(), "{bad:?}");
+        }
         assert_eq!(
             rfc5322_date(1_796_399_669),
             "Fri, 04 Dec 2026 15:54:29 +0000"
