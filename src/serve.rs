@@ -79,9 +79,16 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         cfg.common.max_total_connections,
         cfg.common.max_per_host_connections,
     ));
-    let defender = Arc::new(sftpgo_core::defender::Defender::new(
-        cfg.common.defender.clone(),
-    ));
+    // The defender, with the allow list and its own lists loaded before the first
+    // connection and kept current on the side runtime.
+    let defender = Arc::new(
+        sftpgo_core::defender::Defender::new(cfg.common.defender.clone())
+            .with_allowlist(cfg.common.allowlist_status == 1),
+    );
+    defender.set_lists(
+        rt.block_on(sftpgo_core::iplists::load(&catalog))
+            .map_err(|e| format!("cannot load the IP lists: {e}"))?,
+    );
     // One TOTP checker (and its replay memory) for every protocol.
     let totp =
         Arc::new(sftpgo_core::mfa::Totp::new(cfg.mfa.clone()).map_err(|e| format!("mfa: {e}"))?);
@@ -158,6 +165,11 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     listens.extend(dav_listeners(&cfg, args, &auth, &shared)?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     rt.spawn(shared.events.clone().schedule_loop(stop_rx.clone()));
+    rt.spawn(sftpgo_core::iplists::watch(
+        catalog.clone(),
+        shared.defender.clone(),
+        stop_rx.clone(),
+    ));
     start_http(&rt, &cfg, args, catalog, store, shared, &stop_rx)?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())

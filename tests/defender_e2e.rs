@@ -88,3 +88,105 @@ fn failed_logins_ban_hosts_across_protocols() {
     api.refuses_connections();
     assert!(srv.log_tail().contains("host banned"), "{}", srv.log_tail());
 }
+
+/// `sftp` as alice with a key: did the session work?
+fn ssh_ok(srv: &Server) -> bool {
+    srv.sftp_batch(&["pwd"]).success()
+}
+
+/// Waits until `ssh_ok` gives `want` (IP lists are reloaded within a second).
+fn wait_ssh(srv: &Server, want: bool, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ssh_ok(srv) != want {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn ip_lists_gate_connections_per_protocol() {
+    // The allow list is on and holds 127.0.0.1 for SSH and HTTP.
+    let builder = Server::builder()
+        .env("SFTPGO_COMMON__ALLOWLIST_STATUS", "1")
+        .env("SFTPGO_COMMON__DEFENDER__ENABLED", "true")
+        .env("SFTPGO_COMMON__DEFENDER__THRESHOLD", "5")
+        .env("SFTPGO_COMMON__DEFENDER__SCORE_INVALID", "2")
+        .env("SFTPGO_COMMON__DEFENDER__SCORE_VALID", "2")
+        .env("SFTPGO_COMMON__DEFENDER__LOGIN_DELAY__PASSWORD_FAILED", "0")
+        .dump_section(
+            "ip_lists",
+            serde_json::json!([{"ipornet": "127.0.0.1/32", "type": 1, "mode": 1, "protocols": 9}]),
+        );
+    let (srv, api) = start_api_with(builder);
+    let root = api.token("root", "root-pass-1");
+    let auth = bearer(&root);
+    assert!(ssh_ok(&srv));
+    // For HTTP only: SSH from this address is refused.
+    let r = api.call(
+        "PUT",
+        "/api/v2/iplists/1/127.0.0.1%2F32",
+        &auth,
+        Some(&serde_json::json!({"mode": 1, "protocols": 8})),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    wait_ssh(&srv, false, "SSH is no longer in the allow list");
+    let add = |body: serde_json::Value, t: u8| {
+        let r = api.call("POST", &format!("/api/v2/iplists/{t}"), &auth, Some(&body));
+        assert_eq!(r.status, 201, "{}", r.raw);
+    };
+    add(
+        serde_json::json!({"ipornet": "127.0.0.0/8", "mode": 1, "protocols": 1}),
+        1,
+    );
+    wait_ssh(&srv, true, "allowed for SSH once listed");
+
+    // The defender's deny list bans, for the protocols it names.
+    add(
+        serde_json::json!({"ipornet": "127.0.0.1/32", "mode": 2, "protocols": 1}),
+        2,
+    );
+    wait_ssh(&srv, false, "denied for SSH");
+    assert_eq!(
+        api.call("GET", "/api/v2/users", &auth, None).status,
+        200,
+        "not for HTTP"
+    );
+    let r = api.call("DELETE", "/api/v2/iplists/2/127.0.0.1%2F32", &auth, None);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    wait_ssh(&srv, true, "allowed again");
+
+    // The defender's safe list is never scored: failed logins do not ban.
+    add(serde_json::json!({"ipornet": "127.0.0.0/8", "mode": 1}), 2);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for _ in 0..4 {
+        let r = api.call("GET", "/api/v2/token", &["-u", "root:wrong-pass"], None);
+        assert_eq!(r.status, 401);
+    }
+    assert!(ssh_ok(&srv), "a safe address is not banned");
+    assert_eq!(
+        api.call("GET", "/api/v2/defender/hosts", &auth, None).body,
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn connections_that_never_try_to_log_in_score_no_auth() {
+    let srv = Server::builder()
+        .env("SFTPGO_COMMON__DEFENDER__ENABLED", "true")
+        .env("SFTPGO_COMMON__DEFENDER__THRESHOLD", "5")
+        .env("SFTPGO_COMMON__DEFENDER__SCORE_NO_AUTH", "2")
+        .start();
+    assert!(ssh_ok(&srv));
+    // Three clients that read the banner and leave: 6 points, banned.
+    for _ in 0..3 {
+        use std::io::Read;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+        let mut buf = [0u8; 64];
+        let _ = s.read(&mut buf);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while ssh_ok(&srv) {
+        assert!(std::time::Instant::now() < deadline, "not banned");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}

@@ -62,6 +62,9 @@ pub struct CommonConfig {
     pub proxy_skipped: Vec<String>,
     /// The Event Manager's settings.
     pub event_manager: crate::events::EventManagerConfig,
+    /// 1: only addresses in the allow list (IP list type 1) may connect, on every
+    /// protocol; 0: the list is not consulted.
+    pub allowlist_status: u8,
 }
 
 impl CommonConfig {
@@ -69,6 +72,9 @@ impl CommonConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.proxy_protocol > 2 {
             return Err("common.proxy_protocol: must be 0, 1 or 2".into());
+        }
+        if self.allowlist_status > 1 {
+            return Err("common.allowlist_status: must be 0 or 1".into());
         }
         for (key, list) in [
             ("proxy_allowed", &self.proxy_allowed),
@@ -96,6 +102,7 @@ impl Default for CommonConfig {
             proxy_allowed: Vec::new(),
             proxy_skipped: Vec::new(),
             event_manager: crate::events::EventManagerConfig::default(),
+            allowlist_status: 0,
         }
     }
 }

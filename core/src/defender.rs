@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -167,6 +167,11 @@ pub struct Defender {
     config: DefenderConfig,
     state: Mutex<State>,
     listener: std::sync::OnceLock<std::sync::Weak<dyn BanListener>>,
+    /// The IP lists (allow list, defender lists), kept current by
+    /// [`crate::iplists::watch`].
+    lists: std::sync::RwLock<Arc<crate::iplists::IpIndex>>,
+    /// `common.allowlist_status`: only addresses of the allow list may connect.
+    allowlist: bool,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -178,7 +183,51 @@ impl Defender {
             config,
             state: Mutex::new(State::default()),
             listener: std::sync::OnceLock::new(),
+            lists: std::sync::RwLock::default(),
+            allowlist: false,
         }
+    }
+
+    /// Lets only addresses of the allow list (type 1) connect.
+    pub fn with_allowlist(mut self, on: bool) -> Self {
+        self.allowlist = on;
+        self
+    }
+
+    /// Replaces the IP lists consulted.
+    pub fn set_lists(&self, index: crate::iplists::IpIndex) {
+        *self.lists.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(index);
+    }
+
+    fn lists(&self) -> Arc<crate::iplists::IpIndex> {
+        self.lists.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Why a connection (or request) from `ip` over `protocol` (`SSH`, `FTP`, `DAV`,
+    /// `HTTP`) must be refused, if it must: not in the allow list (when it is on), or
+    /// banned (a ban, which each attempt extends, or the defender's deny list).
+    pub fn refusal(&self, ip: IpAddr, protocol: &str) -> Option<&'static str> {
+        if self.allowlist
+            && self
+                .lists()
+                .lookup(crate::iplists::list::ALLOW, ip, protocol)
+                .is_none()
+        {
+            return Some("not in the allow list");
+        }
+        self.banned(ip, protocol)
+            .then_some("banned by the defender")
+    }
+
+    /// Whether `ip` is banned for `protocol`: a ban (each check extends it) or the
+    /// defender's deny list. False when the defender is off.
+    pub fn banned(&self, ip: IpAddr, protocol: &str) -> bool {
+        self.config.enabled
+            && (self.is_banned(ip)
+                || self
+                    .lists()
+                    .lookup(crate::iplists::list::DEFENDER, ip, protocol)
+                    == Some(crate::iplists::mode::DENY))
     }
 
     /// Tells `listener` about every ban from now on (set once).
@@ -194,6 +243,23 @@ impl Defender {
     /// The configured delays.
     pub fn login_delay(&self) -> &LoginDelay {
         &self.config.login_delay
+    }
+
+    /// Waits `login_delay.success` (a login that succeeded) or
+    /// `login_delay.password_failed` (one that failed) when the defender is on.
+    pub async fn delay_login(&self, success: bool) {
+        if !self.config.enabled {
+            return;
+        }
+        let d = &self.config.login_delay;
+        let ms = if success {
+            d.success
+        } else {
+            d.password_failed
+        };
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -246,6 +312,14 @@ impl Defender {
             HostEvent::NoLoginTried => self.config.score_no_auth,
         };
         if score == 0 {
+            return;
+        }
+        // The defender's safe list is never scored.
+        if self
+            .lists()
+            .lookup(crate::iplists::list::DEFENDER, ip, protocol)
+            == Some(crate::iplists::mode::ALLOW)
+        {
             return;
         }
         let mut st = self.lock();

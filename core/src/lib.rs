@@ -23,6 +23,7 @@ pub mod dump;
 pub mod error;
 pub mod events;
 pub mod hash;
+pub mod iplists;
 pub mod kms;
 pub mod mfa;
 pub mod model;

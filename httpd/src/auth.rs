@@ -186,6 +186,7 @@ pub async fn admin_by_password(
         defender.add_event(ip, "HTTP", HostEvent::UserNotFound);
         // Same work as a wrong password, so names cannot be told apart by timing.
         let _ = sftpgo_core::password::verify_async(password, dummy_hash()).await;
+        defender.delay_login(false).await;
         return Err(ApiError::unauthorized());
     };
     let ok = if cache.check(&admin.username, &admin.password, password) {
@@ -200,8 +201,10 @@ pub async fn admin_by_password(
     if !ok || !admin_may_connect(&admin, ip) {
         tracing::warn!(sender = "httpd", username, %ip, "admin login failed");
         defender.add_event(ip, "HTTP", HostEvent::LoginFailed);
+        defender.delay_login(false).await;
         return Err(ApiError::unauthorized());
     }
+    defender.delay_login(true).await;
     Ok(admin)
 }
 

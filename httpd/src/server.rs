@@ -59,10 +59,11 @@ async fn handle(
     }
     // The client as trusted proxies name it; what filters and logs see.
     let client = settings.proxy.client(peer, &parts.headers);
-    if client != peer && state.defender.is_banned(client.ip()) {
-        // A banned client behind a trusted proxy (banned peers never get this far).
-        return ApiError::new(hyper::StatusCode::FORBIDDEN, "your IP address is banned")
-            .into_response();
+    if (client != peer || settings.proxy.trusts(peer.ip()))
+        && let Some(why) = state.defender.refusal(client.ip(), "HTTP")
+    {
+        // A client behind a trusted proxy (refused peers never get this far).
+        return ApiError::new(hyper::StatusCode::FORBIDDEN, why).into_response();
     }
     let path_and_query = parts
         .uri
@@ -168,8 +169,18 @@ async fn serve_connection(
         },
         None => upstream,
     };
-    if state.defender.is_banned(peer.ip()) {
-        tracing::debug!(sender = "httpd", remote = %peer, "connection refused: banned by the defender");
+    // A trusted proxy need not be in the allow list (its clients are checked per
+    // request), but a banned one is refused like any peer.
+    let refusal = if settings.proxy.trusts(peer.ip()) {
+        state
+            .defender
+            .banned(peer.ip(), "HTTP")
+            .then_some("banned by the defender")
+    } else {
+        state.defender.refusal(peer.ip(), "HTTP")
+    };
+    if let Some(why) = refusal {
+        tracing::debug!(sender = "httpd", remote = %peer, reason = why, "connection refused");
         return;
     }
     // Counted before any HTTP byte is read; the slot is held until the connection

@@ -1,5 +1,6 @@
-//! Admission of accepted connections, the same for every front-end: defender bans and
-//! connection caps are checked before any protocol byte is read (DESIGN §3 step 2).
+//! Admission of accepted connections, the same for every front-end: the allow list,
+//! defender bans and deny list, and connection caps are checked before any protocol
+//! byte is read (DESIGN §3 step 2).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +19,8 @@ pub fn admit(
     protocol: &'static str,
 ) -> Option<ConnectionSlot> {
     let ip = peer.ip().to_canonical();
-    if defender.is_banned(ip) {
-        tracing::debug!(sender, remote = %peer, "connection refused: banned by the defender");
+    if let Some(why) = defender.refusal(ip, protocol) {
+        tracing::debug!(sender, remote = %peer, reason = why, "connection refused");
         return None;
     }
     match limiter.try_acquire(ip) {

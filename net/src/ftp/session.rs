@@ -86,6 +86,9 @@ pub struct Session {
     plan: Option<DataPlan>,
     epsv_all: bool,
     failures: u32,
+    /// A USER or PASS was sent (a connection that ends without one scores
+    /// `defender.score_no_auth`).
+    tried_login: bool,
     queued: VecDeque<String>,
     pub(super) hash_algo: HashAlgo,
     quit_after_transfer: bool,
@@ -119,6 +122,7 @@ impl Session {
             plan: None,
             epsv_all: false,
             failures: 0,
+            tried_login: false,
             queued: VecDeque::new(),
             hash_algo: HashAlgo::Sha256,
             quit_after_transfer: false,
@@ -149,6 +153,13 @@ impl Session {
         }
         if let Err(e) = self.command_loop().await {
             tracing::debug!(sender = "FTP", connection_id = %self.conn_id, error = %e, "control connection ended");
+        }
+        if !self.tried_login && self.login.is_none() {
+            self.listener.server.defender.add_event(
+                self.peer.ip().to_canonical(),
+                "FTP",
+                HostEvent::NoLoginTried,
+            );
         }
         self.ctrl.shutdown().await;
     }
@@ -208,8 +219,14 @@ impl Session {
             tracing::debug!(sender = "FTP", connection_id = %self.conn_id, verb, arg = shown, "command");
         }
         match verb.as_str() {
-            "USER" => return self.user(arg).await,
-            "PASS" => return self.pass(arg).await,
+            "USER" => {
+                self.tried_login = true;
+                return self.user(arg).await;
+            }
+            "PASS" => {
+                self.tried_login = true;
+                return self.pass(arg).await;
+            }
             "QUIT" => {
                 self.reply(221, "Goodbye").await?;
                 return Ok(Flow::Quit);
@@ -452,6 +469,7 @@ impl Session {
             tls_required,
         });
         self.failures = 0;
+        srv.defender.delay_login(true).await;
         self.reply(230, "User logged in, proceed").await?;
         Ok(Flow::Continue)
     }
@@ -469,8 +487,7 @@ impl Session {
             srv.defender
                 .add_event(self.peer.ip().to_canonical(), "FTP", ev);
         }
-        let delay = srv.defender.login_delay().password_failed;
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+        srv.defender.delay_login(false).await;
         self.failures += 1;
         self.reply(530, "Authentication failed").await?;
         if self.failures >= MAX_LOGIN_FAILURES {

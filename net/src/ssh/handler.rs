@@ -28,6 +28,7 @@ pub struct SshHandler {
     closer: Closer,
     activity: Activity,
     channels: HashMap<ChannelId, Channel<Msg>>,
+    auth_tried: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn key_parts(key: &russh::keys::PublicKey) -> Option<(String, String)> {
@@ -51,7 +52,14 @@ impl SshHandler {
             closer,
             activity: Activity::default(),
             channels: HashMap::new(),
+            auth_tried: Arc::default(),
         }
+    }
+
+    /// Set once the client tries to authenticate (a connection that ends without
+    /// trying scores `defender.score_no_auth`).
+    pub fn auth_tried(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.auth_tried.clone()
     }
 
     fn login(&mut self, user: User, method: &str) -> Auth {
@@ -137,16 +145,23 @@ impl Handler for SshHandler {
     type Error = russh::Error;
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        self.auth_tried
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if !self.srv.config.password_authentication {
             return Ok(Auth::reject());
         }
         Ok(
             match self.srv.auth.password(user, password, self.client()).await {
-                Ok(u) => self.login(u, "password"),
+                Ok(u) => {
+                    let auth = self.login(u, "password");
+                    if matches!(auth, Auth::Accept) {
+                        self.srv.defender.delay_login(true).await;
+                    }
+                    auth
+                }
                 Err(e) => {
                     // Slows password guessing (`common.defender.login_delay`).
-                    let delay = self.srv.defender.login_delay().password_failed;
-                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                    self.srv.defender.delay_login(false).await;
                     self.failed(user, "password", &e)
                 }
             },
@@ -158,6 +173,8 @@ impl Handler for SshHandler {
         user: &str,
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
+        self.auth_tried
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let Some((algo, blob)) = key_parts(offer.public_key) else {
             return Ok(Auth::reject());
         };
@@ -192,7 +209,13 @@ impl Handler for SshHandler {
                 .public_key(user, &algo, &blob, self.client())
                 .await
             {
-                Ok(u) => self.login(u, "publickey"),
+                Ok(u) => {
+                    let auth = self.login(u, "publickey");
+                    if matches!(auth, Auth::Accept) {
+                        self.srv.defender.delay_login(true).await;
+                    }
+                    auth
+                }
                 Err(e) => self.failed(user, "publickey", &e),
             },
         )

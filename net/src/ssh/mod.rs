@@ -70,6 +70,7 @@ impl SshServer {
                 .map(std::net::TcpStream::from)
         };
         let handler = SshHandler::new(self.clone(), peer_addr, closer.clone());
+        let tried = handler.auth_tried();
         let stream = read_buffer::ReadBuffered::new(stream);
         match russh::server::run_stream(self.russh.clone(), stream, handler).await {
             Ok(mut session) => {
@@ -89,6 +90,14 @@ impl SshServer {
                 }
             }
             Err(e) => tracing::debug!(remote = %peer, error = %e, "SSH handshake failed"),
+        }
+        // A client that left (or failed the handshake) without trying to log in.
+        if !tried.load(std::sync::atomic::Ordering::Relaxed) {
+            self.defender.add_event(
+                peer_addr.ip().to_canonical(),
+                "SSH",
+                sftpgo_core::defender::HostEvent::NoLoginTried,
+            );
         }
     }
 }

@@ -172,8 +172,8 @@ impl DavListener {
         let srv = &self.server;
         let ip = peer.ip().to_canonical();
         // A ban applies to open keep-alive connections too.
-        if srv.defender.is_banned(ip) {
-            return close(status(StatusCode::FORBIDDEN, "banned"));
+        if let Some(why) = srv.defender.refusal(ip, "DAV") {
+            return close(status(StatusCode::FORBIDDEN, why));
         }
         if !self.under_prefix(&req) {
             return status(StatusCode::NOT_FOUND, "not found");

@@ -119,7 +119,17 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
             };
             state.defender.add_event(req.ip, "HTTP", event);
             ApiError::unauthorized()
-        })?;
+        });
+    let user = match user {
+        Ok(u) => {
+            state.defender.delay_login(true).await;
+            u
+        }
+        Err(e) => {
+            state.defender.delay_login(false).await;
+            return Err(e);
+        }
+    };
     if user.totp_required_for("HTTP") {
         super::mfa::check_otp(state, &user.filters.extra, req.headers, &user.username)?;
     }
