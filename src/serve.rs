@@ -83,7 +83,8 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
     // connection and kept current on the side runtime.
     let defender = Arc::new(
         sftpgo_core::defender::Defender::new(cfg.common.defender.clone())
-            .with_allowlist(cfg.common.allowlist_status == 1),
+            .with_allowlist(cfg.common.allowlist_status == 1)
+            .with_rate_limiters(&cfg.common.rate_limiters),
     );
     defender.set_lists(
         rt.block_on(sftpgo_core::iplists::load(&catalog))

@@ -190,3 +190,64 @@ fn connections_that_never_try_to_log_in_score_no_auth() {
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }
+
+#[test]
+fn rate_limiters_slow_down_and_refuse() {
+    // HTTP: two requests a minute per address; SSH: three connections a minute, the
+    // readiness probe takes one.
+    let (srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_COMMON__RATE_LIMITERS__0__AVERAGE", "1")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__0__PERIOD", "60000")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__0__BURST", "2")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__0__PROTOCOLS", "HTTP")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__1__AVERAGE", "1")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__1__PERIOD", "60000")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__1__BURST", "3")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__1__PROTOCOLS", "SSH"),
+    );
+    let token = api.token("root", "root-pass-1");
+    assert_eq!(
+        api.call("GET", "/api/v2/version", &bearer(&token), None)
+            .status,
+        200
+    );
+    let r = run(
+        std::process::Command::new("curl")
+            .args(["-s", "-i"])
+            .arg(format!("{}/api/v2/version", api.base))
+            .args(["-H", &token]),
+        std::time::Duration::from_secs(30),
+    );
+    let head = r.stdout.to_lowercase();
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    assert!(head.contains("retry-after: "), "{head}");
+    assert!(ssh_ok(&srv) && ssh_ok(&srv), "two connections fit");
+    assert!(
+        !ssh_ok(&srv),
+        "the fourth connection of the minute is refused"
+    );
+}
+
+#[test]
+fn the_rate_limiters_safe_list_is_never_limited() {
+    let (_srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_COMMON__RATE_LIMITERS__0__AVERAGE", "1")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__0__PERIOD", "60000")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__0__BURST", "2")
+            .env("SFTPGO_COMMON__RATE_LIMITERS__0__PROTOCOLS", "HTTP")
+            .dump_section(
+                "ip_lists",
+                serde_json::json!([{"ipornet": "127.0.0.0/8", "type": 3, "mode": 1, "protocols": 0}]),
+            ),
+    );
+    let token = api.token("root", "root-pass-1");
+    for _ in 0..5 {
+        assert_eq!(
+            api.call("GET", "/api/v2/version", &bearer(&token), None)
+                .status,
+            200
+        );
+    }
+}

@@ -65,6 +65,8 @@ pub struct CommonConfig {
     /// 1: only addresses in the allow list (IP list type 1) may connect, on every
     /// protocol; 0: the list is not consulted.
     pub allowlist_status: u8,
+    /// Token-bucket rate limiters (SFTPGo's default: one, off).
+    pub rate_limiters: Vec<crate::ratelimit::RateLimiterConfig>,
 }
 
 impl CommonConfig {
@@ -75,6 +77,9 @@ impl CommonConfig {
         }
         if self.allowlist_status > 1 {
             return Err("common.allowlist_status: must be 0 or 1".into());
+        }
+        for (i, l) in self.rate_limiters.iter().enumerate() {
+            l.validate(&format!("common.rate_limiters[{i}]"))?;
         }
         for (key, list) in [
             ("proxy_allowed", &self.proxy_allowed),
@@ -103,6 +108,7 @@ impl Default for CommonConfig {
             proxy_skipped: Vec::new(),
             event_manager: crate::events::EventManagerConfig::default(),
             allowlist_status: 0,
+            rate_limiters: vec![crate::ratelimit::RateLimiterConfig::default()],
         }
     }
 }

@@ -172,6 +172,8 @@ pub struct Defender {
     lists: std::sync::RwLock<Arc<crate::iplists::IpIndex>>,
     /// `common.allowlist_status`: only addresses of the allow list may connect.
     allowlist: bool,
+    /// `common.rate_limiters`.
+    limiters: crate::ratelimit::RateLimiters,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -185,7 +187,40 @@ impl Defender {
             listener: std::sync::OnceLock::new(),
             lists: std::sync::RwLock::default(),
             allowlist: false,
+            limiters: crate::ratelimit::RateLimiters::default(),
         }
+    }
+
+    /// Applies `common.rate_limiters`.
+    pub fn with_rate_limiters(mut self, configs: &[crate::ratelimit::RateLimiterConfig]) -> Self {
+        self.limiters = crate::ratelimit::RateLimiters::new(configs);
+        self
+    }
+
+    /// Takes a token from the rate limiters of `protocol` for `ip` (waiting a little
+    /// when needed): the refusal when a limiter says no. Addresses on the safe list
+    /// (IP list type 3) are never limited; refusals of per-address limiters with
+    /// `generate_defender_events` are scored.
+    pub async fn rate_limit(
+        &self,
+        ip: IpAddr,
+        protocol: &str,
+    ) -> std::result::Result<(), crate::ratelimit::Limited> {
+        if !self.limiters.enabled()
+            || self
+                .lists()
+                .lookup(crate::iplists::list::RATE_LIMIT_SAFE, ip, protocol)
+                .is_some()
+        {
+            return Ok(());
+        }
+        let r = self.limiters.acquire(ip, protocol).await;
+        if let Err(l) = &r
+            && l.score
+        {
+            self.add_event(ip, protocol, HostEvent::LimitExceeded);
+        }
+        r
     }
 
     /// Lets only addresses of the allow list (type 1) connect.

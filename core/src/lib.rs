@@ -31,6 +31,7 @@ pub mod password;
 pub mod path;
 pub mod pattern;
 pub mod quota;
+pub mod ratelimit;
 pub mod sessions;
 pub mod store;
 pub mod tls;

@@ -113,3 +113,24 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Htt
 pub fn message(text: &str) -> HttpResponse {
     json_response(StatusCode::OK, &serde_json::json!({ "message": text }))
 }
+
+/// 429 for a request over a rate limit, with how long to wait (`Retry-After` in whole
+/// seconds, `X-Retry-In` as a duration), as SFTPGo answers.
+pub fn too_many_requests(wait: std::time::Duration) -> HttpResponse {
+    let mut resp = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("rate limit exceeded, wait {} ms", wait.as_millis()),
+    )
+    .into_response();
+    let secs = wait.as_secs_f64().ceil().max(1.0);
+    for (name, value) in [
+        ("retry-after", format!("{secs}")),
+        ("x-retry-in", format!("{:.3}s", wait.as_secs_f64())),
+    ] {
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            resp.headers_mut()
+                .insert(header::HeaderName::from_static(name), v);
+        }
+    }
+    resp
+}

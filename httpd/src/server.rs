@@ -65,6 +65,9 @@ async fn handle(
         // A client behind a trusted proxy (refused peers never get this far).
         return ApiError::new(hyper::StatusCode::FORBIDDEN, why).into_response();
     }
+    if let Err(limited) = state.defender.rate_limit(client.ip(), "HTTP").await {
+        return crate::response::too_many_requests(limited.wait);
+    }
     let path_and_query = parts
         .uri
         .path_and_query()

@@ -32,3 +32,24 @@ pub fn admit(
         }
     }
 }
+
+/// [`admit`], then the rate limiters of `protocol`, for the protocols limited per
+/// connection (SSH, FTP): a connection over the rate is closed at once.
+pub async fn admit_rated(
+    defender: &Defender,
+    limiter: &Arc<ConnectionLimiter>,
+    peer: SocketAddr,
+    sender: &'static str,
+    protocol: &'static str,
+) -> Option<ConnectionSlot> {
+    let slot = admit(defender, limiter, peer, sender, protocol)?;
+    if let Err(limited) = defender
+        .rate_limit(peer.ip().to_canonical(), protocol)
+        .await
+    {
+        tracing::debug!(sender, remote = %peer, wait_ms = limited.wait.as_millis() as u64,
+            "connection refused: rate limit");
+        return None;
+    }
+    Some(slot)
+}

@@ -83,7 +83,8 @@ impl FtpListener {
             return;
         };
         let srv = &self.server;
-        let Some(_slot) = crate::admission::admit(&srv.defender, &srv.limiter, peer, "FTP", "FTP")
+        let Some(_slot) =
+            crate::admission::admit_rated(&srv.defender, &srv.limiter, peer, "FTP", "FTP").await
         else {
             return;
         };

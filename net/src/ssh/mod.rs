@@ -54,7 +54,8 @@ impl SshServer {
         let peer = peer_addr.to_string();
         // Bans and caps apply before any protocol byte is read.
         let Some(_slot) =
-            crate::admission::admit(&self.defender, &self.limiter, peer_addr, "SSH", "SSH")
+            crate::admission::admit_rated(&self.defender, &self.limiter, peer_addr, "SSH", "SSH")
+                .await
         else {
             return;
         };

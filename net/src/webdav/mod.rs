@@ -175,6 +175,14 @@ impl DavListener {
         if let Some(why) = srv.defender.refusal(ip, "DAV") {
             return close(status(StatusCode::FORBIDDEN, why));
         }
+        if let Err(limited) = srv.defender.rate_limit(ip, "DAV").await {
+            let mut resp = status(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+            let secs = limited.wait.as_secs_f64().ceil().max(1.0);
+            if let Ok(v) = http::HeaderValue::from_str(&format!("{secs}")) {
+                resp.headers_mut().insert(http::header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
         if !self.under_prefix(&req) {
             return status(StatusCode::NOT_FOUND, "not found");
         }
