@@ -7,8 +7,15 @@
 //!   canonicalises the client path once, checks permissions and patterns, and only then
 //!   calls the user's [`sftpgo_vfs::Fs`].
 //! - Defines the store traits ([`store::UserStore`]) that data providers implement.
+//! - Owns admission policy every front-end applies: the defender, IP lists
+//!   ([`iplists`]) and rate limiters ([`ratelimit`]).
+//! - Owns the Event Manager ([`events`]): rules fired by file events (raised by every
+//!   `Connection`), provider changes, schedules, bans and on-demand runs, and the
+//!   actions they run. Command actions spawn processes; outbound HTTP and mail go
+//!   through the [`events::Outbound`] trait, implemented outside core.
 //! - Knows nothing of sockets, SSH, HTTP or SQL. [`tls`] only builds rustls server
-//!   configurations (certificates, versions, client CAs) for the front-ends that speak TLS.
+//!   configurations (certificates, versions, cipher suites, client CAs and revocation
+//!   lists) for the front-ends that speak TLS.
 //!
 //! Entry points: [`auth::Authenticator`], [`connection::Connection`], [`dump::Dump`],
 //! [`config::CommonConfig`].
