@@ -6,7 +6,7 @@
 //! - [`options`] and [`conditions`]: the typed forms of actions' options and rules'
 //!   conditions, with SFTPGo's validation;
 //! - [`schedule`]: cron-like schedules; [`placeholders`]: `{{.Name}}` tokens;
-//! - [`engine`]: [`EventManager`], which selects the rules an event fires, runs their
+//! - `engine`: [`EventManager`], which selects the rules an event fires, runs their
 //!   actions in order (failure actions, stop on failure, synchronous actions) and
 //!   executes each action type.
 //!

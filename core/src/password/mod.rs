@@ -183,7 +183,7 @@ fn hash_permits() -> &'static tokio::sync::Semaphore {
     })
 }
 
-/// [`verify`] on the blocking pool, at most [`hash_permits`] at a time.
+/// [`verify`] on the blocking pool, at most one per core at a time.
 pub async fn verify_async(plain: &str, stored: &str) -> bool {
     let Ok(_permit) = hash_permits().acquire().await else {
         return false;
@@ -194,7 +194,7 @@ pub async fn verify_async(plain: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// [`hash`] on the blocking pool, at most [`hash_permits`] at a time.
+/// [`hash`] on the blocking pool, at most one per core at a time.
 pub async fn hash_async(plain: &str) -> Result<String> {
     let _permit = hash_permits()
         .acquire()
