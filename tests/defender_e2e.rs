@@ -251,3 +251,37 @@ fn the_rate_limiters_safe_list_is_never_limited() {
         );
     }
 }
+
+#[test]
+fn a_ban_reaches_an_open_keep_alive_connection() {
+    let (_srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_COMMON__DEFENDER__ENABLED", "true")
+            .env("SFTPGO_COMMON__DEFENDER__THRESHOLD", "5")
+            .env("SFTPGO_COMMON__DEFENDER__SCORE_VALID", "2")
+            .env("SFTPGO_COMMON__DEFENDER__LOGIN_DELAY__PASSWORD_FAILED", "0"),
+    );
+    // One curl, one connection, six requests with a wrong password: the third scores
+    // the ban, and the requests after it on the same connection are refused.
+    let url = format!("{}/api/v2/token", api.base);
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args([
+        "-s",
+        "-u",
+        "root:wrong-pass",
+        "-w",
+        "%{http_code} %{num_connects}\n",
+    ]);
+    for _ in 0..6 {
+        cmd.args(["-o", "/dev/null", &url]);
+    }
+    let out = run(&mut cmd, std::time::Duration::from_secs(30));
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", out.report());
+    assert!(
+        lines.iter().skip(1).all(|l| l.ends_with(" 0")),
+        "one connection: {lines:?}"
+    );
+    assert_eq!(&lines[..3], ["401 1", "401 0", "401 0"], "{lines:?}");
+    assert!(lines[3..].iter().all(|l| l.starts_with("403")), "{lines:?}");
+}

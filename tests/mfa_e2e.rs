@@ -242,3 +242,37 @@ fn totp_for_admins_and_users() {
     let r = api.call("GET", "/api/v2/admin/2fa/recoverycodes", &auth, None);
     assert_eq!(r.status, 403, "no codes with 2FA off: {}", r.raw);
 }
+
+#[test]
+fn wrong_passcodes_are_scored_like_wrong_passwords() {
+    let (_srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_COMMON__DEFENDER__ENABLED", "true")
+            .env("SFTPGO_COMMON__DEFENDER__THRESHOLD", "5")
+            .env("SFTPGO_COMMON__DEFENDER__SCORE_VALID", "2")
+            .env("SFTPGO_COMMON__DEFENDER__LOGIN_DELAY__PASSWORD_FAILED", "0"),
+    );
+    let root = api.token("root", "root-pass-1");
+    let auth = bearer(&root);
+    let r = api.call(
+        "POST",
+        "/api/v2/admin/totp/generate",
+        &auth,
+        Some(&json!({})),
+    );
+    let secret = r.body["secret"].as_str().unwrap().to_string();
+    let r = api.call(
+        "POST",
+        "/api/v2/admin/totp/save",
+        &auth,
+        Some(&json!({"enabled": true, "config_name": "Default",
+            "secret": {"status": "Plain", "payload": secret}})),
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    // The right password with wrong passcodes: scored, and the address is banned.
+    for _ in 0..3 {
+        let r = token_with_otp(&api, "/api/v2/token", "root", "root-pass-1", Some("000000"));
+        assert_eq!(r.status, 401, "{}", r.raw);
+    }
+    api.refuses_connections();
+}

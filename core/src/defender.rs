@@ -206,6 +206,7 @@ impl Defender {
         ip: IpAddr,
         protocol: &str,
     ) -> std::result::Result<(), crate::ratelimit::Limited> {
+        let ip = ip.to_canonical();
         if !self.limiters.enabled()
             || self
                 .lists()
@@ -242,21 +243,23 @@ impl Defender {
     /// `HTTP`) must be refused, if it must: not in the allow list (when it is on), or
     /// banned (a ban, which each attempt extends, or the defender's deny list).
     pub fn refusal(&self, ip: IpAddr, protocol: &str) -> Option<&'static str> {
+        let ip = ip.to_canonical();
         if self.allowlist
             && self
                 .lists()
                 .lookup(crate::iplists::list::ALLOW, ip, protocol)
                 .is_none()
         {
-            return Some("not in the allow list");
+            return Some("you are not allowed to connect");
         }
         self.banned(ip, protocol)
-            .then_some("banned by the defender")
+            .then_some("your IP address is blocked")
     }
 
     /// Whether `ip` is banned for `protocol`: a ban (each check extends it) or the
     /// defender's deny list. False when the defender is off.
     pub fn banned(&self, ip: IpAddr, protocol: &str) -> bool {
+        let ip = ip.to_canonical();
         self.config.enabled
             && (self.is_banned(ip)
                 || self
@@ -312,7 +315,7 @@ impl Defender {
 
     /// Whether `ip` is banned now; each attempt during a ban extends it.
     pub fn is_banned(&self, ip: IpAddr) -> bool {
-        self.is_banned_at(ip, crate::now_millis())
+        self.is_banned_at(ip.to_canonical(), crate::now_millis())
     }
 
     fn is_banned_at(&self, ip: IpAddr, now: i64) -> bool {
@@ -333,7 +336,7 @@ impl Defender {
 
     /// Scores `event` for `ip`; bans it when the threshold is reached.
     pub fn add_event(&self, ip: IpAddr, protocol: &str, event: HostEvent) {
-        self.add_event_at(ip, protocol, event, crate::now_millis());
+        self.add_event_at(ip.to_canonical(), protocol, event, crate::now_millis());
     }
 
     fn add_event_at(&self, ip: IpAddr, protocol: &str, event: HostEvent, now: i64) {

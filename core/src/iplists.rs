@@ -59,9 +59,16 @@ impl Net {
             Some((a, b)) => (a, Some(b.parse::<u32>().ok()?)),
             None => (s, None),
         };
-        let (v4, addr) = as_number(addr.parse().ok()?);
+        let parsed: IpAddr = addr.parse().ok()?;
+        let mapped = matches!(parsed, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+        let (v4, addr) = as_number(parsed);
         let max = if v4 { 32 } else { 128 };
-        let bits = bits.unwrap_or(max);
+        // A mapped network's prefix counts the 96 bits of the mapping.
+        let bits = match bits {
+            Some(b) if mapped => b.checked_sub(96)?,
+            Some(b) => b,
+            None => max,
+        };
         (bits <= max).then_some(Self { v4, addr, bits })
     }
 
@@ -221,5 +228,8 @@ mod tests {
         assert_eq!(idx.lookup(1, ip("2001:db8::1"), "SSH"), Some(mode::ALLOW));
         assert_eq!(idx.lookup(1, ip("2001:db8::1"), "FTP"), None);
         assert!(idx.is_empty(3) && !idx.is_empty(1));
+        let mapped = IpIndex::new(&[entry(2, "::ffff:10.2.0.0/112", mode::DENY, 0)]);
+        assert_eq!(mapped.lookup(2, ip("10.2.3.4"), "SSH"), Some(mode::DENY));
+        assert_eq!(mapped.lookup(2, ip("10.3.0.1"), "SSH"), None);
     }
 }

@@ -99,16 +99,11 @@ const UNSUPPORTED_SUITES: [&str; 19] = [
     "TLS_RSA_WITH_AES_256_GCM_SHA384",
 ];
 
-/// Checks `tls_cipher_suites` of a binding: every name must be one SFTPGo accepts.
-pub fn validate_cipher_suites(key: &str, names: &[String]) -> Result<(), String> {
-    match names
-        .iter()
-        .map(|n| n.trim())
-        .find(|n| tls12_suite(n).is_none() && !UNSUPPORTED_SUITES.contains(n))
-    {
-        Some(n) => Err(format!("{key}: unknown cipher suite {n:?}")),
-        None => Ok(()),
-    }
+/// Checks `tls_cipher_suites` of a binding. As SFTPGo, names it does not know are
+/// left out rather than refused (they are logged when the listener starts), so this
+/// accepts every list.
+pub fn validate_cipher_suites(_key: &str, _names: &[String]) -> Result<(), String> {
+    Ok(())
 }
 
 /// The provider's suites: every TLS 1.3 suite, then the TLS 1.2 suites `names` picks
@@ -120,9 +115,17 @@ fn suites(names: &[String]) -> Vec<SupportedCipherSuite> {
         suite::TLS13_CHACHA20_POLY1305_SHA256,
     ];
     let mut chosen: Vec<SupportedCipherSuite> = Vec::new();
-    for s in names.iter().filter_map(|n| tls12_suite(n.trim())) {
-        if !chosen.contains(&s) {
-            chosen.push(s);
+    for n in names.iter().map(|n| n.trim()) {
+        match tls12_suite(n) {
+            Some(s) if !chosen.contains(&s) => chosen.push(s),
+            Some(_) => {}
+            None if UNSUPPORTED_SUITES.contains(&n) => {
+                tracing::info!(
+                    suite = n,
+                    "cipher suite not implemented by rustls: left out"
+                );
+            }
+            None => tracing::warn!(suite = n, "unknown cipher suite: left out"),
         }
     }
     if chosen.is_empty() {

@@ -204,7 +204,6 @@ pub async fn admin_by_password(
         defender.delay_login(false).await;
         return Err(ApiError::unauthorized());
     }
-    defender.delay_login(true).await;
     Ok(admin)
 }
 

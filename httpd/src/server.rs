@@ -59,10 +59,9 @@ async fn handle(
     }
     // The client as trusted proxies name it; what filters and logs see.
     let client = settings.proxy.client(peer, &parts.headers);
-    if (client != peer || settings.proxy.trusts(peer.ip()))
-        && let Some(why) = state.defender.refusal(client.ip(), "HTTP")
-    {
-        // A client behind a trusted proxy (refused peers never get this far).
+    // Every request: a ban or an allow-list change reaches open keep-alive
+    // connections too, and clients behind trusted proxies are judged one by one.
+    if let Some(why) = state.defender.refusal(client.ip(), "HTTP") {
         return ApiError::new(hyper::StatusCode::FORBIDDEN, why).into_response();
     }
     if let Err(limited) = state.defender.rate_limit(client.ip(), "HTTP").await {
@@ -146,7 +145,9 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
+                    // Out of descriptors, say: do not spin.
                     tracing::warn!(sender = "httpd", error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             },
@@ -165,9 +166,12 @@ async fn serve_connection(
     state: Arc<HttpState>,
     settings: Arc<ListenerSettings>,
 ) {
+    let upstream = SocketAddr::new(upstream.ip().to_canonical(), upstream.port());
     let peer = match &settings.preamble {
+        // A banned address cannot even hold a socket waiting for its header.
+        Some(_) if state.defender.banned(upstream.ip(), "HTTP") => return,
         Some(p) => match p.client(&mut stream, upstream).await {
-            Some(peer) => peer,
+            Some(peer) => SocketAddr::new(peer.ip().to_canonical(), peer.port()),
             None => return,
         },
         None => upstream,
@@ -178,7 +182,7 @@ async fn serve_connection(
         state
             .defender
             .banned(peer.ip(), "HTTP")
-            .then_some("banned by the defender")
+            .then_some("your IP address is blocked")
     } else {
         state.defender.refusal(peer.ip(), "HTTP")
     };

@@ -167,6 +167,8 @@ impl ProxyProtocol {
 async fn peek_header(stream: &TcpStream) -> std::io::Result<Parsed> {
     let mut buf = vec![0u8; MAX_HEADER];
     let mut seen = 0;
+    // Backs off while a header trickles in, so a slow client costs few wake-ups.
+    let mut pause = Duration::from_millis(2);
     loop {
         let n = stream.peek(&mut buf).await?;
         if n == 0 {
@@ -182,7 +184,8 @@ async fn peek_header(stream: &TcpStream) -> std::io::Result<Parsed> {
         if n == seen {
             // The rest of the header is on its way: peek returns at once while
             // anything is queued, so wait a little before looking again.
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
         }
         seen = n;
     }

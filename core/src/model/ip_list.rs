@@ -18,6 +18,30 @@ pub fn parse_cidr(s: &str) -> std::result::Result<String, String> {
     let ip: IpAddr = addr
         .parse()
         .map_err(|_| format!("{s:?} is not an IP address or network"))?;
+    // An IPv4-mapped IPv6 address (as logs may show a client) is its IPv4 address.
+    let (ip, prefix) = match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => {
+            let bits = match prefix {
+                None => None,
+                Some(p) => Some(
+                    p.parse::<u32>()
+                        .ok()
+                        .filter(|b| (96..=128).contains(b))
+                        .map(|b| (b - 96).to_string())
+                        .ok_or_else(|| format!("{s:?} has an invalid prefix length"))?,
+                ),
+            };
+            (
+                IpAddr::V4(
+                    v6.to_ipv4_mapped()
+                        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                ),
+                bits,
+            )
+        }
+        other => (other, prefix.map(String::from)),
+    };
+    let prefix = prefix.as_deref();
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let bits: u32 = match prefix {
         None => max,
@@ -131,6 +155,10 @@ mod tests {
         assert_eq!(parse_cidr("0.0.0.0/0").unwrap(), "0.0.0.0/0");
         assert!(parse_cidr("10.0.0.1/33").is_err());
         assert!(parse_cidr("nope").is_err());
+        // IPv4-mapped addresses, as logs may show them, are stored as IPv4.
+        assert_eq!(parse_cidr("::ffff:1.2.3.4").unwrap(), "1.2.3.4/32");
+        assert_eq!(parse_cidr("::ffff:10.2.0.0/112").unwrap(), "10.2.0.0/16");
+        assert!(parse_cidr("::ffff:10.2.0.0/64").is_err());
     }
 
     #[test]

@@ -57,8 +57,26 @@ impl MfaAccount for User {
 }
 
 /// Checks the `X-SFTPGO-OTP` passcode of a token request against the account's TOTP
-/// configuration; 401 when it is missing or wrong.
-pub fn check_otp(
+/// configuration; 401 when it is missing or wrong, which the defender scores (and
+/// delays) like a wrong password, so passcodes cannot be guessed for free.
+pub async fn check_otp(
+    state: &HttpState,
+    filters: &Map<String, Value>,
+    headers: &HeaderMap,
+    who: &str,
+    ip: std::net::IpAddr,
+) -> Result<(), ApiError> {
+    let checked = otp_valid(state, filters, headers, who);
+    if checked.is_err() {
+        state
+            .defender
+            .add_event(ip, "HTTP", sftpgo_core::defender::HostEvent::LoginFailed);
+        state.defender.delay_login(false).await;
+    }
+    checked
+}
+
+fn otp_valid(
     state: &HttpState,
     filters: &Map<String, Value>,
     headers: &HeaderMap,

@@ -571,8 +571,11 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
     )
     .await?;
     if crate::auth::totp_enabled(&admin.filters) {
-        mfa::check_otp(state, &admin.filters, req.headers, &admin.username)?;
+        mfa::check_otp(state, &admin.filters, req.headers, &admin.username, req.ip).await?;
     }
+    // Only now is the login a success (a right password with a wrong passcode must
+    // not answer sooner than a wrong password).
+    state.defender.delay_login(true).await;
     let (token, exp) = state.tokens.issue(
         &admin.username,
         crate::auth::API_AUDIENCE,

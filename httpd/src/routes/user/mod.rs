@@ -121,18 +121,23 @@ async fn token(state: &HttpState, req: &Request<'_>) -> Result<HttpResponse, Api
             ApiError::unauthorized()
         });
     let user = match user {
-        Ok(u) => {
-            state.defender.delay_login(true).await;
-            u
-        }
+        Ok(u) => u,
         Err(e) => {
             state.defender.delay_login(false).await;
             return Err(e);
         }
     };
     if user.totp_required_for("HTTP") {
-        super::mfa::check_otp(state, &user.filters.extra, req.headers, &user.username)?;
+        super::mfa::check_otp(
+            state,
+            &user.filters.extra,
+            req.headers,
+            &user.username,
+            req.ip,
+        )
+        .await?;
     }
+    state.defender.delay_login(true).await;
     // The stored account's version: a login may have just upgraded its password hash.
     let signature = state
         .catalog
