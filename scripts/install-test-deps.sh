@@ -2,6 +2,7 @@
 # Installs the client tools the black-box integration tests drive: OpenSSH client and
 # server, ssh-audit, python3 + paramiko, curl and openssl (REST and FTPS tests), lftp (FTP
 # tests), litmus and rclone (WebDAV), haproxy (PROXY protocol), zbarimg (TOTP QR codes),
+# chromium (pages in a real browser),
 # aiosmtpd (event e-mails),
 # schemathesis (the OpenAPI contract fuzzer).
 # Idempotent: does nothing when everything is already present. Run as root on Debian 12.
@@ -56,7 +57,7 @@ apt_install() {
 
 # 1. Debian packages.
 missing=()
-for pkg in openssh-client openssh-server curl openssl lftp litmus rclone haproxy zbar-tools; do
+for pkg in openssh-client openssh-server curl openssl lftp litmus rclone haproxy zbar-tools chromium; do
     if ! deb_installed "$pkg"; then
         missing+=("$pkg")
     fi
@@ -65,7 +66,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
 fi
 
-for tool in ssh sftp scp ssh-keygen lftp litmus rclone zbarimg; do
+for tool in ssh sftp scp ssh-keygen lftp litmus rclone zbarimg chromium; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         log "$tool still missing after installing its package"
         exit 1

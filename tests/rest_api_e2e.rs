@@ -1203,3 +1203,57 @@ fn proxy_protocol_on_http_bindings() {
     out.assert_ok("raw PROXY request");
     assert_eq!(out.stdout.trim(), "HTTP/1.1 200 OK", "{}", out.report());
 }
+
+#[test]
+fn the_api_description_renders_in_a_browser_under_a_strict_csp() {
+    require_tools(&["chromium"]);
+    let (srv, api) = start_api_with(
+        Server::builder()
+            .env("SFTPGO_HTTPD__BINDINGS__0__SECURITY__ENABLED", "true")
+            .env(
+                "SFTPGO_HTTPD__BINDINGS__0__SECURITY__CONTENT_SECURITY_POLICY",
+                "default-src 'self'",
+            ),
+    );
+    let json = api.call("GET", "/openapi/openapi.json", &[], None);
+    assert_eq!(json.status, 200);
+    let operations: usize = json.body["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| {
+            ["get", "post", "put", "patch", "delete"]
+                .iter()
+                .filter(|m| item.get(**m).is_some())
+                .count()
+        })
+        .sum();
+    assert!(operations > 100, "{operations}");
+    let profile = srv.root().join("chromium-profile");
+    let out = run(
+        Command::new("chromium").args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=15000",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            &format!("{}/openapi", api.base),
+        ]),
+        Duration::from_secs(120),
+    );
+    out.assert_ok("chromium --dump-dom");
+    let dom = out.stdout;
+    assert!(
+        dom.contains(&format!("{operations} operations.")),
+        "the viewer rendered every operation: {}",
+        dom.chars().take(2000).collect::<String>()
+    );
+    assert_eq!(dom.matches("class=\"op\"").count(), operations);
+    assert!(dom.contains("/eventrules/run/{name}") && dom.contains("RetentionCheck"));
+}

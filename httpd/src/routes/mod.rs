@@ -10,6 +10,7 @@ pub mod defender;
 pub mod events;
 pub mod maintenance;
 pub mod mfa;
+pub mod openapi;
 pub mod profile;
 pub mod provider_events;
 pub mod quotas;
@@ -237,14 +238,10 @@ pub async fn route(state: &HttpState, mut req: Request<'_>) -> Result<HttpRespon
             &serde_json::json!({"status": "ok"}),
         ));
     }
-    if req.path == "/openapi/openapi.yaml" && state.render_openapi {
-        let mut resp = hyper::Response::new(crate::response::full(Bytes::from_static(
-            OPENAPI.as_bytes(),
-        )));
-        resp.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("application/yaml"),
-        );
+    if state.render_openapi
+        && req.method == Method::GET
+        && let Some(resp) = openapi::asset(req.path)
+    {
         return Ok(resp);
     }
     let Some(rest) = req.path.strip_prefix("/api/v2/") else {
