@@ -273,6 +273,7 @@ fn dav_listeners(
         opener: shared.opener.clone(),
         locks: Default::default(),
         props: Default::default(),
+        cache: cfg.webdavd.cache.clone(),
     });
     let mut out = Vec::new();
     for b in bindings {

@@ -389,3 +389,84 @@ fn hostile_requests_are_refused_and_users_are_isolated() {
         alice.report()
     );
 }
+
+#[test]
+fn locks_expire_proxies_name_clients_and_mime_types_are_configurable() {
+    let dav = start_dav(
+        Server::builder()
+            .user("pat", |u| {
+                u["filters"]["allowed_ip"] = serde_json::json!(["10.7.0.0/16"])
+            })
+            .env("SFTPGO_WEBDAVD__BINDINGS__0__PROXY_ALLOWED", "127.0.0.1")
+            .env(
+                "SFTPGO_WEBDAVD__BINDINGS__0__CLIENT_IP_PROXY_HEADER",
+                "X-Forwarded-For",
+            )
+            .env(
+                "SFTPGO_WEBDAVD__CACHE__MIME_TYPES__CUSTOM_MAPPINGS__0__EXT",
+                ".log",
+            )
+            .env(
+                "SFTPGO_WEBDAVD__CACHE__MIME_TYPES__CUSTOM_MAPPINGS__0__MIME",
+                "text/x-sftpgo-log",
+            ),
+    );
+    let code = |out: &CmdOutput| -> u16 {
+        out.stdout
+            .rsplit('\n')
+            .next()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    // A user allowed only from 10.7/16 gets in when the trusted proxy names such a
+    // client, not otherwise.
+    let direct = dav.curl_as("pat", "/", &["-X", "PROPFIND", "-H", "Depth: 0"]);
+    assert_eq!(code(&direct), 401, "{}", direct.report());
+    let proxied = dav.curl_as(
+        "pat",
+        "/",
+        &[
+            "-X",
+            "PROPFIND",
+            "-H",
+            "Depth: 0",
+            "-H",
+            "X-Forwarded-For: 10.7.1.2",
+        ],
+    );
+    assert_eq!(code(&proxied), 207, "{}", proxied.report());
+
+    // A lock with a one-second timeout blocks a second lock, then expires.
+    let body = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope><D:exclusive/>\
+        </D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>";
+    assert_eq!(dav.status("/locked.txt", &["-T", "/dev/null"]), 201);
+    let lock = |timeout: &str| {
+        dav.curl(
+            "/locked.txt",
+            &[
+                "-X",
+                "LOCK",
+                "-H",
+                &format!("Timeout: {timeout}"),
+                "--data",
+                body,
+            ],
+        )
+    };
+    assert_eq!(code(&lock("Second-1")), 200);
+    assert_eq!(code(&lock("Second-60")), 423, "still locked");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(code(&lock("Second-60")), 200, "the first lock expired");
+
+    // Custom MIME types by extension.
+    std::fs::write(dav.srv.local().join("app.log"), "line\n").unwrap();
+    assert_eq!(dav.status("/app.log", &["-T", "app.log"]), 201);
+    let head = dav.curl("/app.log", &["-I"]);
+    assert!(
+        head.stdout
+            .to_lowercase()
+            .contains("content-type: text/x-sftpgo-log"),
+        "{}",
+        head.report()
+    );
+}

@@ -29,6 +29,7 @@ pub mod defender;
 pub mod dump;
 pub mod error;
 pub mod events;
+pub mod forwarded;
 pub mod hash;
 pub mod iplists;
 pub mod kms;

@@ -104,6 +104,45 @@ fn parse_file(path: &Path) -> Result<Value, String> {
     Ok(v)
 }
 
+/// The defaults, with an element in each list of objects that is empty by default, so
+/// `SFTPGO_<...>__<LIST>__0__<KEY>` variables can create entries (environment
+/// variables name list entries by index and need a template for them).
+fn env_templates(defaults: &Value) -> Value {
+    let mut t = defaults.clone();
+    let add = |t: &mut Value, pointer: &str, item: Value| {
+        if let Some(Value::Array(list)) = t.pointer_mut(pointer)
+            && list.is_empty()
+        {
+            list.push(item);
+        }
+    };
+    add(
+        &mut t,
+        "/webdavd/cache/mime_types/custom_mappings",
+        serde_json::to_value(sftpgo_net::webdav::config::MimeMapping::default())
+            .unwrap_or_default(),
+    );
+    for section in ["ftpd", "httpd"] {
+        let count = t
+            .pointer(&format!("/{section}/bindings"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        for i in 0..count {
+            add(
+                &mut t,
+                &format!("/{section}/bindings/{i}/passive_ip_overrides"),
+                serde_json::json!({"networks": [], "ip": ""}),
+            );
+            add(
+                &mut t,
+                &format!("/{section}/bindings/{i}/security/https_proxy_headers"),
+                serde_json::json!({"key": "", "value": ""}),
+            );
+        }
+    }
+    t
+}
+
 /// Loads the configuration from `dir` and the process environment.
 pub fn load(dir: &Path, config_file: Option<&str>) -> Result<Loaded, String> {
     load_with_env(dir, config_file, std::env::vars())
@@ -139,7 +178,13 @@ pub fn load_with_env(
         }
         tree::merge(&mut merged, from_file);
     }
-    env::apply(&mut merged, &defaults, vars, sftpgo_keys(), &mut warnings)?;
+    env::apply(
+        &mut merged,
+        &env_templates(&defaults),
+        vars,
+        sftpgo_keys(),
+        &mut warnings,
+    )?;
     let config: AppConfig = serde_path_to_error::deserialize(merged)
         .map_err(|e| format!("invalid configuration value at {}: {}", e.path(), e.inner()))?;
     config.sftpd.validate()?;

@@ -31,6 +31,13 @@ pub struct Binding {
     /// 1: connections start with a PROXY protocol header, read as
     /// `common.proxy_protocol` says; 0: none.
     pub proxy_mode: u8,
+    /// Addresses and networks of reverse proxies whose client-address header is
+    /// trusted.
+    pub proxy_allowed: Vec<String>,
+    /// Header carrying the client's address (`X-Forwarded-For`, ...); empty: none.
+    pub client_ip_proxy_header: String,
+    /// Which address of that header to take, counted from the last (0: the last).
+    pub client_ip_header_depth: usize,
 }
 
 impl Default for Binding {
@@ -47,6 +54,9 @@ impl Default for Binding {
             tls_cipher_suites: Vec::new(),
             tls_protocols: Vec::new(),
             proxy_mode: 0,
+            proxy_allowed: Vec::new(),
+            client_ip_proxy_header: String::new(),
+            client_ip_header_depth: 0,
         }
     }
 }
@@ -66,6 +76,84 @@ pub struct Config {
     /// Certificate revocation lists (PEM or DER) client certificates are checked
     /// against.
     pub ca_revocation_lists: Vec<String>,
+    /// `cache`: the users cache (logins use the shared password and user caches) and
+    /// MIME types.
+    pub cache: Cache,
+}
+
+/// `cache.users`: accepted; logins use the shared password and user caches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsersCache {
+    /// Minutes a cached user is kept (0: until it changes).
+    pub expiration_time: u64,
+    /// Users kept.
+    pub max_size: usize,
+}
+
+impl Default for UsersCache {
+    fn default() -> Self {
+        Self {
+            expiration_time: 0,
+            max_size: 50,
+        }
+    }
+}
+
+/// One `cache.mime_types.custom_mappings` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MimeMapping {
+    /// File extension, with its dot (`.log`).
+    pub ext: String,
+    /// Content type sent for it.
+    pub mime: String,
+}
+
+/// `cache.mime_types`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MimeTypes {
+    /// Accepted (types come from extensions, nothing needs caching).
+    pub enabled: bool,
+    /// Accepted.
+    pub max_size: usize,
+    /// Content types by extension, before the built-in table.
+    pub custom_mappings: Vec<MimeMapping>,
+}
+
+impl Default for MimeTypes {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_size: 1000,
+            custom_mappings: Vec::new(),
+        }
+    }
+}
+
+/// `cache`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cache {
+    /// Users.
+    pub users: UsersCache,
+    /// MIME types.
+    pub mime_types: MimeTypes,
+}
+
+impl Cache {
+    /// The custom content type of `path`'s extension, if one is configured
+    /// (extensions compare without case).
+    pub fn mime_of(&self, path: &str) -> Option<&str> {
+        let name = path.rsplit('/').next().unwrap_or_default();
+        let ext = name.rfind('.').map(|i| name.get(i..).unwrap_or_default())?;
+        self.mime_types
+            .custom_mappings
+            .iter()
+            .find(|m| m.ext.eq_ignore_ascii_case(ext))
+            .map(|m| m.mime.as_str())
+    }
 }
 
 impl Default for Config {
@@ -76,6 +164,7 @@ impl Default for Config {
             certificate_key_file: String::new(),
             ca_certificates: Vec::new(),
             ca_revocation_lists: Vec::new(),
+            cache: Cache::default(),
         }
     }
 }
@@ -83,6 +172,20 @@ impl Default for Config {
 impl Config {
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
+        for m in &self.cache.mime_types.custom_mappings {
+            if !m.ext.starts_with('.') || m.ext.len() < 2 {
+                return Err(format!(
+                    "webdavd.cache.mime_types.custom_mappings: extension {:?} must start with a dot",
+                    m.ext
+                ));
+            }
+            if m.mime.is_empty() || m.mime.contains(['\r', '\n']) {
+                return Err(format!(
+                    "webdavd.cache.mime_types.custom_mappings: invalid type {:?}",
+                    m.mime
+                ));
+            }
+        }
         for (i, b) in self.bindings.iter().enumerate() {
             let at = format!("webdavd.bindings[{i}]");
             if b.port == 0 {
@@ -96,6 +199,10 @@ impl Config {
             }
             if b.proxy_mode > 1 {
                 return Err(format!("{at}.proxy_mode: must be 0 or 1"));
+            }
+            for net in &b.proxy_allowed {
+                sftpgo_core::model::ip_list::parse_cidr(net)
+                    .map_err(|e| format!("{at}.proxy_allowed: {e}"))?;
             }
             sftpgo_core::tls::validate_cipher_suites(
                 &format!("{at}.tls_cipher_suites"),

@@ -16,6 +16,7 @@
 pub mod config;
 mod fs;
 mod limits;
+mod locks;
 mod props;
 
 pub use props::DeadProps;
@@ -42,7 +43,7 @@ use sftpgo_core::path::VirtualPath;
 use sftpgo_core::sessions::{Activity, Closer, ConnectionLimiter, NewConnection, SessionRegistry};
 use tokio_rustls::TlsAcceptor;
 
-pub use config::{Binding, Config};
+pub use config::{Binding, Cache, Config};
 
 use crate::tls_stream::MaybeTls;
 
@@ -71,11 +72,13 @@ pub struct DavServer {
     pub locks: Locks,
     /// Dead properties, shared by every binding and worker.
     pub props: DeadProps,
+    /// `webdavd.cache` (custom MIME types).
+    pub cache: Cache,
 }
 
-/// WebDAV lock tables, one per user (in memory: locks do not survive a restart). dav-server
-/// keys locks by path, so a table shared by all users would let one user's lock block
-/// the same path in every other home.
+/// WebDAV lock tables, one per user (in memory: locks do not survive a restart; they
+/// expire with their timeout). dav-server keys locks by path, so a table shared by all
+/// users would let one user's lock block the same path in every other home.
 #[derive(Clone, Default)]
 pub struct Locks(Arc<std::sync::Mutex<std::collections::HashMap<String, Box<dyn DavLockSystem>>>>);
 
@@ -83,7 +86,7 @@ impl Locks {
     fn for_user(&self, username: &str) -> Box<dyn DavLockSystem> {
         let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
         all.entry(username.to_string())
-            .or_insert_with(|| dav_server::memls::MemLs::new())
+            .or_insert_with(|| Box::new(locks::ExpiringLocks::default()))
             .clone()
     }
 }
@@ -93,6 +96,7 @@ pub struct DavListener {
     server: Arc<DavServer>,
     prefix: String,
     tls: Option<TlsAcceptor>,
+    proxies: sftpgo_core::forwarded::TrustedProxies,
 }
 
 impl DavListener {
@@ -102,6 +106,11 @@ impl DavListener {
             server,
             prefix: binding.prefix.clone(),
             tls,
+            proxies: sftpgo_core::forwarded::TrustedProxies::new(
+                binding.proxy_allowed.clone(),
+                binding.client_ip_proxy_header.clone(),
+                binding.client_ip_header_depth,
+            ),
         }
     }
 
@@ -170,6 +179,14 @@ impl DavListener {
 
     async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<SessionBody> {
         let srv = &self.server;
+        // The client as a trusted proxy names it: what every check and log sees.
+        let peer = self.proxies.client(
+            peer,
+            req.headers()
+                .get_all(self.proxies.header())
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
         let ip = peer.ip().to_canonical();
         // A ban applies to open keep-alive connections too.
         if let Some(why) = srv.defender.refusal(ip, "DAV") {
@@ -252,6 +269,10 @@ impl DavListener {
             .and_then(|v| v.trim().parse::<i64>().ok())
             .filter(|t| *t > 0);
         let oc_target = oc_mtime.and_then(|_| self.target(&conn, &req));
+        let custom_mime = matches!(method.as_str(), "GET" | "HEAD")
+            .then(|| srv.cache.mime_of(req.uri().path()))
+            .flatten()
+            .and_then(|m| http::HeaderValue::from_str(m).ok());
         let handler = self.handler(&username);
         let response = if matches!(method.as_str(), "PROPFIND" | "PROPPATCH" | "LOCK") {
             let (parts, body) = req.into_parts();
@@ -267,6 +288,11 @@ impl DavListener {
             }
         } else {
             let mut response = handler.handle_guarded(req, username, conn.clone()).await;
+            if let Some(mime) = custom_mime
+                && response.status().is_success()
+            {
+                response.headers_mut().insert(header::CONTENT_TYPE, mime);
+            }
             if let Some(t) = oc_mtime
                 && response.status().is_success()
             {
