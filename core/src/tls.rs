@@ -169,6 +169,12 @@ fn crls(
     Ok(out)
 }
 
+/// Configured file names (CAs, revocation lists) resolved against the config directory;
+/// absolute names stay as they are.
+pub fn under(config_dir: &std::path::Path, files: &[String]) -> Vec<PathBuf> {
+    files.iter().map(|f| config_dir.join(f)).collect()
+}
+
 impl ServerTls {
     /// Builds the rustls configuration; errors name the file or key at fault.
     pub fn server_config(&self) -> Result<ServerConfig, String> {

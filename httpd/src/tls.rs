@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sftpgo_core::tls::{ClientAuth, ServerTls};
+use sftpgo_core::tls::{ClientAuth, ServerTls, under};
 use tokio_rustls::TlsAcceptor;
 
 use crate::{Binding, Config};
@@ -23,16 +23,8 @@ pub fn acceptor(cfg: &Config, binding: &Binding, config_dir: &Path) -> Result<Tl
         } else {
             ClientAuth::Off
         },
-        client_cas: cfg
-            .ca_certificates
-            .iter()
-            .map(|c| config_dir.join(c))
-            .collect(),
-        crls: cfg
-            .ca_revocation_lists
-            .iter()
-            .map(|c| config_dir.join(c))
-            .collect(),
+        client_cas: under(config_dir, &cfg.ca_certificates),
+        crls: under(config_dir, &cfg.ca_revocation_lists),
         cipher_suites: binding.tls_cipher_suites.clone(),
         section: "httpd",
     };

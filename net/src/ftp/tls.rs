@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sftpgo_core::tls::{ClientAuth, ServerTls};
+use sftpgo_core::tls::{ClientAuth, ServerTls, under};
 use tokio_rustls::TlsAcceptor;
 
 use super::config::{Binding, Config};
@@ -36,16 +36,8 @@ pub fn acceptor(
             1 => ClientAuth::Required,
             _ => ClientAuth::Optional,
         },
-        client_cas: cfg
-            .ca_certificates
-            .iter()
-            .map(|c| config_dir.join(c))
-            .collect(),
-        crls: cfg
-            .ca_revocation_lists
-            .iter()
-            .map(|c| config_dir.join(c))
-            .collect(),
+        client_cas: under(config_dir, &cfg.ca_certificates),
+        crls: under(config_dir, &cfg.ca_revocation_lists),
         cipher_suites: binding.tls_cipher_suites.clone(),
         section: "ftpd",
     };

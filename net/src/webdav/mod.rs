@@ -394,16 +394,8 @@ pub fn acceptor(
         } else {
             sftpgo_core::tls::ClientAuth::Off
         },
-        client_cas: cfg
-            .ca_certificates
-            .iter()
-            .map(|c| config_dir.join(c))
-            .collect(),
-        crls: cfg
-            .ca_revocation_lists
-            .iter()
-            .map(|c| config_dir.join(c))
-            .collect(),
+        client_cas: sftpgo_core::tls::under(config_dir, &cfg.ca_certificates),
+        crls: sftpgo_core::tls::under(config_dir, &cfg.ca_revocation_lists),
         cipher_suites: binding.tls_cipher_suites.clone(),
         section: "webdavd",
     };
