@@ -274,6 +274,107 @@ fn tls_required_by_binding_or_by_user() {
         .assert_refused("clear-text data on the required binding");
 }
 
+/// curl over explicit TLS presenting the client certificate `cert` (`<cert>.crt` and
+/// `.key` in the config dir; none when empty), logged in as `user` with `password`,
+/// listing `/`.
+fn curl_with_cert(f: &FtpServer, cert: &str, user: &str, password: &str) -> CmdOutput {
+    let cfg = f.srv.config_dir();
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "--ssl-reqd",
+        "-k",
+        "--user",
+        &format!("{user}:{password}"),
+    ]);
+    if !cert.is_empty() {
+        cmd.arg("--cert")
+            .arg(cfg.join(format!("{cert}.crt")))
+            .arg("--key")
+            .arg(cfg.join(format!("{cert}.key")));
+    }
+    cmd.arg(format!("ftp://127.0.0.1:{}/", f.port));
+    run(&mut cmd, CLIENT_TIMEOUT)
+}
+
+#[test]
+fn client_certificates_log_users_in() {
+    require_tools(&["openssl", "curl"]);
+    let builder = Server::builder()
+        .env("SFTPGO_FTPD__CERTIFICATE_FILE", "server.crt")
+        .env("SFTPGO_FTPD__CERTIFICATE_KEY_FILE", "server.key")
+        .env("SFTPGO_FTPD__CA_CERTIFICATES", "ca.crt")
+        .env("SFTPGO_FTPD__BINDINGS__0__CLIENT_AUTH_TYPE", "2");
+    let cfg = builder.root().join("cfg");
+    make_pki(&cfg);
+    for name in ["carl", "bob", "alice", "erin"] {
+        make_client_cert(&cfg, name, name);
+    }
+    let listed = fs::read_to_string(cfg.join("client.crt")).unwrap();
+    // alice (the default user) maps no certificate: her password as usual.
+    let builder = builder
+        // carl: his certificate alone (TLSCertificate).
+        .user("carl", |u| {
+            u["filters"]["tls_username"] = "CommonName".into()
+        })
+        // bob: certificate and password, nothing less.
+        .user("bob", |u| {
+            u["filters"]["tls_username"] = "CommonName".into();
+            u["filters"]["denied_login_methods"] =
+                serde_json::json!(["TLSCertificate", "password"]);
+        })
+        // dave: one listed certificate, whatever its CN.
+        .user("dave", |u| {
+            u["filters"]["tls_certs"] = serde_json::json!([listed])
+        })
+        // erin maps certificates but allows neither certificate method.
+        .user("erin", |u| {
+            u["filters"]["tls_username"] = "CommonName".into();
+            u["filters"]["denied_login_methods"] =
+                serde_json::json!(["TLSCertificate", "TLSCertificate+password"]);
+        });
+    let f = start_ftp(builder);
+    for user in ["carl", "bob", "dave"] {
+        let home = f.srv.home_of(user);
+        fs::create_dir_all(&home).unwrap();
+        fs::write(home.join(format!("{user}s.txt")), b"x").unwrap();
+    }
+    f.srv.ensure_home();
+
+    let out = curl_with_cert(&f, "carl", "carl", "");
+    out.assert_ok("carl by certificate, no password");
+    assert!(out.stdout.contains("carls.txt"), "{}", out.report());
+    curl_with_cert(&f, "carl", "carl", "wrong-password")
+        .assert_ok("the certificate logs carl in before any password");
+    curl_with_cert(&f, "bob", "carl", PASSWORD).assert_refused("carl with bob's certificate");
+    curl_with_cert(&f, "", "carl", PASSWORD).assert_ok("carl by password, no certificate");
+
+    let out = curl_with_cert(&f, "bob", "bob", PASSWORD);
+    out.assert_ok("bob with certificate and password");
+    assert!(out.stdout.contains("bobs.txt"), "{}", out.report());
+    curl_with_cert(&f, "bob", "bob", "wrong-password")
+        .assert_refused("bob's certificate with a wrong password");
+    curl_with_cert(&f, "bob", "bob", "").assert_refused("bob's certificate alone");
+    curl_with_cert(&f, "", "bob", PASSWORD).assert_refused("bob's password alone");
+    curl_with_cert(&f, "carl", "bob", PASSWORD)
+        .assert_refused("bob's password with carl's certificate");
+
+    curl_with_cert(&f, "carl", USER, PASSWORD).assert_ok("alice's password with any certificate");
+    curl_with_cert(&f, "alice", USER, "").assert_refused("alice without her password");
+
+    let out = curl_with_cert(&f, "client", "dave", "");
+    out.assert_ok("dave by his listed certificate");
+    assert!(out.stdout.contains("daves.txt"), "{}", out.report());
+    curl_with_cert(&f, "carl", "dave", "").assert_refused("dave with an unlisted certificate");
+
+    curl_with_cert(&f, "erin", "erin", PASSWORD)
+        .assert_refused("erin: both certificate methods denied");
+    assert!(
+        f.srv.log_tail().contains("TLSCertificate+password"),
+        "the login method is logged"
+    );
+}
+
 #[test]
 fn paths_never_leave_the_home_directory() {
     let f = alice_ftp();

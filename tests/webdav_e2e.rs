@@ -266,6 +266,88 @@ fn https_binding_with_a_prefix() {
     assert_ne!(plain.stdout.trim(), "200", "{}", plain.report());
 }
 
+/// The HTTP status of a GET of `/` over HTTPS with the client certificate `cert`
+/// (`<cert>.crt`/`.key` in the config dir) and, when given, Basic credentials.
+fn status_with_cert(d: &DavServer, cert: &str, credentials: Option<(&str, &str)>) -> String {
+    let cfg = d.srv.config_dir();
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sk",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "PROPFIND",
+    ])
+    .args(["-H", "Depth: 1", "--cert"])
+    .arg(cfg.join(format!("{cert}.crt")))
+    .arg("--key")
+    .arg(cfg.join(format!("{cert}.key")));
+    if let Some((user, password)) = credentials {
+        cmd.args(["--user", &format!("{user}:{password}")]);
+    }
+    cmd.arg(format!("{}/", d.base));
+    run(&mut cmd, CLIENT_TIMEOUT).stdout
+}
+
+#[test]
+fn client_certificates_log_users_in() {
+    require_tools(&["openssl", "curl"]);
+    let builder = Server::builder()
+        .env("SFTPGO_WEBDAVD__CERTIFICATE_FILE", "server.crt")
+        .env("SFTPGO_WEBDAVD__CERTIFICATE_KEY_FILE", "server.key")
+        .env("SFTPGO_WEBDAVD__CA_CERTIFICATES", "ca.crt")
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__ENABLE_HTTPS", "true")
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__CLIENT_AUTH_TYPE", "1");
+    let cfg = builder.root().join("cfg");
+    make_pki(&cfg);
+    for name in ["carl", "bob", "alice"] {
+        make_client_cert(&cfg, name, name);
+    }
+    // alice (the default user) maps no certificate.
+    let builder = builder
+        .user("carl", |u| {
+            u["filters"]["tls_username"] = "CommonName".into()
+        })
+        .user("bob", |u| {
+            u["filters"]["tls_username"] = "CommonName".into();
+            u["filters"]["denied_login_methods"] =
+                serde_json::json!(["TLSCertificate", "password"]);
+        });
+    let mut d = start_dav(builder);
+    d.base = format!("https://127.0.0.1:{}", d.port);
+    d.srv.ensure_home();
+    for user in ["bob", "carl"] {
+        fs::create_dir_all(d.srv.home_of(user)).unwrap();
+    }
+    // carl: the certificate alone, named by its CN or by Basic with no password.
+    assert_eq!(status_with_cert(&d, "carl", None), "207");
+    assert_eq!(status_with_cert(&d, "carl", Some(("carl", ""))), "207");
+    assert_eq!(
+        status_with_cert(&d, "carl", Some(("carl", PASSWORD))),
+        "207"
+    );
+    assert_eq!(status_with_cert(&d, "bob", Some(("carl", PASSWORD))), "401");
+    // bob: certificate and password.
+    assert_eq!(status_with_cert(&d, "bob", Some(("bob", PASSWORD))), "207");
+    assert_eq!(status_with_cert(&d, "bob", Some(("bob", "wrong"))), "401");
+    assert_eq!(status_with_cert(&d, "bob", None), "401");
+    assert_eq!(status_with_cert(&d, "carl", Some(("bob", PASSWORD))), "401");
+    // alice maps no certificate: password logins as usual, never the certificate alone.
+    assert_eq!(status_with_cert(&d, "carl", Some((USER, PASSWORD))), "207");
+    assert_eq!(status_with_cert(&d, "alice", None), "401");
+    // The binding requires a certificate: none, no handshake.
+    let bare = run(
+        Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", "--user"])
+            .arg(format!("{USER}:{PASSWORD}"))
+            .arg(format!("{}/", d.base)),
+        CLIENT_TIMEOUT,
+    );
+    assert_eq!(bare.stdout, "000", "{}", bare.report());
+}
+
 #[test]
 fn rclone_copy_sync_and_check() {
     require_tools(&["rclone"]);

@@ -1,6 +1,6 @@
 //! Authentication of users against the store: the checks every protocol shares
-//! (existence, status, expiry, denied protocols and login methods, IP filters) plus password and
-//! public-key verification.
+//! (existence, status, expiry, denied protocols and login methods, IP filters) plus password,
+//! public-key and TLS client-certificate verification.
 
 use std::sync::Arc;
 
@@ -28,6 +28,9 @@ pub enum AuthError {
     /// Wrong password or key.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The client certificate does not identify the user.
+    #[error("{0}")]
+    Certificate(#[from] crate::x509::Mismatch),
     /// The store failed.
     #[error("data provider error: {0}")]
     Store(String),
@@ -59,6 +62,23 @@ pub enum LoginMethod {
     Password,
     /// `publickey`.
     PublicKey,
+    /// `TLSCertificate`: a client certificate alone (FTP, WebDAV).
+    TlsCertificate,
+    /// `TLSCertificate+password`: a client certificate and the password.
+    TlsCertificateAndPassword,
+}
+
+/// What a client certificate does for a login ([`Authenticator::tls_certificate`]).
+#[derive(Debug)]
+pub enum CertLogin {
+    /// The user maps no certificate (`tls_username` unset, no `tls_certs`): the
+    /// password login goes on as without a certificate.
+    NotUsed,
+    /// The certificate identifies the user and logs them in (`TLSCertificate`).
+    LoggedIn(Box<User>),
+    /// The certificate identifies the user, whose login also needs the password
+    /// (`TLSCertificate+password`).
+    NeedsPassword,
 }
 
 impl LoginMethod {
@@ -70,6 +90,10 @@ impl LoginMethod {
                 .iter()
                 .any(|m| m == "password" || (protocol == "SSH" && m == "password-over-SSH")),
             LoginMethod::PublicKey => denied.iter().any(|m| m == "publickey"),
+            LoginMethod::TlsCertificate => denied.iter().any(|m| m == "TLSCertificate"),
+            LoginMethod::TlsCertificateAndPassword => {
+                denied.iter().any(|m| m == "TLSCertificate+password")
+            }
         }
     }
 }
@@ -146,13 +170,8 @@ impl Authenticator {
         &self.store
     }
 
-    async fn eligible(
-        &self,
-        username: &str,
-        client: Client<'_>,
-        method: LoginMethod,
-    ) -> Result<User, AuthError> {
-        let Client { protocol, ip } = client;
+    /// The user as a login sees it (anonymous accounts narrowed).
+    async fn load(&self, username: &str) -> Result<User, AuthError> {
         let mut user = self
             .store
             .login_user(username)
@@ -162,6 +181,28 @@ impl Authenticator {
         if user.is_anonymous() {
             user.apply_anonymous_settings();
         }
+        Ok(user)
+    }
+
+    async fn eligible(
+        &self,
+        username: &str,
+        client: Client<'_>,
+        method: LoginMethod,
+    ) -> Result<User, AuthError> {
+        let user = self.load(username).await?;
+        self.check_eligible(user, client, method)
+    }
+
+    /// The checks every login makes before its credentials: status, expiry, protocol,
+    /// method, 2FA and IP filters.
+    fn check_eligible(
+        &self,
+        user: User,
+        client: Client<'_>,
+        method: LoginMethod,
+    ) -> Result<User, AuthError> {
+        let Client { protocol, ip } = client;
         if user.status() == UserStatus::Disabled {
             return Err(AuthError::Disabled);
         }
@@ -204,6 +245,63 @@ impl Authenticator {
         let user = self
             .eligible(username, client, LoginMethod::Password)
             .await?;
+        self.verify_password(user, password, client).await
+    }
+
+    /// A client certificate at login, before any password (FTP checks it on `USER`,
+    /// WebDAV on a request without a password). `cert` is the DER certificate the TLS
+    /// layer verified.
+    pub async fn tls_certificate(
+        &self,
+        username: &str,
+        cert: &[u8],
+        client: Client<'_>,
+    ) -> Result<CertLogin, AuthError> {
+        let user = self.load(username).await?;
+        if !crate::x509::verification_enabled(&user) {
+            return Ok(CertLogin::NotUsed);
+        }
+        crate::x509::matches_user(&user, cert)?;
+        if !LoginMethod::TlsCertificate.denied_by(&user, client.protocol) {
+            let user = self.check_eligible(user, client, LoginMethod::TlsCertificate)?;
+            return Ok(CertLogin::LoggedIn(Box::new(user)));
+        }
+        // Fails here when `TLSCertificate+password` is denied too.
+        self.check_eligible(user, client, LoginMethod::TlsCertificateAndPassword)?;
+        Ok(CertLogin::NeedsPassword)
+    }
+
+    /// A password login over a connection with a client certificate: for users who map
+    /// certificates, the certificate must identify them and the method is
+    /// `TLSCertificate+password`; for the others it is a plain password login.
+    pub async fn tls_certificate_and_password(
+        &self,
+        username: &str,
+        password: &str,
+        cert: &[u8],
+        client: Client<'_>,
+    ) -> Result<User, AuthError> {
+        let user = self.load(username).await?;
+        let method = if crate::x509::verification_enabled(&user) {
+            crate::x509::matches_user(&user, cert)?;
+            LoginMethod::TlsCertificateAndPassword
+        } else {
+            LoginMethod::Password
+        };
+        let user = self.check_eligible(user, client, method)?;
+        self.verify_password(user, password, client).await
+    }
+
+    /// Checks `password` (with an FTP passcode appended when 2FA asks for one) against
+    /// the user's hash.
+    async fn verify_password(
+        &self,
+        user: User,
+        password: &str,
+        client: Client<'_>,
+    ) -> Result<User, AuthError> {
+        let username = user.username.clone();
+        let username = username.as_str();
         if user.is_anonymous() {
             // Any password, as SFTPGo: the account is narrowed to list and download.
             return Ok(user);

@@ -44,6 +44,7 @@ pub mod sessions;
 pub mod store;
 pub mod tls;
 pub mod usage;
+pub mod x509;
 pub mod zip;
 
 pub use error::{Error, ErrorKind, Result};

@@ -24,6 +24,20 @@ impl MaybeTls {
         matches!(self, Self::Tls(_))
     }
 
+    /// The client's certificate (DER, the end-entity one), when the TLS client sent one;
+    /// the handshake has verified it against the configured CAs.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls(s) => s
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|c| c.as_ref().to_vec()),
+        }
+    }
+
     /// Runs the TLS handshake over a plain stream.
     pub async fn accept_tls(tcp: TcpStream, acceptor: &TlsAcceptor) -> io::Result<Self> {
         Ok(Self::Tls(Box::new(acceptor.accept(tcp).await?)))

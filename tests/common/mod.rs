@@ -870,17 +870,19 @@ pub fn openssl(dir: &std::path::Path, args: &[&str]) {
     .assert_ok(&format!("openssl {}", args.join(" ")));
 }
 
+/// openssl arguments for a new P-256 key without a passphrase.
+const EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`.
 pub fn make_pki(dir: &std::path::Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
     let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
+    ca.extend(EC_KEY);
     ca.extend([
         "-keyout",
         "ca.key",
@@ -900,38 +902,50 @@ pub fn make_pki(dir: &std::path::Path) {
         ("client", "extendedKeyUsage=clientAuth\n"),
         ("revoked", "extendedKeyUsage=clientAuth\n"),
     ] {
-        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-        let mut req = vec!["req"];
-        req.extend(ec);
-        let (key, csr, crt, extf) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-            format!("{name}.ext"),
-        );
-        req.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=sftpgo-test"]);
-        openssl(dir, &req);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &crt,
-                "-days",
-                "2",
-                "-extfile",
-                &extf,
-            ],
-        );
+        issue_cert(dir, name, "sftpgo-test", ext);
     }
+}
+
+/// A client certificate `<name>.crt` (key `<name>.key`) for the subject CN `cn`,
+/// signed by the CA of [`make_pki`] in `dir`.
+pub fn make_client_cert(dir: &std::path::Path, name: &str, cn: &str) {
+    issue_cert(dir, name, cn, "extendedKeyUsage=clientAuth\n");
+}
+
+/// `<name>.crt` and `<name>.key`, CN `cn`, extensions `ext`, signed by `ca.crt`.
+fn issue_cert(dir: &std::path::Path, name: &str, cn: &str, ext: &str) {
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    let (key, csr, crt, extf, subj) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.ext"),
+        format!("/CN={cn}"),
+    );
+    let mut req = vec!["req"];
+    req.extend(EC_KEY);
+    req.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+    openssl(dir, &req);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &extf,
+        ],
+    );
 }
 
 /// `ca.crl` in `dir` (made by [`make_pki`]): the CA's revocation list, revoking

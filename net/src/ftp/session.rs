@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sftpgo_core::auth::{AuthError, Client};
+use sftpgo_core::auth::{AuthError, CertLogin, Client};
 use sftpgo_core::connection::{Connection, Transfer};
 use sftpgo_core::defender::HostEvent;
 use sftpgo_core::hash::HashAlgo;
@@ -395,9 +395,40 @@ impl Session {
                 .await?;
             return Ok(Flow::Continue);
         }
+        if let Some(cert) = self.ctrl.peer_certificate() {
+            return self.user_with_certificate(arg, &cert).await;
+        }
         self.pending_user = Some(arg.to_string());
         self.reply(331, "User name okay, need password").await?;
         Ok(Flow::Continue)
+    }
+
+    /// `USER` over TLS with a client certificate: a user who maps certificates
+    /// (`tls_username`, `tls_certs`) is logged in by it (230, as SFTPGo; every client
+    /// takes a 2xx reply to `USER` as logged in) or, with
+    /// only `TLSCertificate+password` allowed, asked for the password; the others go
+    /// on with the password as usual.
+    async fn user_with_certificate(&mut self, username: &str, cert: &[u8]) -> io::Result<Flow> {
+        let auth = self.listener.server.auth.clone();
+        match auth.tls_certificate(username, cert, self.client()).await {
+            Ok(CertLogin::LoggedIn(user)) => {
+                self.establish(*user, "TLSCertificate", 230, "TLS certificate ok, continue")
+                    .await
+            }
+            Ok(CertLogin::NotUsed | CertLogin::NeedsPassword) => {
+                self.pending_user = Some(username.to_string());
+                self.reply(331, "User name okay, need password").await?;
+                Ok(Flow::Continue)
+            }
+            Err(e) => self.login_failed(username, &e).await,
+        }
+    }
+
+    fn client(&self) -> Client<'static> {
+        Client {
+            protocol: "FTP",
+            ip: self.peer.ip().to_canonical(),
+        }
     }
 
     async fn pass(&mut self, password: &str) -> io::Result<Flow> {
@@ -409,15 +440,35 @@ impl Session {
             self.reply(503, "Log in with USER first").await?;
             return Ok(Flow::Continue);
         };
+        let auth = self.listener.server.auth.clone();
+        let client = self.client();
+        let (checked, method) = match self.ctrl.peer_certificate() {
+            Some(cert) => (
+                auth.tls_certificate_and_password(&username, password, &cert, client)
+                    .await,
+                "TLSCertificate+password",
+            ),
+            None => (auth.password(&username, password, client).await, "password"),
+        };
+        match checked {
+            Ok(user) => {
+                self.establish(user, method, 230, "User logged in, proceed")
+                    .await
+            }
+            Err(e) => self.login_failed(&username, &e).await,
+        }
+    }
+
+    /// Opens the session of an authenticated user and sends the login reply.
+    async fn establish(
+        &mut self,
+        user: sftpgo_core::model::User,
+        method: &str,
+        code: u16,
+        text: &str,
+    ) -> io::Result<Flow> {
         let srv = self.listener.server.clone();
-        let client = Client {
-            protocol: "FTP",
-            ip: self.peer.ip().to_canonical(),
-        };
-        let user = match srv.auth.password(&username, password, client).await {
-            Ok(u) => u,
-            Err(e) => return self.login_failed(&username, &e).await,
-        };
+        let username = user.username.clone();
         let tls_required = requires_tls(&user);
         if tls_required && !self.ctrl.is_tls() {
             tracing::warn!(sender = "FTP", connection_id = %self.conn_id, username = %username,
@@ -457,7 +508,7 @@ impl Session {
         };
         self.cwd = conn.start_dir().clone();
         tracing::info!(sender = "FTP", connection_id = %self.conn_id, username = %username,
-            remote = %self.peer, tls = self.ctrl.is_tls(), "login succeeded");
+            remote = %self.peer, tls = self.ctrl.is_tls(), method, "login succeeded");
         let store = srv.auth.store().clone();
         let name = username.clone();
         tokio::spawn(async move {
@@ -470,7 +521,7 @@ impl Session {
         });
         self.failures = 0;
         srv.defender.delay_login(true).await;
-        self.reply(230, "User logged in, proceed").await?;
+        self.reply(code, text).await?;
         Ok(Flow::Continue)
     }
 

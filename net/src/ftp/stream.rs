@@ -51,6 +51,11 @@ impl Control {
         self.stream.as_ref().is_some_and(MaybeTls::is_tls)
     }
 
+    /// The client certificate of the control connection's TLS session.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        self.stream.as_ref().and_then(MaybeTls::peer_certificate)
+    }
+
     /// Whether bytes past the last command are waiting (a client must not pipeline
     /// commands after `AUTH TLS`; accepting them would let an attacker inject
     /// commands into the encrypted session).

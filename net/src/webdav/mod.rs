@@ -34,11 +34,11 @@ use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use limits::SessionBody;
-use sftpgo_core::auth::{AuthError, Authenticator, Client};
+use sftpgo_core::auth::{AuthError, Authenticator, CertLogin, Client};
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::{Connection, Opener};
 use sftpgo_core::defender::{Defender, HostEvent};
-use sftpgo_core::model::Permission;
+use sftpgo_core::model::{Permission, User};
 use sftpgo_core::path::VirtualPath;
 use sftpgo_core::sessions::{Activity, Closer, ConnectionLimiter, NewConnection, SessionRegistry};
 use tokio_rustls::TlsAcceptor;
@@ -162,10 +162,12 @@ impl DavListener {
             }
             None => MaybeTls::Plain(tcp),
         };
+        let cert: Option<Arc<[u8]>> = stream.peer_certificate().map(Arc::from);
         let me = self.clone();
         let service = hyper::service::service_fn(move |req| {
             let me = me.clone();
-            async move { Ok::<_, Infallible>(me.handle(req, peer).await) }
+            let cert = cert.clone();
+            async move { Ok::<_, Infallible>(me.handle(req, peer, cert.as_deref()).await) }
         });
         let served = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -177,7 +179,12 @@ impl DavListener {
         }
     }
 
-    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<SessionBody> {
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        cert: Option<&[u8]>,
+    ) -> Response<SessionBody> {
         let srv = &self.server;
         // The client as a trusted proxy names it: what every check and log sees.
         let peer = self.proxies.client(
@@ -211,14 +218,20 @@ impl DavListener {
         {
             return status(StatusCode::FORBIDDEN, "Depth: infinity is not supported");
         }
-        let Some((username, password)) = basic_credentials(&req) else {
+        // Without Basic credentials a client certificate names the user by its CN
+        // (a `TLSCertificate` login, as SFTPGo).
+        let cert_only = || {
+            cert.and_then(sftpgo_core::x509::subject_common_name)
+                .map(|cn| (cn, String::new()))
+        };
+        let Some((username, password)) = basic_credentials(&req).or_else(cert_only) else {
             return unauthorized();
         };
         let client = Client {
             protocol: "DAV",
             ip,
         };
-        let user = match srv.auth.password(&username, &password, client).await {
+        let user = match login(&srv.auth, &username, &password, cert, client).await {
             Ok(u) => u,
             Err(e) => {
                 tracing::warn!(sender = "WebDAV", username = %username, remote = %peer, reason = %e, "login failed");
@@ -402,6 +415,32 @@ pub fn acceptor(
     let mut config = settings.server_config()?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// Checks a request's credentials. Over HTTPS with a client certificate, a user who
+/// maps certificates (`tls_username`, `tls_certs`) logs in with the certificate alone
+/// (`TLSCertificate`: no Basic credentials, the user named by the certificate's CN, or
+/// an empty password) or with it and the password (`TLSCertificate+password`).
+async fn login(
+    auth: &Authenticator,
+    username: &str,
+    password: &str,
+    cert: Option<&[u8]>,
+    client: Client<'_>,
+) -> Result<User, AuthError> {
+    match cert {
+        None => auth.password(username, password, client).await,
+        Some(cert) if password.is_empty() => {
+            match auth.tls_certificate(username, cert, client).await? {
+                CertLogin::LoggedIn(user) => Ok(*user),
+                CertLogin::NotUsed | CertLogin::NeedsPassword => Err(AuthError::InvalidCredentials),
+            }
+        }
+        Some(cert) => {
+            auth.tls_certificate_and_password(username, password, cert, client)
+                .await
+        }
+    }
 }
 
 /// `Authorization: Basic` user and password.
