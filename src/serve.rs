@@ -274,6 +274,7 @@ fn dav_listeners(
         locks: Default::default(),
         props: Default::default(),
         cache: cfg.webdavd.cache.clone(),
+        cors: cfg.webdavd.cors.clone(),
     });
     let mut out = Vec::new();
     for b in bindings {

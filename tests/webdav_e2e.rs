@@ -348,6 +348,125 @@ fn client_certificates_log_users_in() {
     assert_eq!(bare.stdout, "000", "{}", bare.report());
 }
 
+/// Response headers (lowercased) of curl with `args` against `path`, no credentials.
+fn dav_head(d: &DavServer, path: &str, args: &[&str]) -> String {
+    let out = run(
+        Command::new("curl")
+            .args(["-sS", "-D", "-", "-o", "/dev/null"])
+            .args(args)
+            .arg(format!("{}{path}", d.base)),
+        CLIENT_TIMEOUT,
+    );
+    out.assert_ok("curl");
+    out.stdout.to_ascii_lowercase()
+}
+
+#[test]
+fn cors_for_browser_clients() {
+    let d = start_dav(
+        Server::builder()
+            .env("SFTPGO_WEBDAVD__CORS__ENABLED", "true")
+            .env(
+                "SFTPGO_WEBDAVD__CORS__ALLOWED_ORIGINS",
+                "https://*.example.com",
+            )
+            .env("SFTPGO_WEBDAVD__CORS__ALLOWED_METHODS", "GET,PUT,PROPFIND")
+            .env(
+                "SFTPGO_WEBDAVD__CORS__ALLOWED_HEADERS",
+                "Authorization,Depth",
+            )
+            .env("SFTPGO_WEBDAVD__CORS__EXPOSED_HEADERS", "ETag")
+            .env("SFTPGO_WEBDAVD__CORS__ALLOW_CREDENTIALS", "true")
+            .env("SFTPGO_WEBDAVD__CORS__MAX_AGE", "300"),
+    );
+    d.srv.ensure_home();
+    let origin = "Origin: https://app.example.com";
+    // A preflight is answered without credentials.
+    let head = dav_head(
+        &d,
+        "/",
+        &[
+            "-X",
+            "OPTIONS",
+            "-H",
+            origin,
+            "-H",
+            "Access-Control-Request-Method: PROPFIND",
+            "-H",
+            "Access-Control-Request-Headers: authorization, depth",
+        ],
+    );
+    assert!(head.starts_with("http/1.1 204"), "{head}");
+    for want in [
+        "access-control-allow-origin: https://app.example.com",
+        "access-control-allow-methods: propfind",
+        "access-control-allow-credentials: true",
+        "access-control-max-age: 300",
+    ] {
+        assert!(head.contains(want), "{want} missing in {head}");
+    }
+    // A method or origin outside the lists gets no grant.
+    let head = dav_head(
+        &d,
+        "/",
+        &[
+            "-X",
+            "OPTIONS",
+            "-H",
+            origin,
+            "-H",
+            "Access-Control-Request-Method: DELETE",
+        ],
+    );
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    // Actual requests: granted on success and on 401 (the page can read it), not for
+    // other origins.
+    let authed = d.curl(
+        "/",
+        &[
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-X",
+            "PROPFIND",
+            "-H",
+            "Depth: 1",
+            "-H",
+            origin,
+        ],
+    );
+    let head = authed.stdout.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 207"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example.com"),
+        "{head}"
+    );
+    assert!(
+        head.contains("access-control-expose-headers: etag"),
+        "{head}"
+    );
+    let head = dav_head(&d, "/", &["-X", "PROPFIND", "-H", origin]);
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(
+        head.contains("access-control-allow-origin: https://app.example.com"),
+        "{head}"
+    );
+    let head = dav_head(
+        &d,
+        "/",
+        &["-X", "PROPFIND", "-H", "Origin: https://example.org"],
+    );
+    assert!(!head.contains("access-control-allow-origin"), "{head}");
+    // A plain OPTIONS is WebDAV's capability probe, answered by the server as before.
+    let probe = d.curl(
+        "/",
+        &["-D", "-", "-o", "/dev/null", "-X", "OPTIONS", "-H", origin],
+    );
+    let head = probe.stdout.to_ascii_lowercase();
+    assert!(head.contains("\ndav: "), "{head}");
+}
+
 #[test]
 fn rclone_copy_sync_and_check() {
     require_tools(&["rclone"]);

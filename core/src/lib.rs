@@ -8,7 +8,9 @@
 //!   calls the user's [`sftpgo_vfs::Fs`].
 //! - Defines the store traits ([`store::UserStore`]) that data providers implement.
 //! - Owns admission policy every front-end applies: the defender, IP lists
-//!   ([`iplists`]) and rate limiters ([`ratelimit`]).
+//!   ([`iplists`]) and rate limiters ([`ratelimit`]); and the policies the HTTP
+//!   front-ends share as plain text, so neither needs the other: trusted proxy headers
+//!   ([`forwarded`]) and CORS ([`cors`]).
 //! - Owns the Event Manager ([`events`]): rules fired by file events (raised by every
 //!   `Connection`), provider changes, schedules, bans and on-demand runs, and the
 //!   actions they run. Command actions spawn processes; outbound HTTP and mail go
@@ -25,6 +27,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod cors;
 pub mod defender;
 pub mod dump;
 pub mod error;

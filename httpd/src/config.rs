@@ -104,7 +104,7 @@ pub struct Config {
     /// against.
     pub ca_revocation_lists: Vec<String>,
     /// Cross-origin resource sharing.
-    pub cors: crate::cors::CorsConfig,
+    pub cors: sftpgo_core::cors::CorsConfig,
 }
 
 impl Default for Config {
@@ -120,7 +120,7 @@ impl Default for Config {
             certificate_key_file: String::new(),
             ca_certificates: Vec::new(),
             ca_revocation_lists: Vec::new(),
-            cors: crate::cors::CorsConfig::default(),
+            cors: sftpgo_core::cors::CorsConfig::default(),
         }
     }
 }
@@ -149,7 +149,7 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
-        self.cors.validate()?;
+        self.cors.validate("httpd")?;
         if !(1..=720).contains(&self.jwt_lifetime) {
             return Err("httpd.jwt_lifetime: must be between 1 and 720 minutes".into());
         }

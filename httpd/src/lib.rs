@@ -10,7 +10,6 @@
 
 pub mod auth;
 mod config;
-pub mod cors;
 pub mod jwt;
 pub mod multipart;
 pub mod proxy;
@@ -54,7 +53,7 @@ pub struct HttpState {
     /// TOTP configurations (`mfa`) and passcode checks.
     pub totp: std::sync::Arc<sftpgo_core::mfa::Totp>,
     /// `httpd.cors`.
-    pub cors: cors::CorsConfig,
+    pub cors: sftpgo_core::cors::CorsConfig,
     /// Brute-force protection shared with the other protocols.
     pub defender: std::sync::Arc<sftpgo_core::defender::Defender>,
     /// Serialises the check and increment of share uses (`max_tokens`).

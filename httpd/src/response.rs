@@ -134,3 +134,18 @@ pub fn too_many_requests(wait: std::time::Duration) -> HttpResponse {
     }
     resp
 }
+
+/// Copies policy headers (CORS) into a response: `vary` values are appended, the
+/// others replace what is there; values that are not valid header text are left out.
+pub fn add_headers(headers: &mut hyper::HeaderMap, list: sftpgo_core::cors::CorsHeaders) {
+    for (name, value) in list {
+        let Ok(value) = hyper::header::HeaderValue::from_str(&value) else {
+            continue;
+        };
+        if name == "vary" {
+            headers.append(header::VARY, value);
+        } else {
+            headers.insert(name, value);
+        }
+    }
+}

@@ -90,10 +90,12 @@ async fn handle(
             return resp;
         }
     }
-    if let Some(pre) = state.cors.preflight(&parts.method, &parts.headers) {
-        let (head, ()) = pre.into_parts();
-        let mut resp =
-            hyper::Response::from_parts(head, crate::response::full(bytes::Bytes::new()));
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(pre) = state.cors.preflight(parts.method.as_str(), header) {
+        let mut resp = hyper::Response::new(crate::response::full(bytes::Bytes::new()));
+        *resp.status_mut() =
+            hyper::StatusCode::from_u16(pre.status).unwrap_or(hyper::StatusCode::NO_CONTENT);
+        crate::response::add_headers(resp.headers_mut(), pre.headers);
         settings.security.decorate(&view, resp.headers_mut());
         return resp;
     }
@@ -111,9 +113,8 @@ async fn handle(
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    state
-        .cors
-        .decorate(&parts.method, &parts.headers, resp.headers_mut());
+    let cors = state.cors.decorate(parts.method.as_str(), header("origin"));
+    crate::response::add_headers(resp.headers_mut(), cors);
     settings.security.decorate(&view, resp.headers_mut());
     tracing::debug!(sender = "httpd", method = %parts.method, path = parts.uri.path(),
         status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64,

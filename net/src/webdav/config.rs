@@ -79,6 +79,8 @@ pub struct Config {
     /// `cache`: the users cache (logins use the shared password and user caches) and
     /// MIME types.
     pub cache: Cache,
+    /// Cross-origin resource sharing, for browser-based WebDAV clients.
+    pub cors: sftpgo_core::cors::CorsConfig,
 }
 
 /// `cache.users`: accepted; logins use the shared password and user caches.
@@ -165,6 +167,7 @@ impl Default for Config {
             ca_certificates: Vec::new(),
             ca_revocation_lists: Vec::new(),
             cache: Cache::default(),
+            cors: sftpgo_core::cors::CorsConfig::default(),
         }
     }
 }
@@ -172,6 +175,7 @@ impl Default for Config {
 impl Config {
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
+        self.cors.validate("webdavd")?;
         for m in &self.cache.mime_types.custom_mappings {
             if !m.ext.starts_with('.') || m.ext.len() < 2 {
                 return Err(format!(

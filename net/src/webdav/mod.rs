@@ -17,6 +17,7 @@ pub mod config;
 mod fs;
 mod limits;
 mod locks;
+mod login;
 mod props;
 
 pub use props::DeadProps;
@@ -26,7 +27,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use dav_server::body::Body;
 use dav_server::ls::DavLockSystem;
 use dav_server::{DavHandler, DavMethod, DavMethodSet};
@@ -34,11 +34,13 @@ use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use limits::SessionBody;
-use sftpgo_core::auth::{AuthError, Authenticator, CertLogin, Client};
+use login::{add_headers, basic_credentials, login};
+use sftpgo_core::auth::{AuthError, Authenticator, Client};
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::{Connection, Opener};
+use sftpgo_core::cors::CorsConfig;
 use sftpgo_core::defender::{Defender, HostEvent};
-use sftpgo_core::model::{Permission, User};
+use sftpgo_core::model::Permission;
 use sftpgo_core::path::VirtualPath;
 use sftpgo_core::sessions::{Activity, Closer, ConnectionLimiter, NewConnection, SessionRegistry};
 use tokio_rustls::TlsAcceptor;
@@ -74,6 +76,8 @@ pub struct DavServer {
     pub props: DeadProps,
     /// `webdavd.cache` (custom MIME types).
     pub cache: Cache,
+    /// `webdavd.cors`.
+    pub cors: CorsConfig,
 }
 
 /// WebDAV lock tables, one per user (in memory: locks do not survive a restart; they
@@ -179,7 +183,32 @@ impl DavListener {
         }
     }
 
+    /// One request: a CORS preflight is answered here, before authentication (browsers
+    /// send none with it); every other response gets the CORS headers.
     async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        cert: Option<&[u8]>,
+    ) -> Response<SessionBody> {
+        let cors = &self.server.cors;
+        if !cors.enabled {
+            return self.respond(req, peer, cert).await;
+        }
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        if let Some(pre) = cors.preflight(req.method().as_str(), header) {
+            let mut resp = status(StatusCode::NO_CONTENT, "");
+            *resp.status_mut() = StatusCode::from_u16(pre.status).unwrap_or(StatusCode::NO_CONTENT);
+            add_headers(resp.headers_mut(), pre.headers);
+            return resp;
+        }
+        let added = cors.decorate(req.method().as_str(), header("origin"));
+        let mut resp = self.respond(req, peer, cert).await;
+        add_headers(resp.headers_mut(), added);
+        resp
+    }
+
+    async fn respond(
         &self,
         req: Request<Incoming>,
         peer: SocketAddr,
@@ -417,47 +446,6 @@ pub fn acceptor(
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
 }
 
-/// Checks a request's credentials. Over HTTPS with a client certificate, a user who
-/// maps certificates (`tls_username`, `tls_certs`) logs in with the certificate alone
-/// (`TLSCertificate`: no Basic credentials, the user named by the certificate's CN, or
-/// an empty password) or with it and the password (`TLSCertificate+password`).
-async fn login(
-    auth: &Authenticator,
-    username: &str,
-    password: &str,
-    cert: Option<&[u8]>,
-    client: Client<'_>,
-) -> Result<User, AuthError> {
-    match cert {
-        None => auth.password(username, password, client).await,
-        Some(cert) if password.is_empty() => {
-            match auth.tls_certificate(username, cert, client).await? {
-                CertLogin::LoggedIn(user) => Ok(*user),
-                CertLogin::NotUsed | CertLogin::NeedsPassword => Err(AuthError::InvalidCredentials),
-            }
-        }
-        Some(cert) => {
-            auth.tls_certificate_and_password(username, password, cert, client)
-                .await
-        }
-    }
-}
-
-/// `Authorization: Basic` user and password.
-fn basic_credentials<B>(req: &Request<B>) -> Option<(String, String)> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, pass) = text.split_once(':')?;
-    Some((user.to_string(), pass.to_string()))
-}
-
 fn status(code: StatusCode, text: &'static str) -> Response<SessionBody> {
     let mut r = Response::new(SessionBody::new(Body::from(text), None));
     *r.status_mut() = code;
@@ -480,28 +468,4 @@ fn unauthorized() -> Response<SessionBody> {
         header::HeaderValue::from_static(REALM),
     );
     r
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_parsed_strictly() {
-        let req = |v: &str| {
-            Request::builder()
-                .header(header::AUTHORIZATION, v)
-                .body(())
-                .unwrap()
-        };
-        // "alice:pa:ss" — the password may hold colons.
-        assert_eq!(
-            basic_credentials(&req("Basic YWxpY2U6cGE6c3M=")),
-            Some(("alice".into(), "pa:ss".into()))
-        );
-        assert_eq!(basic_credentials(&req("Bearer x")), None);
-        assert_eq!(basic_credentials(&req("Basic !!!")), None);
-        assert_eq!(basic_credentials(&req("Basic YWxpY2U=")), None, "no colon");
-    }
 }
