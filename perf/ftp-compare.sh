@@ -119,7 +119,9 @@ one() {
         end=$(date +%s.%N)
         got=$(sha256sum < "$(up_file "$server")" | cut -d' ' -f1)
         [ "$got" = "$want" ] || { echo "upload to $server corrupted" >&2; exit 1; }
-        [ "$server" = vsftpd ] && rm -f "$work"/vs/up/*.bin
+        # Every upload makes a new file on both servers (truncating the last one
+        # would add freeing its pages to our timing only).
+        if [ "$server" = vsftpd ]; then rm -f "$work"/vs/up/*.bin; else rm -f "$work/ours/up.bin"; fi
     fi
     echo "$start $end" | awk '{print $2 - $1}'
 }

@@ -40,6 +40,14 @@ pub trait FileHandle: Send + Sync {
     fn zero_copy_source(&self, _offset: u64, _len: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
         None
     }
+    /// Whether [`FileHandle::write_at`] is a plain memory copy done on the calling
+    /// thread (memory-backed files): callers streaming from a socket then use small
+    /// chunks, which the file write reads back while they are still in the CPU's L1
+    /// cache. `false` when each write is a round trip (a ring, a network request),
+    /// which larger chunks amortise.
+    fn writes_inline(&self) -> bool {
+        false
+    }
 }
 
 /// A storage back-end rooted somewhere. Paths are relative to that root (see the crate

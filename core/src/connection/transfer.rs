@@ -384,6 +384,12 @@ impl Transfer {
         self.file.zero_copy_source(offset, len)
     }
 
+    /// Whether writes are memory copies on the calling thread (see
+    /// [`sftpgo_vfs::FileHandle::writes_inline`]).
+    pub fn writes_inline(&self) -> bool {
+        self.file.writes_inline()
+    }
+
     /// Counts bytes sent outside [`Transfer::read_at`] (zero-copy sends).
     pub fn record_sent(&self, n: u64) {
         self.bytes.fetch_add(n, Ordering::Relaxed);

@@ -16,9 +16,13 @@ use tokio::net::TcpStream;
 
 /// Bytes moved per step.
 pub const CHUNK: usize = 256 * 1024;
-/// Bytes received per step of an upload: small enough that what the socket copy just
-/// wrote is still in the CPU cache when the file write reads it.
+/// Bytes received per step of an upload whose file writes are ring round trips (disk).
 const UP_CHUNK: usize = 64 * 1024;
+/// Bytes received per step when file writes are inline memory copies (tmpfs): what the
+/// socket copy just wrote is still in the L1 cache when the file write reads it. On
+/// the 2-core test VM 16 KiB gave 1.6–1.8 GB/s against 1.3 GB/s with 64 KiB (FTP
+/// STOR of 1 GiB with curl, medians of 8).
+const INLINE_UP_CHUNK: usize = 16 * 1024;
 
 /// Why a transfer stopped.
 #[derive(Debug)]
@@ -138,8 +142,13 @@ pub async fn receive<R: AsyncRead + Unpin>(
     input: &mut R,
     idle: Duration,
 ) -> Result<u64, PumpError> {
-    let mut cur = vec![0u8; UP_CHUNK];
-    let mut next = vec![0u8; UP_CHUNK];
+    let chunk = if t.writes_inline() {
+        INLINE_UP_CHUNK
+    } else {
+        UP_CHUNK
+    };
+    let mut cur = vec![0u8; chunk];
+    let mut next = vec![0u8; chunk];
     let mut n = within(idle, fill(input, &mut cur))
         .await
         .map_err(PumpError::Net)?;

@@ -77,6 +77,10 @@ impl FileHandle for LocalFile {
         self.memory_backed.then(|| self.file.as_fd())
     }
 
+    fn writes_inline(&self) -> bool {
+        self.memory_backed
+    }
+
     async fn read_at(&self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
         let ring = if self.memory_backed {
             None
