@@ -6,6 +6,7 @@ mod common;
 
 use std::fs;
 use std::process::Command;
+use std::time::Duration;
 
 use common::dav::*;
 use common::*;
@@ -465,6 +466,38 @@ fn cors_for_browser_clients() {
     );
     let head = probe.stdout.to_ascii_lowercase();
     assert!(head.contains("\ndav: "), "{head}");
+}
+
+#[test]
+fn a_file_that_shrinks_during_a_get_cuts_the_response_short() {
+    // 256 KB/s: a 2 MiB GET takes about 8 s, time enough to truncate the file.
+    let d = start_dav(Server::builder().user("slow", |u| u["download_bandwidth"] = 256.into()));
+    let home = d.srv.home_of("slow");
+    fs::create_dir_all(&home).unwrap();
+    write_data(&home.join("big.bin"), 2 * MIB, 9);
+    let out_path = d.srv.local().join("got.bin");
+    let mut curl = Command::new("curl")
+        .args(["-sS", "-o"])
+        .arg(&out_path)
+        .args(["--user", &format!("slow:{PASSWORD}")])
+        .arg(format!("{}/big.bin", d.base))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    fs::OpenOptions::new()
+        .write(true)
+        .open(home.join("big.bin"))
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let status = curl.wait().unwrap();
+    assert!(!status.success(), "curl must see a short body, not padding");
+    let got = fs::read(&out_path).unwrap_or_default();
+    assert!(got.len() < 2 * MIB, "{} bytes received", got.len());
+    assert!(
+        !got.ends_with(&[0u8; 4096]),
+        "the body must not be padded with zeros"
+    );
 }
 
 #[test]

@@ -142,6 +142,17 @@ impl DavFile for File {
                 .read_at(&mut buf, self.pos)
                 .await
                 .map_err(dav_error)?;
+            if n == 0 && count > 0 {
+                // dav-server asks for what the file held when the response started and
+                // would pad a file that shrank since with zeros: end the body instead,
+                // so the client sees a short transfer rather than wrong bytes.
+                tracing::warn!(
+                    sender = "WebDAV",
+                    offset = self.pos,
+                    "the file shrank during the download; response cut short"
+                );
+                return Err(FsError::GeneralFailure);
+            }
             buf.truncate(n);
             self.pos += n as u64;
             if self.transfer.kind() == TransferKind::Download {
