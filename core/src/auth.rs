@@ -242,9 +242,16 @@ impl Authenticator {
         password: &str,
         client: Client<'_>,
     ) -> Result<User, AuthError> {
-        let user = self
-            .eligible(username, client, LoginMethod::Password)
-            .await?;
+        let user = match self.eligible(username, client, LoginMethod::Password).await {
+            Ok(user) => user,
+            Err(e) => {
+                // Unknown, disabled, expired or filtered: as slow as a wrong password.
+                if !matches!(e, AuthError::Store(_)) && !password.is_empty() {
+                    crate::password::verify_decoy(password).await;
+                }
+                return Err(e);
+            }
+        };
         self.verify_password(user, password, client).await
     }
 
@@ -311,7 +318,11 @@ impl Authenticator {
         } else {
             password
         };
-        if user.password.is_empty() || password.is_empty() {
+        if password.is_empty() {
+            return Err(AuthError::InvalidCredentials);
+        }
+        if user.password.is_empty() {
+            crate::password::verify_decoy(password).await;
             return Err(AuthError::InvalidCredentials);
         }
         let stored = user.password.clone();

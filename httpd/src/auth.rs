@@ -17,14 +17,6 @@ use sftpgo_core::password::PasswordCache;
 use crate::jwt::{Claims, Signer};
 use crate::response::ApiError;
 
-/// A hash made with the configured algorithm, verified for unknown admin names.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| {
-        sftpgo_core::password::hash(&sftpgo_core::catalog::random_id(24)).unwrap_or_default()
-    })
-}
-
 /// Audience of admin API tokens.
 pub const API_AUDIENCE: &str = "API";
 
@@ -185,7 +177,7 @@ pub async fn admin_by_password(
     let Some(admin) = catalog.get::<Admin>(username).await? else {
         defender.add_event(ip, "HTTP", HostEvent::UserNotFound);
         // Same work as a wrong password, so names cannot be told apart by timing.
-        let _ = sftpgo_core::password::verify_async(password, dummy_hash()).await;
+        sftpgo_core::password::verify_decoy(password).await;
         defender.delay_login(false).await;
         return Err(ApiError::unauthorized());
     };

@@ -1,12 +1,15 @@
 //! Password hashing (`data_provider.password_hashing`): new hashes with argon2id (the
 //! default) or bcrypt; verification of those and of every other format SFTPGo accepts
 //! (`legacy`). Hashes in a legacy format are upgraded to the configured algorithm after
-//! a successful login (see `Authenticator::password`). Comparisons are constant-time.
+//! a successful login (see `Authenticator::password`). Comparisons are constant-time, and
+//! a login that has no hash to check (unknown, disabled or password-less account) checks
+//! a decoy instead ([`verify_decoy`]), so response times do not tell which names exist.
 
 mod cache;
 mod legacy;
 
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -98,9 +101,49 @@ static HASHING: RwLock<PasswordHashing> = RwLock::new(PasswordHashing {
     algo: HashAlgo::Argon2id,
 });
 
+/// Hash verifications run since start (real and decoy).
+static VERIFICATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// The decoy hash: a random password hashed with the configured algorithm.
+static DECOY: RwLock<Option<String>> = RwLock::new(None);
+
 /// Sets how new hashes are made (once at start).
 pub fn configure(hashing: PasswordHashing) {
     *HASHING.write().unwrap_or_else(|e| e.into_inner()) = hashing;
+    *DECOY.write().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+/// Hash verifications run since start, decoys included.
+pub fn verifications() -> u64 {
+    VERIFICATIONS.load(Ordering::Relaxed)
+}
+
+fn decoy_hash() -> Option<String> {
+    if let Some(h) = DECOY.read().unwrap_or_else(|e| e.into_inner()).clone() {
+        return Some(h);
+    }
+    let mut secret = [0u8; 16];
+    rand::fill(&mut secret);
+    let made = hash(&hex::encode(secret)).ok()?;
+    let mut slot = DECOY.write().unwrap_or_else(|e| e.into_inner());
+    Some(slot.get_or_insert(made).clone())
+}
+
+/// Verifies `plain` against a hash nobody knows the password of, made with the
+/// configured algorithm and cost, and drops the result: a login that fails before it
+/// has a hash to check then takes as long as a wrong password (the decoy is made on
+/// first use, so that first call costs a hash more).
+pub async fn verify_decoy(plain: &str) {
+    let Ok(_permit) = hash_permits().acquire().await else {
+        return;
+    };
+    let plain = plain.to_string();
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Some(decoy) = decoy_hash() {
+            verify(&plain, &decoy);
+        }
+    })
+    .await;
 }
 
 fn hashing() -> PasswordHashing {
@@ -156,6 +199,7 @@ pub fn hash(plain: &str) -> Result<String> {
 
 /// Checks `plain` against a stored hash. Unknown formats never match.
 pub fn verify(plain: &str, stored: &str) -> bool {
+    VERIFICATIONS.fetch_add(1, Ordering::Relaxed);
     if is_argon2id(stored) {
         // The parameters are read from the hash itself.
         return PasswordHash::new(stored)
