@@ -34,13 +34,17 @@ if ! command -v /usr/sbin/sshd >/dev/null || ! command -v sftp >/dev/null; then
 fi
 python3 -c 'import asyncssh' 2>/dev/null || python3 -m pip install -q asyncssh >/dev/null
 
+# shellcheck source=perf/guest-memory.sh
+. perf/guest-memory.sh
 work=$(mktemp -d /dev/shm/sftpgo-perf.XXXXXX)
 our_pid=
 cleanup() {
     kill "$(cat "$work/sshd.pid" 2>/dev/null)" ${our_pid:+"$our_pid"} 2>/dev/null || true
     rm -rf "$work"
+    resume_page_reporting
 }
 trap cleanup EXIT
+pause_page_reporting
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 cargo build --release --bin sftpgo -q

@@ -21,6 +21,8 @@ if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# shellcheck source=perf/guest-memory.sh
+. perf/guest-memory.sh
 work=$(mktemp -d /dev/shm/sftpgo-dav-perf.XXXXXX)
 chmod 755 "$work"
 our_pid=
@@ -28,8 +30,10 @@ ng_pid=
 cleanup() {
     kill ${our_pid:+"$our_pid"} ${ng_pid:+"$ng_pid"} 2>/dev/null || true
     rm -rf "$work"
+    resume_page_reporting
 }
 trap cleanup EXIT
+pause_page_reporting
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 cargo build --release --bin sftpgo -q
@@ -103,19 +107,22 @@ one() {
     echo "$start $end" | awk '{print $2 - $1}'
 }
 
+# median_mbps SECONDS...: MB/s of the median of the given times.
 median_mbps() {
-    local times=()
-    for _ in $(seq "$RUNS"); do times+=("$(one "$@")"); done
-    printf '%s\n' "${times[@]}" | sort -n | awk -v mb="$SIZE_MB" \
+    printf '%s\n' "$@" | sort -n | awk -v mb="$SIZE_MB" \
         '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%.0f", mb*1.048576/m}'
 }
 
+# A checked GET of each server once (into tmpfs), and one untimed PUT each: the first
+# writes of a fresh VM's memory cost the guest several times more (the host backs its
+# pages on first touch), which would otherwise land on whichever server is timed first.
 for server in ours nginx; do
     curl -sS --fail --user bench:bench-pass-1 -o "$work/local/check.bin" \
         "http://127.0.0.1:$(port_of "$server")/big.bin"
     [ "$(sha256sum < "$work/local/check.bin" | cut -d' ' -f1)" = "$want" ] \
         || { echo "GET from $server corrupted" >&2; exit 1; }
     rm -f "$work/local/check.bin"
+    one "$server" put >/dev/null
 done
 
 echo "### WebDAV: one ${SIZE_MB} MiB file, curl, median of $RUNS (MB/s)"
@@ -123,7 +130,13 @@ echo
 echo "| method | ours | nginx | ratio |"
 echo "|---|---:|---:|---:|"
 for dir in get put; do
-    o=$(median_mbps ours "$dir")
-    n=$(median_mbps nginx "$dir")
+    # The servers take turns, so drifts in the machine's state hit both alike.
+    o_times=() n_times=()
+    for _ in $(seq "$RUNS"); do
+        o_times+=("$(one ours "$dir")")
+        n_times+=("$(one nginx "$dir")")
+    done
+    o=$(median_mbps "${o_times[@]}")
+    n=$(median_mbps "${n_times[@]}")
     echo "| ${dir^^} | $o | $n | $(awk -v a="$o" -v b="$n" 'BEGIN{printf "%.2f", a/b}') |"
 done

@@ -24,6 +24,8 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 id ftp >/dev/null 2>&1 || useradd --system --home-dir /srv/ftp --shell /usr/sbin/nologin ftp
 
+# shellcheck source=perf/guest-memory.sh
+. perf/guest-memory.sh
 work=$(mktemp -d /dev/shm/sftpgo-ftp-perf.XXXXXX)
 chmod 755 "$work"
 our_pid=
@@ -31,8 +33,10 @@ vs_pid=
 cleanup() {
     kill ${our_pid:+"$our_pid"} ${vs_pid:+"$vs_pid"} 2>/dev/null || true
     rm -rf "$work"
+    resume_page_reporting
 }
 trap cleanup EXIT
+pause_page_reporting
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 cargo build --release --bin sftpgo -q
@@ -126,21 +130,23 @@ one() {
     echo "$start $end" | awk '{print $2 - $1}'
 }
 
-# median SERVER DIR TLS: MB/s, median of RUNS.
+# median_mbps SECONDS...: MB/s of the median of the given times.
 median_mbps() {
-    local times=()
-    for _ in $(seq "$RUNS"); do times+=("$(one "$@")"); done
-    printf '%s\n' "${times[@]}" | sort -n | awk -v mb="$SIZE_MB" \
+    printf '%s\n' "$@" | sort -n | awk -v mb="$SIZE_MB" \
         '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%.0f", mb*1.048576/m}'
 }
 
-# A checked download of each server once (into tmpfs), so /dev/null timings are honest.
+# A checked download of each server once (into tmpfs), so /dev/null timings are honest,
+# and one untimed upload each: the first writes of a fresh VM's memory cost the guest
+# several times more (the host backs its pages on first touch), which would otherwise
+# land on whichever server is timed first.
 for server in ours vsftpd; do
     curl -sS --fail --user "$(creds "$server")" -o "$work/local/check.bin" \
         "ftp://127.0.0.1:$(port_of "$server")$(down_path "$server")"
     [ "$(sha256sum < "$work/local/check.bin" | cut -d' ' -f1)" = "$want" ] \
         || { echo "download from $server corrupted" >&2; exit 1; }
     rm -f "$work/local/check.bin"
+    one "$server" up no >/dev/null
 done
 
 echo "### FTP: one ${SIZE_MB} MiB file, curl, median of $RUNS (MB/s)"
@@ -150,8 +156,14 @@ echo "|---|---|---:|---:|---:|"
 declare -A ours_plain tls_ratio
 for tls in no yes; do
     for dir in down up; do
-        o=$(median_mbps ours "$dir" "$tls")
-        v=$(median_mbps vsftpd "$dir" "$tls")
+        # The servers take turns, so drifts in the machine's state hit both alike.
+        o_times=() v_times=()
+        for _ in $(seq "$RUNS"); do
+            o_times+=("$(one ours "$dir" "$tls")")
+            v_times+=("$(one vsftpd "$dir" "$tls")")
+        done
+        o=$(median_mbps "${o_times[@]}")
+        v=$(median_mbps "${v_times[@]}")
         [ "$tls" = no ] && ours_plain[$dir]=$o
         name=$([ "$dir" = down ] && echo "RETR (download)" || echo "STOR (upload)")
         label=$([ "$tls" = yes ] && echo "explicit, PROT P" || echo "none")

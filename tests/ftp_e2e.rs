@@ -716,3 +716,89 @@ fn two_factor_users_append_the_passcode_to_the_password() {
     );
     assert_eq!(attempt(&format!("wrong-pass{code}")), 530);
 }
+
+/// A directory on a tmpfs (`/dev/shm`), where plain uploads are spliced from the socket
+/// into the file; `None` where there is no such file system.
+fn tmpfs_dir() -> Option<tempfile::TempDir> {
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%T", "/dev/shm"])
+        .output()
+        .ok()?;
+    if String::from_utf8_lossy(&out.stdout).trim() != "tmpfs" {
+        return None;
+    }
+    tempfile::Builder::new()
+        .prefix("sftpgo-e2e-shm-")
+        .tempdir_in("/dev/shm")
+        .ok()
+}
+
+#[test]
+fn spliced_uploads_into_a_tmpfs_home_keep_every_byte_and_the_quota() {
+    let Some(shm) = tmpfs_dir() else {
+        eprintln!("SKIP: /dev/shm is not a tmpfs here, so uploads are not spliced");
+        return;
+    };
+    let quota = MIB + 100;
+    let f = start_ftp(
+        Server::builder()
+            .user("ram", |u| {
+                u["home_dir"] = serde_json::json!(shm.path().join("ram"));
+            })
+            .user("tight", |u| {
+                u["home_dir"] = serde_json::json!(shm.path().join("tight"));
+                u["quota_size"] = serde_json::json!(quota);
+            }),
+    );
+    let local = f.srv.local();
+    let data = write_data(&local.join("big.bin"), 40 * MIB + 5, 9);
+    let ram = shm.path().join("ram");
+    // Whole uploads, and REST + STOR from an odd offset into a partial file.
+    f.lftp_as("ram", LFTP_PLAIN, "put big.bin -o up.bin")
+        .assert_ok("lftp put to tmpfs");
+    assert_file_eq(&ram.join("up.bin"), &data, "spliced upload");
+    write_file(&ram.join("part.bin"), &data[..7 * MIB + 3]);
+    f.lftp_as("ram", LFTP_PLAIN, "put -c big.bin -o part.bin")
+        .assert_ok("lftp put -c to tmpfs");
+    assert_file_eq(&ram.join("part.bin"), &data, "spliced REST+STOR");
+    // APPE (the file is opened for appending: written through the buffered path).
+    write_file(&ram.join("app.bin"), &data[..MIB]);
+    run(
+        Command::new("curl")
+            .args(["-sS", "--user", &format!("ram:{PASSWORD}"), "-C", "-"])
+            .args(["-T", "big.bin"])
+            .arg(format!("ftp://127.0.0.1:{}/app.bin", f.port))
+            .current_dir(&local),
+        CLIENT_TIMEOUT,
+    )
+    .assert_ok("curl APPE to tmpfs");
+    assert_file_eq(&ram.join("app.bin"), &data, "appended upload");
+    // The same bytes over SFTP.
+    f.srv
+        .sftp_batch_as(
+            "ram",
+            &f.srv.client_key,
+            &["get up.bin sftp-copy.bin"],
+            CLIENT_TIMEOUT,
+        )
+        .assert_ok("sftp reads the spliced upload");
+    assert_file_eq(&local.join("sftp-copy.bin"), &data, "sftp copy");
+
+    // Quota: a file of exactly the room left fits; one byte more is refused.
+    let tight = shm.path().join("tight");
+    write_file(&local.join("exact.bin"), &data[..quota]);
+    f.lftp_as("tight", LFTP_PLAIN, "put exact.bin -o exact.bin")
+        .assert_ok("upload filling the quota");
+    assert_file_eq(
+        &tight.join("exact.bin"),
+        &data[..quota],
+        "upload at the quota",
+    );
+    f.lftp_as("tight", LFTP_PLAIN, "put big.bin -o over.bin")
+        .assert_refused("upload past the quota");
+    let over = fs::metadata(tight.join("over.bin")).map_or(0, |m| m.len());
+    assert_eq!(
+        over, 0,
+        "nothing of the refused upload stays past the quota"
+    );
+}

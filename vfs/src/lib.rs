@@ -48,6 +48,13 @@ pub trait FileHandle: Send + Sync {
     fn writes_inline(&self) -> bool {
         false
     }
+    /// The descriptor a zero-copy receive (`splice(2)` from a socket through a pipe)
+    /// can write any range of the file to without blocking the calling thread
+    /// (memory-backed files not opened for appending); `None` when the caller must use
+    /// [`FileHandle::write_at`].
+    fn zero_copy_sink(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
 }
 
 /// A storage back-end rooted somewhere. Paths are relative to that root (see the crate

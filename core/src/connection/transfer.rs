@@ -395,6 +395,45 @@ impl Transfer {
         self.bytes.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// For uploads: the descriptor a zero-copy receive may write at `offset` to (see
+    /// [`sftpgo_vfs::FileHandle::zero_copy_sink`]) and how many bytes, at most `len`,
+    /// it may write there within the upload size limit and the quota. `None` when the
+    /// caller must use [`Transfer::write_at`]: limits that count every write, no room
+    /// left (so `write_at` reports the refusal), or storage that cannot take it. The
+    /// caller reports the outcome with [`Transfer::record_received`].
+    pub fn zero_copy_sink(
+        &self,
+        offset: u64,
+        len: usize,
+    ) -> Option<(std::os::fd::BorrowedFd<'_>, usize)> {
+        if self.kind != TransferKind::Upload || self.limits.constrained() {
+            return None;
+        }
+        let fd = self.file.zero_copy_sink()?;
+        let room = self.max_size.saturating_sub(offset);
+        let len = len.min(usize::try_from(room).unwrap_or(usize::MAX));
+        if len == 0 {
+            return None;
+        }
+        if let Some(q) = &self.quota
+            && !q.grow_to(offset.saturating_add(len as u64))
+        {
+            return None;
+        }
+        Some((fd, len))
+    }
+
+    /// Counts what a zero-copy receive wrote at `offset`; a failed write makes the
+    /// upload incomplete, as a failed [`Transfer::write_at`] does.
+    pub fn record_received(&self, offset: u64, written: std::io::Result<usize>) -> Result<usize> {
+        let n = written.map_err(|e| self.fail(sftpgo_vfs::FsError::from(e).into()))?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(q) = &self.quota {
+            q.size.fetch_max(offset + n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+
     /// Writes `data` at `offset`, refusing to grow past the user's upload size or
     /// quota limit. After a failed write the upload is incomplete: closing it aborts it
     /// and reports the failure.

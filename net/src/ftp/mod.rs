@@ -19,6 +19,7 @@ mod data;
 mod pump;
 mod reply;
 mod session;
+mod splice;
 mod stream;
 pub mod tls;
 

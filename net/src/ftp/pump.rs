@@ -3,7 +3,8 @@
 //! the disk and the network work at the same time, with no allocation per chunk.
 //! Plain-text downloads skip the buffers: `sendfile` moves page-cache pages straight
 //! to the socket whenever the storage says the bytes are there (see
-//! `FileHandle::zero_copy_source`), and falls back to a read for the rest.
+//! `FileHandle::zero_copy_source`), and falls back to a read for the rest; plain-text
+//! uploads to memory-backed files are spliced (see [`super::splice`]).
 
 use std::future::Future;
 use std::io;
@@ -13,6 +14,8 @@ use std::time::Duration;
 use sftpgo_core::connection::Transfer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
+
+use super::splice::{PIPE_BYTES, Pipe};
 
 /// Bytes moved per step.
 pub const CHUNK: usize = 256 * 1024;
@@ -167,6 +170,42 @@ pub async fn receive<R: AsyncRead + Unpin>(
         n = m;
     }
     Ok(received)
+}
+
+/// Receives into the file from `offset` over a plain TCP data connection until the
+/// client closes it, zero-copy (see [`super::splice`]) where the storage and the
+/// user's limits allow it; returns the bytes received.
+pub async fn receive_plain(
+    t: &Transfer,
+    mut offset: u64,
+    tcp: &mut TcpStream,
+    idle: Duration,
+) -> Result<u64, PumpError> {
+    let pipe = match t.zero_copy_sink(offset, 1) {
+        Some(_) => Pipe::new().ok(),
+        None => None,
+    };
+    let Some(pipe) = pipe else {
+        return receive(t, offset, tcp, idle).await;
+    };
+    let mut received = 0u64;
+    loop {
+        let Some((file, len)) = t.zero_copy_sink(offset, PIPE_BYTES) else {
+            // No room left, or the limits changed: the buffered path reports it.
+            return Ok(received + receive(t, offset, tcp, idle).await?);
+        };
+        let n = within(idle, pipe.fill_from(tcp, len))
+            .await
+            .map_err(PumpError::Net)?;
+        if n == 0 {
+            return Ok(received);
+        }
+        let n = t
+            .record_received(offset, pipe.drain_to(file, offset, n))
+            .map_err(PumpError::File)?;
+        offset += n as u64;
+        received += n as u64;
+    }
 }
 
 /// Reads until `buf` is full or the stream ends.

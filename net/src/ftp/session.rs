@@ -898,10 +898,13 @@ async fn run_job(
             };
             (sent.map(drop), Some(t))
         }
-        Work::Receive(t, offset) => (
-            pump::receive(&t, offset, &mut stream, idle).await.map(drop),
-            Some(t),
-        ),
+        Work::Receive(t, offset) => {
+            let received = match &mut stream {
+                MaybeTls::Plain(tcp) => pump::receive_plain(&t, offset, tcp, idle).await,
+                MaybeTls::Tls(_) => pump::receive(&t, offset, &mut stream, idle).await,
+            };
+            (received.map(drop), Some(t))
+        }
         Work::SendBytes(bytes) => (
             pump::within(idle, stream.write_all(&bytes))
                 .await

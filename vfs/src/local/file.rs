@@ -25,6 +25,8 @@ pub struct LocalFile {
     file: File,
     /// On tmpfs/ramfs: every I/O is a memory copy, done inline.
     memory_backed: bool,
+    /// Opened with `O_APPEND`: positional writes go to the end (and `splice` refuses).
+    append: bool,
     /// Cleared once the file system refused `RWF_NOWAIT`.
     try_nowait: AtomicBool,
 }
@@ -35,9 +37,12 @@ impl LocalFile {
             // statfs(2): TMPFS_MAGIC, RAMFS_MAGIC.
             matches!(st.f_type, 0x0102_1994 | 0x8584_58f6)
         });
+        let append =
+            rustix::fs::fcntl_getfl(&fd).is_ok_and(|f| f.contains(rustix::fs::OFlags::APPEND));
         Self {
             file: File::from(fd),
             memory_backed,
+            append,
             try_nowait: AtomicBool::new(!memory_backed),
         }
     }
@@ -79,6 +84,13 @@ impl FileHandle for LocalFile {
 
     fn writes_inline(&self) -> bool {
         self.memory_backed
+    }
+
+    /// Memory-backed files only, as for sends: on a disk file the page-cache copy can
+    /// wait for writeback, which must not stall the worker.
+    fn zero_copy_sink(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        (self.memory_backed && !self.append).then(|| self.file.as_fd())
     }
 
     async fn read_at(&self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
