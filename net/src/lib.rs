@@ -11,7 +11,8 @@
 //!   and file operation goes through `sftpgo-core`.
 //! - [`webdav`] is the WebDAV front-end (dav-server over `sftpgo-core`'s Connection).
 //! - [`listing`] holds the listing formats SFTP and FTP share; [`tls_stream`] the
-//!   plain-or-TLS stream FTPS and WebDAV share.
+//!   plain-or-TLS stream FTPS and WebDAV share; [`reply_buf`] the recycled buffers
+//!   SFTP and WebDAV send file data from.
 //! - This crate knows nothing of SQL, HTTP or concrete storage back-ends.
 
 pub mod admission;
@@ -19,6 +20,7 @@ pub mod ftp;
 pub mod listing;
 pub mod outbound;
 pub mod proxy_protocol;
+pub mod reply_buf;
 pub mod ssh;
 pub mod tls_stream;
 pub mod webdav;

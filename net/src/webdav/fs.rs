@@ -8,7 +8,7 @@ use std::io::SeekFrom;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use dav_server::davpath::DavPath;
 use dav_server::fs::{
     DavDirEntry, DavFile, DavMetaData, DavProp, FsError, FsFuture, FsResult, FsStream,
@@ -21,6 +21,7 @@ use sftpgo_core::{Error, ErrorKind};
 use sftpgo_vfs::{FileInfo, FileKind};
 
 use super::props::DeadProps;
+use crate::reply_buf::ReplyBuf;
 
 /// The connection of one authenticated request.
 pub type Session = Arc<Connection>;
@@ -136,10 +137,11 @@ impl DavFile for File {
 
     fn read_bytes(&mut self, count: usize) -> FsFuture<'_, Bytes> {
         Box::pin(async move {
-            let mut buf = BytesMut::zeroed(count);
+            // A recycled buffer: no fresh pages to fault in and zero per chunk.
+            let mut buf = ReplyBuf::take(count);
             let n = self
                 .transfer
-                .read_at(&mut buf, self.pos)
+                .read_at(buf.as_mut_slice(), self.pos)
                 .await
                 .map_err(dav_error)?;
             if n == 0 && count > 0 {
@@ -153,7 +155,6 @@ impl DavFile for File {
                 );
                 return Err(FsError::GeneralFailure);
             }
-            buf.truncate(n);
             self.pos += n as u64;
             if self.transfer.kind() == TransferKind::Download {
                 // dav-server reads exactly up to the end and never closes read handles
@@ -168,7 +169,7 @@ impl DavFile for File {
                     self.transfer.close().await.map_err(dav_error)?;
                 }
             }
-            Ok(buf.freeze())
+            Ok(buf.freeze(n))
         })
     }
 

@@ -9,10 +9,10 @@ use sftpgo_core::path::VirtualPath;
 use sftpgo_core::{Error, ErrorKind};
 use sftpgo_vfs::SetAttrs;
 
-use super::buffers::ReplyBuf;
 use super::codec::{Malformed, Packet, Reader, kind, pflags, status, status_packet};
 use super::engine::{Handle, Session};
 use super::pipeline::{ReplyFuture, Span};
+use crate::reply_buf::ReplyBuf;
 
 /// Extensions announced in VERSION: (name, version).
 const EXTENSIONS: &[(&str, &str)] = &[
