@@ -12,10 +12,12 @@
 //! - [`webdav`] is the WebDAV front-end (dav-server over `sftpgo-core`'s Connection).
 //! - [`listing`] holds the listing formats SFTP and FTP share; [`tls_stream`] the
 //!   plain-or-TLS stream FTPS and WebDAV share; [`reply_buf`] the recycled buffers
-//!   SFTP and WebDAV send file data from.
+//!   SFTP and WebDAV send file data from; [`copy_placement`] where file data sits in
+//!   send buffers so the copies around it stay fast.
 //! - This crate knows nothing of SQL, HTTP or concrete storage back-ends.
 
 pub mod admission;
+pub mod copy_placement;
 pub mod ftp;
 pub mod listing;
 pub mod outbound;

@@ -13,6 +13,8 @@ use std::cell::RefCell;
 
 use bytes::Bytes;
 
+use crate::copy_placement;
+
 /// Buffers kept per worker thread (at most this many × the largest reply).
 const MAX_FREE: usize = 64;
 /// Smaller replies are not worth recycling.
@@ -22,31 +24,44 @@ thread_local! {
     static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A reply buffer of at least `len` initialised bytes; contents are arbitrary.
+/// A reply: `header` bytes then up to `data` bytes of file content, placed in a
+/// recycled buffer where the copies around it are fast (see [`crate::copy_placement`]);
+/// contents are arbitrary.
 pub struct ReplyBuf {
     buf: Vec<u8>,
+    start: usize,
     len: usize,
 }
 
 impl ReplyBuf {
-    /// Takes a buffer from this thread's free list, or allocates one.
-    pub fn take(len: usize) -> Self {
+    /// Takes a buffer from this thread's free list, or allocates one, for a reply of
+    /// `header` bytes followed by `data` bytes read from the file at `file_offset`.
+    pub fn for_file(header: usize, data: usize, file_offset: u64) -> Self {
+        let len = header + data;
         let recycled = if len >= MIN_RECYCLED {
             FREE.with(|f| f.borrow_mut().pop())
         } else {
             None
         };
         let mut buf = recycled.unwrap_or_default();
-        if buf.len() < len {
+        let needed = len + copy_placement::SLACK;
+        if buf.len() < needed {
             // Zeroes only the part never used before.
-            buf.resize(len, 0);
+            buf.resize(needed, 0);
         }
-        Self { buf, len }
+        let data_at = copy_placement::data_start(buf.as_ptr() as usize, header, file_offset);
+        Self {
+            buf,
+            start: data_at - header,
+            len,
+        }
     }
 
-    /// The usable bytes.
+    /// The usable bytes: the header, then room for the data.
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        self.buf.get_mut(..self.len).unwrap_or_default()
+        self.buf
+            .get_mut(self.start..self.start + self.len)
+            .unwrap_or_default()
     }
 
     /// Hands the first `len` bytes to the transport; the buffer returns to the free list
@@ -59,7 +74,9 @@ impl ReplyBuf {
 
 impl AsRef<[u8]> for ReplyBuf {
     fn as_ref(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
+        self.buf
+            .get(self.start..self.start + self.len)
+            .unwrap_or_default()
     }
 }
 
@@ -86,14 +103,14 @@ mod tests {
 
     #[test]
     fn buffers_are_recycled_without_losing_length() {
-        let mut b = ReplyBuf::take(64 * 1024);
+        let mut b = ReplyBuf::for_file(0, 64 * 1024, 0);
         b.as_mut_slice().fill(7);
         let ptr = b.as_mut_slice().as_ptr();
         let frozen = b.freeze(100);
         assert_eq!(frozen.len(), 100);
         assert!(frozen.iter().all(|&x| x == 7));
         drop(frozen);
-        let mut again = ReplyBuf::take(32 * 1024);
+        let mut again = ReplyBuf::for_file(0, 32 * 1024, 0);
         assert_eq!(again.as_mut_slice().len(), 32 * 1024);
         assert_eq!(
             again.as_mut_slice().as_ptr(),
@@ -104,7 +121,7 @@ mod tests {
 
     #[test]
     fn small_buffers_are_not_kept() {
-        let b = ReplyBuf::take(100);
+        let b = ReplyBuf::for_file(0, 100, 0);
         drop(b.freeze(10));
         assert!(FREE.with(|f| f.borrow().is_empty()));
     }

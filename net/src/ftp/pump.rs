@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use super::splice::{PIPE_BYTES, Pipe};
+use crate::copy_placement;
 
 /// Bytes moved per step.
 pub const CHUNK: usize = 256 * 1024;
@@ -54,17 +55,17 @@ pub async fn send<W: AsyncWrite + Unpin>(
     out: &mut W,
     idle: Duration,
 ) -> Result<u64, PumpError> {
-    let mut cur = vec![0u8; CHUNK];
-    let mut next = vec![0u8; CHUNK];
-    let mut n = t.read_at(&mut cur, offset).await.map_err(PumpError::File)?;
+    // Both buffers serve offsets `offset + k × CHUNK`: one page placement fits all.
+    let mut cur_buf = vec![0u8; CHUNK + copy_placement::SLACK];
+    let mut next_buf = vec![0u8; CHUNK + copy_placement::SLACK];
+    let mut cur = placed(&mut cur_buf, offset);
+    let mut next = placed(&mut next_buf, offset);
+    let mut n = t.read_at(cur, offset).await.map_err(PumpError::File)?;
     let mut sent = 0u64;
     while n > 0 {
         let ahead = offset + n as u64;
         let data = cur.get(..n).unwrap_or_default();
-        let (w, r) = tokio::join!(
-            within(idle, out.write_all(data)),
-            t.read_at(&mut next, ahead)
-        );
+        let (w, r) = tokio::join!(within(idle, out.write_all(data)), t.read_at(next, ahead));
         w.map_err(PumpError::Net)?;
         let m = r.map_err(PumpError::File)?;
         sent += n as u64;
@@ -74,6 +75,14 @@ pub async fn send<W: AsyncWrite + Unpin>(
     }
     within(idle, out.flush()).await.map_err(PumpError::Net)?;
     Ok(sent)
+}
+
+/// The `CHUNK` bytes of `buf` where data read from `offset` should go (see
+/// [`copy_placement`]: TLS records copy it 5 bytes into their buffers).
+fn placed(buf: &mut [u8], offset: u64) -> &mut [u8] {
+    let at = copy_placement::data_start(buf.as_ptr() as usize, 0, offset);
+    let end = buf.len().min(at + CHUNK);
+    buf.get_mut(at..end).unwrap_or_default()
 }
 
 /// Sends the file from `offset` over a plain TCP data connection, zero-copy where the

@@ -138,7 +138,7 @@ impl DavFile for File {
     fn read_bytes(&mut self, count: usize) -> FsFuture<'_, Bytes> {
         Box::pin(async move {
             // A recycled buffer: no fresh pages to fault in and zero per chunk.
-            let mut buf = ReplyBuf::take(count);
+            let mut buf = ReplyBuf::for_file(0, count, self.pos);
             let n = self
                 .transfer
                 .read_at(buf.as_mut_slice(), self.pos)

@@ -398,7 +398,7 @@ pub(super) enum Io {
 /// Reads up to `len` bytes at `offset` straight into a DATA reply.
 async fn read_reply(t: Arc<Transfer>, id: u32, offset: u64, len: usize) -> Bytes {
     // Reply: length, type, id, data length, then the data read in place.
-    let mut buf = ReplyBuf::take(DATA_HEADER + len);
+    let mut buf = ReplyBuf::for_file(DATA_HEADER, len, offset);
     let res = match buf.as_mut_slice().get_mut(DATA_HEADER..) {
         Some(slot) => t.read_at(slot, offset).await,
         None => Ok(0),
