@@ -704,3 +704,49 @@ fn locks_expire_proxies_name_clients_and_mime_types_are_configurable() {
         head.report()
     );
 }
+
+#[test]
+fn a_stalled_upload_ends_after_the_idle_timeout() {
+    use base64::Engine as _;
+    use std::io::{Read, Write};
+    // One minute, the smallest idle timeout the configuration can express.
+    let d = start_dav(Server::builder().env("SFTPGO_COMMON__IDLE_TIMEOUT", "1"));
+    d.srv.ensure_home();
+    // A PUT that announces 1000 bytes and sends 11. (curl cannot play this client: it
+    // blocks reading its stdin and would not notice the server closing.)
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    write!(
+        tcp,
+        "PUT /stalled.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n\
+         Content-Length: 1000\r\n\r\nfirst bytes"
+    )
+    .unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(150)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut reply = Vec::new();
+    let read = tcp.read_to_end(&mut reply);
+    let waited = started.elapsed();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        read.is_ok() || waited < Duration::from_secs(150),
+        "the stalled upload was still open after {waited:?}"
+    );
+    assert!(
+        waited >= Duration::from_secs(55),
+        "ended after {waited:?}: {reply}"
+    );
+    assert!(
+        !reply.contains(" 201 "),
+        "a stalled upload must not succeed: {reply}"
+    );
+    // The server goes on serving.
+    assert_eq!(
+        d.status(
+            "/",
+            &["-X", "PROPFIND", "-H", "Depth: 0", "-o", "/dev/null"]
+        ),
+        207
+    );
+}

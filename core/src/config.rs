@@ -70,6 +70,11 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
+    /// `idle_timeout` as a duration; `None` when sessions never time out.
+    pub fn idle_limit(&self) -> Option<std::time::Duration> {
+        (self.idle_timeout > 0).then(|| std::time::Duration::from_secs(self.idle_timeout * 60))
+    }
+
     /// Checks the values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.proxy_protocol > 2 {

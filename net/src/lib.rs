@@ -13,12 +13,14 @@
 //! - [`listing`] holds the listing formats SFTP and FTP share; [`tls_stream`] the
 //!   plain-or-TLS stream FTPS and WebDAV share; [`reply_buf`] the recycled buffers
 //!   SFTP and WebDAV send file data from; [`copy_placement`] where file data sits in
-//!   send buffers so the copies around it stay fast.
+//!   send buffers so the copies around it stay fast; [`idle_stream`] the inactivity
+//!   limit on WebDAV connections.
 //! - This crate knows nothing of SQL, HTTP or concrete storage back-ends.
 
 pub mod admission;
 pub mod copy_placement;
 pub mod ftp;
+pub mod idle_stream;
 pub mod listing;
 pub mod outbound;
 pub mod proxy_protocol;

@@ -131,10 +131,11 @@ impl Session {
     }
 
     fn idle_timeout(&self) -> Duration {
-        match self.listener.server.common.idle_timeout {
-            0 => Duration::from_secs(365 * 86_400),
-            m => Duration::from_secs(m * 60),
-        }
+        self.listener
+            .server
+            .common
+            .idle_limit()
+            .unwrap_or(Duration::from_secs(365 * 86_400))
     }
 
     /// Sends a reply, logging it in debug mode.

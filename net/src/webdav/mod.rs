@@ -47,6 +47,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use config::{Binding, Cache, Config};
 
+use crate::idle_stream::IdleStream;
 use crate::tls_stream::MaybeTls;
 
 /// How long a client may take to send a request's headers.
@@ -167,6 +168,11 @@ impl DavListener {
             None => MaybeTls::Plain(tcp),
         };
         let cert: Option<Arc<[u8]>> = stream.peer_certificate().map(Arc::from);
+        // A stalled body or an idle keep-alive connection ends after the idle timeout.
+        let idle = srv
+            .common
+            .idle_limit()
+            .unwrap_or(Duration::from_secs(365 * 86_400));
         let me = self.clone();
         let service = hyper::service::service_fn(move |req| {
             let me = me.clone();
@@ -176,7 +182,7 @@ impl DavListener {
         let served = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(IdleStream::new(stream, idle)), service)
             .await;
         if let Err(e) = served {
             tracing::debug!(sender = "WebDAV", remote = %peer, error = %e, "connection ended with an error");

@@ -1,0 +1,234 @@
+//! A connection that fails once it has moved no byte, in either direction, for a set
+//! time (`common.idle_timeout`).
+//!
+//! hyper bounds how long a client may take to send request headers, but nothing
+//! bounds a request body that stops arriving or a response the client stops reading:
+//! such a client would hold its connection, its upload and its session slot forever.
+//! WebDAV wraps each connection in [`IdleStream`]: a read or write that stays pending
+//! past the limit returns `TimedOut`, hyper ends the connection, and the transfer in
+//! progress ends as failed. Progress in either direction counts, so a long download
+//! keeps the connection alive while hyper's read side waits for the next request; an
+//! idle keep-alive connection closes after the same time.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// `inner`, failing any read or write that waits past `limit` since the last byte
+/// moved either way.
+pub struct IdleStream<S> {
+    inner: S,
+    limit: Duration,
+    last_progress: Instant,
+    read_timer: Pin<Box<Sleep>>,
+    write_timer: Pin<Box<Sleep>>,
+}
+
+impl<S> IdleStream<S> {
+    /// Wraps `inner`; the clock starts now.
+    pub fn new(inner: S, limit: Duration) -> Self {
+        let now = Instant::now();
+        let deadline = now + limit;
+        Self {
+            inner,
+            limit,
+            last_progress: now,
+            read_timer: Box::pin(tokio::time::sleep_until(deadline)),
+            write_timer: Box::pin(tokio::time::sleep_until(deadline)),
+        }
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+/// Called while one direction is pending: an error once the limit has passed since the
+/// last progress, otherwise `Pending` with `timer` set to wake the task at that moment.
+fn stalled(
+    timer: &mut Pin<Box<Sleep>>,
+    last_progress: Instant,
+    limit: Duration,
+    cx: &mut Context<'_>,
+) -> Poll<io::Error> {
+    let deadline = last_progress + limit;
+    if timer.deadline() != deadline {
+        timer.as_mut().reset(deadline);
+    }
+    match timer.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "no data moved on the connection within the idle timeout",
+        )),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for IdleStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    this.last_progress = Instant::now();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                stalled(&mut this.read_timer, this.last_progress, this.limit, cx).map(Err)
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> IdleStream<S> {
+    /// Counts a write's progress, or waits with the write timer while it is pending.
+    fn after_write(
+        &mut self,
+        polled: Poll<io::Result<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        match polled {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.last_progress = Instant::now();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                stalled(&mut self.write_timer, self.last_progress, self.limit, cx).map(Err)
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for IdleStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.after_write(polled, cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.after_write(polled, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Pending => {
+                stalled(&mut this.write_timer, this.last_progress, this.limit, cx).map(Err)
+            }
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_shutdown(cx) {
+            Poll::Pending => {
+                stalled(&mut this.write_timer, this.last_progress, this.limit, cx).map(Err)
+            }
+            ready => ready,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
+
+    const LIMIT: Duration = Duration::from_millis(300);
+
+    #[tokio::test]
+    async fn a_read_that_gets_nothing_fails_after_the_limit() {
+        let (ours, _peer) = duplex(1024);
+        let mut s = IdleStream::new(ours, LIMIT);
+        let started = std::time::Instant::now();
+        let err = s.read(&mut [0u8; 16]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= LIMIT);
+    }
+
+    #[tokio::test]
+    async fn a_write_the_peer_never_reads_fails_after_the_limit() {
+        let (ours, _peer) = duplex(64);
+        let mut s = IdleStream::new(ours, LIMIT);
+        let err = s.write_all(&[7u8; 4096]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn progress_either_way_keeps_a_pending_read_alive() {
+        let (ours, mut peer) = duplex(1024);
+        let s = IdleStream::new(ours, LIMIT);
+        let (mut rd, mut wr) = tokio::io::split(s);
+        // The peer reads what we write, slowly, for three times the limit.
+        let drain = tokio::spawn(async move {
+            let mut got = 0;
+            let mut buf = [0u8; 8];
+            while got < 12 {
+                got += peer.read(&mut buf).await.unwrap();
+            }
+            peer
+        });
+        let writer = tokio::spawn(async move {
+            for _ in 0..12 {
+                tokio::time::sleep(LIMIT / 4).await;
+                wr.write_all(b"x").await.unwrap();
+            }
+            wr
+        });
+        let started = std::time::Instant::now();
+        // Nothing ever arrives to read: the read fails only once writes stop too.
+        let err = rd.read(&mut [0u8; 8]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            started.elapsed() >= LIMIT * 3,
+            "failed after {:?}",
+            started.elapsed()
+        );
+        let _keep = (writer.await.unwrap(), drain.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn data_flows_through_unchanged() {
+        let (ours, mut peer) = duplex(1024);
+        let mut s = IdleStream::new(ours, LIMIT);
+        peer.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hello");
+        s.write_all(b"world").await.unwrap();
+        peer.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"world");
+    }
+}
