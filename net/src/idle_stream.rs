@@ -42,11 +42,6 @@ impl<S> IdleStream<S> {
             write_timer: Box::pin(tokio::time::sleep_until(deadline)),
         }
     }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
 }
 
 /// Called while one direction is pending: an error once the limit has passed since the
@@ -92,24 +87,26 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleStream<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> IdleStream<S> {
-    /// Counts a write's progress, or waits with the write timer while it is pending.
-    fn after_write(
+impl<S> IdleStream<S> {
+    /// Counts a write that moved bytes as progress.
+    fn count_write(&mut self, polled: &Poll<io::Result<usize>>) {
+        if matches!(polled, Poll::Ready(Ok(n)) if *n > 0) {
+            self.last_progress = Instant::now();
+        }
+    }
+
+    /// Passes a write-side result through; while it is pending, waits with the write
+    /// timer.
+    fn write_side<T>(
         &mut self,
-        polled: Poll<io::Result<usize>>,
+        polled: Poll<io::Result<T>>,
         cx: &mut Context<'_>,
-    ) -> Poll<io::Result<usize>> {
+    ) -> Poll<io::Result<T>> {
         match polled {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.last_progress = Instant::now();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
                 stalled(&mut self.write_timer, self.last_progress, self.limit, cx).map(Err)
             }
+            ready => ready,
         }
     }
 }
@@ -122,7 +119,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.after_write(polled, cx)
+        this.count_write(&polled);
+        this.write_side(polled, cx)
     }
 
     fn poll_write_vectored(
@@ -132,7 +130,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.after_write(polled, cx)
+        this.count_write(&polled);
+        this.write_side(polled, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -141,22 +140,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleStream<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_flush(cx) {
-            Poll::Pending => {
-                stalled(&mut this.write_timer, this.last_progress, this.limit, cx).map(Err)
-            }
-            ready => ready,
-        }
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.write_side(polled, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_shutdown(cx) {
-            Poll::Pending => {
-                stalled(&mut this.write_timer, this.last_progress, this.limit, cx).map(Err)
-            }
-            ready => ready,
-        }
+        let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.write_side(polled, cx)
     }
 }
 

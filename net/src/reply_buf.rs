@@ -5,9 +5,10 @@
 //! fresh buffer for each one cost about a tenth of the SFTP download path (memset plus
 //! new pages, see docs/performance-notes.md). Instead each worker thread keeps a small
 //! free list: a buffer goes back to it when the transport (russh, hyper) has sent and
-//! dropped it. Recycled buffers keep their initialised length, so they are not
-//! zeroed again. The list is per thread because a session and its transport task (or a
-//! hyper connection) run on the same worker; a buffer dropped elsewhere simply joins that thread's list.
+//! dropped it. Recycled buffers keep their initialised length, so they are not zeroed
+//! again. The list is per thread because a session and its transport task (or a hyper
+//! connection) run on the same worker; a buffer dropped elsewhere simply joins that
+//! thread's list.
 
 use std::cell::RefCell;
 

@@ -7,7 +7,8 @@
 //! concurrently and complete out of order (`pipeline`), other requests in order; a
 //! separate writer task drains replies into the channel, so the client's pipelined
 //! requests keep flowing while earlier replies wait for window space. READ replies are
-//! filled in place: the file is read straight into a recycled reply buffer (`crate::reply_buf`).
+//! filled in place: the file is read straight into a recycled reply buffer
+//! (`crate::reply_buf`).
 //!
 //! Every file operation goes through `sftpgo_core::connection::Connection`.
 
