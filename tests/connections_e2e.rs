@@ -164,3 +164,48 @@ fn connections_are_listed_limited_and_closed() {
         200
     );
 }
+
+#[test]
+fn an_admin_close_ends_a_webdav_request_in_flight() {
+    use std::io::Read;
+    let dav_port = free_port();
+    let builder = Server::builder()
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__PORT", &dav_port.to_string())
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__ADDRESS", "127.0.0.1");
+    let (srv, api) = start_api_with(builder);
+    srv.ensure_home();
+    let root = api.token("root", "root-pass-1");
+    let mut tcp = common::dav::stalled_put(dav_port, "/held.bin");
+    let list = wait_for_list(&api, &root, |l| {
+        l.iter()
+            .any(|c| c["username"] == USER && c["protocol"] == "DAV")
+    });
+    let id = list
+        .iter()
+        .find(|c| c["protocol"] == "DAV")
+        .and_then(|c| c["connection_id"].as_str())
+        .unwrap()
+        .to_string();
+    let r = api.call(
+        "DELETE",
+        &format!("/api/v2/connections/{id}"),
+        &bearer(&root),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    // The server drops the connection: the client reads its end (or a reset) at once.
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = Instant::now();
+    let mut reply = Vec::new();
+    let read = tcp.read_to_end(&mut reply);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the connection outlived the close: {read:?}"
+    );
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        !reply.contains(" 201 "),
+        "the closed upload succeeded: {reply}"
+    );
+    wait_for_list(&api, &root, |l| l.iter().all(|c| c["protocol"] != "DAV"));
+}

@@ -707,21 +707,11 @@ fn locks_expire_proxies_name_clients_and_mime_types_are_configurable() {
 
 #[test]
 fn a_stalled_upload_ends_after_the_idle_timeout() {
-    use base64::Engine as _;
-    use std::io::{Read, Write};
+    use std::io::Read;
     // One minute, the smallest idle timeout the configuration can express.
     let d = start_dav(Server::builder().env("SFTPGO_COMMON__IDLE_TIMEOUT", "1"));
     d.srv.ensure_home();
-    // A PUT that announces 1000 bytes and sends 11. (curl cannot play this client: it
-    // blocks reading its stdin and would not notice the server closing.)
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
-    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
-    write!(
-        tcp,
-        "PUT /stalled.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n\
-         Content-Length: 1000\r\n\r\nfirst bytes"
-    )
-    .unwrap();
+    let mut tcp = stalled_put(d.port, "/stalled.bin");
     tcp.set_read_timeout(Some(Duration::from_secs(150)))
         .unwrap();
     let started = std::time::Instant::now();
@@ -748,5 +738,49 @@ fn a_stalled_upload_ends_after_the_idle_timeout() {
             &["-X", "PROPFIND", "-H", "Depth: 0", "-o", "/dev/null"]
         ),
         207
+    );
+}
+
+#[test]
+fn a_chunked_put_must_carry_the_length_it_declares() {
+    // Atomic uploads: a refused body leaves nothing behind.
+    let d = start_dav(Server::builder().env("SFTPGO_COMMON__UPLOAD_MODE", "1"));
+    let home = d.srv.ensure_home();
+    write_file(&d.srv.local().join("fifty.bin"), &[7u8; 50]);
+    let chunked = [
+        "-X",
+        "PUT",
+        "--data-binary",
+        "@fifty.bin",
+        "-H",
+        "Transfer-Encoding: chunked",
+    ];
+    let put = |path: &str, header: &str| {
+        let mut args = chunked.to_vec();
+        args.extend(["-H", header, "-o", "/dev/null"]);
+        d.status(path, &args)
+    };
+    // Shorter than declared, by X-Expected-Entity-Length (macOS Finder's header) or by a
+    // Content-Range span: refused, and the file is never committed.
+    assert_eq!(put("/short.bin", "X-Expected-Entity-Length: 100"), 400);
+    assert!(
+        !home.join("short.bin").exists(),
+        "a short body was committed"
+    );
+    assert_eq!(put("/range.bin", "Content-Range: bytes 0-99/100"), 400);
+    assert!(
+        !home.join("range.bin").exists(),
+        "a short range was committed"
+    );
+    // Longer than declared: refused too, not cut to the declared length and kept.
+    assert_eq!(put("/long.bin", "Content-Range: bytes 0-9/10"), 400);
+    assert!(!home.join("long.bin").exists(), "a long body was committed");
+    // The declared length, exactly: stored.
+    assert_eq!(put("/exact.bin", "X-Expected-Entity-Length: 50"), 201);
+    assert_eq!(fs::read(home.join("exact.bin")).unwrap(), vec![7u8; 50]);
+    let log = d.srv.log_tail();
+    assert!(
+        log.contains("the body's length differs from the declared one"),
+        "{log}"
     );
 }

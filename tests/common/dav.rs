@@ -66,3 +66,20 @@ impl DavServer {
             .unwrap_or(0)
     }
 }
+
+/// A raw TCP client whose PUT of `path` announces 1000 bytes and sends 11, then waits:
+/// an upload that stays in flight. (curl cannot play it: it blocks reading its stdin
+/// and would not notice the server closing.)
+pub fn stalled_put(port: u16, path: &str) -> std::net::TcpStream {
+    use base64::Engine as _;
+    use std::io::Write;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        tcp,
+        "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n\
+         Content-Length: 1000\r\n\r\nfirst bytes"
+    )
+    .expect("send the request");
+    tcp
+}

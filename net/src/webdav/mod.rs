@@ -4,7 +4,8 @@
 //! `core::Connection` ([`fs`]).
 //!
 //! Each request is authenticated and registered as a session for its duration, as in
-//! SFTPGo, so `max_sessions`, the connection list and the defender apply.
+//! SFTPGo, so `max_sessions`, the connection list and the defender apply; an admin's
+//! close from the list drops the TCP connection with the request in flight.
 
 #![deny(
     clippy::unwrap_used,
@@ -19,6 +20,7 @@ mod limits;
 mod locks;
 mod login;
 mod props;
+mod put_length;
 
 pub use props::DeadProps;
 
@@ -35,6 +37,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use limits::SessionBody;
 use login::{add_headers, basic_credentials, login};
+use put_length::DeclaredLength;
 use sftpgo_core::auth::{AuthError, Authenticator, Client};
 use sftpgo_core::config::CommonConfig;
 use sftpgo_core::connection::{Connection, Opener};
@@ -173,19 +176,30 @@ impl DavListener {
             .common
             .idle_limit()
             .unwrap_or(Duration::from_secs(365 * 86_400));
+        // Every request of the connection is registered with this closer: an admin's
+        // close ends the request in flight and the connection with it.
+        let closer = Closer::default();
         let me = self.clone();
+        let request_closer = closer.clone();
         let service = hyper::service::service_fn(move |req| {
             let me = me.clone();
             let cert = cert.clone();
-            async move { Ok::<_, Infallible>(me.handle(req, peer, cert.as_deref()).await) }
+            let closer = request_closer.clone();
+            async move { Ok::<_, Infallible>(me.handle(req, peer, cert.as_deref(), closer).await) }
         });
         let served = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(TokioIo::new(IdleStream::new(stream, idle)), service)
-            .await;
-        if let Err(e) = served {
-            tracing::debug!(sender = "WebDAV", remote = %peer, error = %e, "connection ended with an error");
+            .serve_connection(TokioIo::new(IdleStream::new(stream, idle)), service);
+        tokio::select! {
+            served = served => {
+                if let Err(e) = served {
+                    tracing::debug!(sender = "WebDAV", remote = %peer, error = %e, "connection ended with an error");
+                }
+            }
+            () = closer.closed() => {
+                tracing::info!(sender = "WebDAV", remote = %peer, "connection closed on request");
+            }
         }
     }
 
@@ -196,10 +210,11 @@ impl DavListener {
         req: Request<Incoming>,
         peer: SocketAddr,
         cert: Option<&[u8]>,
+        closer: Closer,
     ) -> Response<SessionBody> {
         let cors = &self.server.cors;
         if !cors.enabled {
-            return self.respond(req, peer, cert).await;
+            return self.respond(req, peer, cert, closer).await;
         }
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         if let Some(pre) = cors.preflight(req.method().as_str(), header) {
@@ -209,7 +224,7 @@ impl DavListener {
             return resp;
         }
         let added = cors.decorate(req.method().as_str(), header("origin"));
-        let mut resp = self.respond(req, peer, cert).await;
+        let mut resp = self.respond(req, peer, cert, closer).await;
         add_headers(resp.headers_mut(), added);
         resp
     }
@@ -219,6 +234,7 @@ impl DavListener {
         req: Request<Incoming>,
         peer: SocketAddr,
         cert: Option<&[u8]>,
+        closer: Closer,
     ) -> Response<SessionBody> {
         let srv = &self.server;
         // The client as a trusted proxy names it: what every check and log sees.
@@ -289,7 +305,7 @@ impl DavListener {
             role: user.role.clone(),
             protocol: "DAV".into(),
             remote: peer.to_string(),
-            closer: Closer::default(),
+            closer,
             activity: activity.clone(),
         };
         let Some(guard) = srv.sessions.try_acquire(registered, user.max_sessions) else {
@@ -335,7 +351,21 @@ impl DavListener {
                 }
             }
         } else {
+            let (parts, body) = req.into_parts();
+            let declared = (method == "PUT")
+                .then(|| put_length::declared_length(&parts.headers))
+                .flatten();
+            let body = DeclaredLength::new(body, declared);
+            let mismatch = body.mismatch();
+            let req = Request::from_parts(parts, body);
             let mut response = handler.handle_guarded(req, username, conn.clone()).await;
+            if mismatch.load(std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(sender = "WebDAV", remote = %peer, "upload refused: the body's length differs from the declared one");
+                return close(status(
+                    StatusCode::BAD_REQUEST,
+                    "the body's length differs from the declared length",
+                ));
+            }
             if let Some(mime) = custom_mime
                 && response.status().is_success()
             {
