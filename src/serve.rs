@@ -180,8 +180,15 @@ pub fn serve(args: &ConfigArgs, load: &LoadDataArgs, grace_time: u64) -> Result<
         None
     } else {
         let addrs: Vec<_> = listens.iter().map(|l| l.addr).collect();
-        let w = Workers::start(workers, &listens, stop_rx, Duration::from_secs(grace_time))
-            .map_err(|e| format!("cannot listen on {addrs:?}: {e}"))?;
+        let busy_poll = Duration::from_micros(cfg.common.busy_poll_us);
+        let w = Workers::start(
+            workers,
+            &listens,
+            stop_rx,
+            Duration::from_secs(grace_time),
+            busy_poll,
+        )
+        .map_err(|e| format!("cannot listen on {addrs:?}: {e}"))?;
         tracing::info!(workers, "workers started");
         Some(w)
     };

@@ -18,6 +18,7 @@
 //! - This crate knows nothing of SQL, HTTP or concrete storage back-ends.
 
 pub mod admission;
+pub mod busy_poll;
 pub mod copy_placement;
 pub mod ftp;
 pub mod idle_stream;

@@ -77,12 +77,14 @@ impl Workers {
     /// Starts `count` workers, each accepting on its own socket of every address in
     /// `listens`. All sockets are bound before any thread starts, so a bind error is
     /// reported here. On shutdown each worker stops accepting and lets open connections
-    /// finish for up to `grace`.
+    /// finish for up to `grace`. Before sleeping, a worker spins for up to `busy_poll`
+    /// on sockets in the middle of an exchange ([`crate::busy_poll`]; zero: never).
     pub fn start(
         count: usize,
         listens: &[Listen],
         shutdown: watch::Receiver<bool>,
         grace: Duration,
+        busy_poll: Duration,
     ) -> std::io::Result<Self> {
         let mut per_worker = Vec::with_capacity(count);
         for _ in 0..count.max(1) {
@@ -100,7 +102,10 @@ impl Workers {
                 // Headroom for recursive parsers in protocol crates (inputs are also
                 // bounded before they reach them).
                 .stack_size(WORKER_STACK)
-                .spawn(move || worker_main(i, listeners, shutdown, grace))?;
+                .spawn(move || {
+                    crate::busy_poll::enable(busy_poll);
+                    worker_main(i, listeners, shutdown, grace);
+                })?;
             threads.push(t);
         }
         Ok(Self { threads })
@@ -121,6 +126,7 @@ fn worker_main(
     grace: Duration,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
+        .on_thread_park(crate::busy_poll::before_park)
         .enable_all()
         .build()
     {

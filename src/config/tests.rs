@@ -227,3 +227,25 @@ fn password_hashing_and_caching_keys() {
     .unwrap();
     assert!(err.contains("bcrypt_options.cost"), "{err}");
 }
+
+#[test]
+fn busy_polling_is_on_by_default_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = load_with_env(dir.path(), None, env(&[])).unwrap();
+    assert_eq!(l.config.common.busy_poll_us, 100);
+    let l = load_with_env(
+        dir.path(),
+        None,
+        env(&[("SFTPGO_COMMON__BUSY_POLL_US", "0")]),
+    )
+    .unwrap();
+    assert_eq!(l.config.common.busy_poll_us, 0);
+    let err = load_with_env(
+        dir.path(),
+        None,
+        env(&[("SFTPGO_COMMON__BUSY_POLL_US", "10001")]),
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("busy_poll_us"), "{err}");
+}

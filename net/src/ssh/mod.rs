@@ -61,18 +61,22 @@ impl SshServer {
         };
         let _ = stream.set_nodelay(true);
         let closer = Closer::default();
-        // A second handle on the socket, to cut it if a closed session does not end.
+        // A second handle on the socket, to cut it if a closed session does not end,
+        // and to busy poll it while the session is in an exchange.
         let killer = {
             use std::os::fd::AsFd;
             stream
                 .as_fd()
                 .try_clone_to_owned()
                 .ok()
-                .map(std::net::TcpStream::from)
+                .map(|fd| Arc::new(std::net::TcpStream::from(fd)))
         };
+        let busy = killer
+            .clone()
+            .and_then(|fd| crate::busy_poll::Registration::new(fd));
         let handler = SshHandler::new(self.clone(), peer_addr, closer.clone());
         let tried = handler.auth_tried();
-        let stream = read_buffer::ReadBuffered::new(stream);
+        let stream = read_buffer::ReadBuffered::new(stream, busy);
         match russh::server::run_stream(self.russh.clone(), stream, handler).await {
             Ok(mut session) => {
                 let ended = tokio::select! {
@@ -83,7 +87,7 @@ impl SshServer {
                     Some(r) => r,
                     None => {
                         tracing::info!(sender = "SSH", remote = %peer, "closing the connection on request");
-                        close_session(&mut session, killer.as_ref()).await
+                        close_session(&mut session, killer.as_deref()).await
                     }
                 };
                 if let Err(e) = result {

@@ -4,7 +4,9 @@
 //! rest), so a burst of small SFTP requests costs two `recv` calls each. Reading small
 //! requests through a buffer turns the burst into one `recv`. Large reads (bulk uploads)
 //! bypass the buffer. The buffer is released whenever the socket has nothing to read,
-//! so an idle session holds no buffer at all (idle RSS is a goal of its own).
+//! so an idle session holds no buffer at all (idle RSS is a goal of its own). Every read
+//! that returns data tells the worker's busy poller (`crate::busy_poll`) that the
+//! session is in an exchange.
 
 use std::io;
 use std::pin::Pin;
@@ -19,6 +21,8 @@ const CAPACITY: usize = 16 * 1024;
 /// Wraps a socket; reads are buffered, writes pass through.
 pub struct ReadBuffered<S> {
     inner: S,
+    /// Told about every read that returns data.
+    busy: Option<crate::busy_poll::Registration>,
     /// Empty, or `CAPACITY` bytes of which `pos..end` are unread.
     buf: Vec<u8>,
     pos: usize,
@@ -26,10 +30,12 @@ pub struct ReadBuffered<S> {
 }
 
 impl<S> ReadBuffered<S> {
-    /// Wraps `inner`; no memory is allocated until the first small read.
-    pub fn new(inner: S) -> Self {
+    /// Wraps `inner`; no memory is allocated until the first small read. `busy`, when
+    /// the worker busy polls, hears of every read that returns data.
+    pub fn new(inner: S, busy: Option<crate::busy_poll::Registration>) -> Self {
         Self {
             inner,
+            busy,
             buf: Vec::new(),
             pos: 0,
             end: 0,
@@ -47,7 +53,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadBuffered<S> {
         if this.pos >= this.end {
             if out.remaining() >= CAPACITY {
                 this.release();
-                return Pin::new(&mut this.inner).poll_read(cx, out);
+                let before = out.filled().len();
+                let read = Pin::new(&mut this.inner).poll_read(cx, out);
+                if out.filled().len() > before {
+                    this.input();
+                }
+                return read;
             }
             if this.buf.len() != CAPACITY {
                 this.buf = vec![0; CAPACITY];
@@ -57,6 +68,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadBuffered<S> {
                 Poll::Ready(Ok(())) => {
                     this.end = rb.filled().len();
                     this.pos = 0;
+                    if this.end > 0 {
+                        this.input();
+                    }
                 }
                 other => {
                     // Nothing buffered: an idle connection keeps no buffer.
@@ -74,6 +88,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadBuffered<S> {
 }
 
 impl<S> ReadBuffered<S> {
+    fn input(&self) {
+        if let Some(b) = &self.busy {
+            b.input();
+        }
+    }
+
     fn release(&mut self) {
         self.buf = Vec::new();
         self.pos = 0;
@@ -126,7 +146,7 @@ mod tests {
                 client.write_all(chunk).await.unwrap();
             }
         });
-        let mut r = ReadBuffered::new(server);
+        let mut r = ReadBuffered::new(server, None);
         let mut got = Vec::new();
         let mut small = [0u8; 16];
         let mut large = vec![0u8; 40_000];
@@ -144,7 +164,7 @@ mod tests {
     #[tokio::test]
     async fn an_idle_reader_holds_no_buffer() {
         let (mut client, server) = tokio::io::duplex(1024);
-        let mut r = ReadBuffered::new(server);
+        let mut r = ReadBuffered::new(server, None);
         client.write_all(b"hello").await.unwrap();
         let mut b = [0u8; 5];
         r.read_exact(&mut b).await.unwrap();
