@@ -1,14 +1,16 @@
 //! Busy polling before a worker sleeps: a short spin on the sockets of connections
-//! that are in the middle of a request/reply exchange.
+//! that are in the middle of a request/reply exchange (SSH sessions and WebDAV
+//! connections register theirs).
 //!
 //! A client that sends a request, waits for the reply and sends the next one (SFTP
 //! `get -r`/`put -r` of small files: four round trips per file) finds the worker asleep
 //! in `epoll_wait` every time. Waking it costs the client an inter-processor interrupt
-//! inside its `send` (expensive in a VM), and costs the worker a context switch in;
-//! profiled on the 2-core VM, those two were a third of the server's time per request.
-//! Here, just before the worker's runtime parks, it polls the sockets that recently
-//! carried input (`poll` with a zero timeout) for up to `common.busy_poll_us`. When the next request arrives in that window, the
-//! runtime's `epoll_wait` returns at once and nobody slept.
+//! inside its `send` (expensive in a VM), and costs the worker a context switch back
+//! in (15% of the server's time per request, profiled on the 2-core VM; see
+//! docs/performance-notes.md). Here, just before the worker's runtime parks, it polls
+//! the sockets that recently carried input (`poll` with a zero timeout) for up to
+//! `common.busy_poll_us`. When the next request arrives in that window, the runtime's
+//! `epoll_wait` returns at once and nobody slept.
 //!
 //! Spinning burns CPU, so it is bounded three ways: it only happens when the worker
 //! has nothing else to run (the runtime's park hook); only sockets whose last input is
@@ -93,6 +95,16 @@ impl Registration {
             w.entries.push(Arc::downgrade(&entry));
             Some(Self(entry))
         })
+    }
+
+    /// Registers a duplicate of `socket`'s descriptor; `None` (and no duplicate) when
+    /// the calling thread does not busy poll.
+    pub fn for_socket(socket: &impl AsFd) -> Option<Self> {
+        if WORKER.with(|w| w.borrow().budget.is_zero()) {
+            return None;
+        }
+        let fd = socket.as_fd().try_clone_to_owned().ok()?;
+        Self::new(Arc::new(fd))
     }
 
     /// Input arrived: the exchange goes on, so the socket is worth a spin at the next

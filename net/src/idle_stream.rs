@@ -8,7 +8,9 @@
 //! past the limit returns `TimedOut`, hyper ends the connection, and the transfer in
 //! progress ends as failed. Progress in either direction counts, so a long download
 //! keeps the connection alive while hyper's read side waits for the next request; an
-//! idle keep-alive connection closes after the same time.
+//! idle keep-alive connection closes after the same time. Reads that return data also
+//! tell the worker's busy poller (`crate::busy_poll`) that the connection is in an
+//! exchange.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -27,6 +29,7 @@ pub struct IdleStream<S> {
     last_progress: Instant,
     read_timer: Pin<Box<Sleep>>,
     write_timer: Pin<Box<Sleep>>,
+    busy: Option<crate::busy_poll::Registration>,
 }
 
 impl<S> IdleStream<S> {
@@ -40,7 +43,14 @@ impl<S> IdleStream<S> {
             last_progress: now,
             read_timer: Box::pin(tokio::time::sleep_until(deadline)),
             write_timer: Box::pin(tokio::time::sleep_until(deadline)),
+            busy: None,
         }
+    }
+
+    /// Reports every read that returns data to `busy`.
+    pub fn with_busy_poll(mut self, busy: Option<crate::busy_poll::Registration>) -> Self {
+        self.busy = busy;
+        self
     }
 }
 
@@ -77,6 +87,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleStream<S> {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
                     this.last_progress = Instant::now();
+                    if let Some(b) = &this.busy {
+                        b.input();
+                    }
                 }
                 Poll::Ready(r)
             }

@@ -160,6 +160,7 @@ impl DavListener {
             return;
         };
         let _ = tcp.set_nodelay(true);
+        let busy = crate::busy_poll::Registration::for_socket(&tcp);
         let stream = match &self.tls {
             Some(acceptor) => {
                 let handshake = MaybeTls::accept_tls(tcp, acceptor);
@@ -190,7 +191,10 @@ impl DavListener {
         let served = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(TokioIo::new(IdleStream::new(stream, idle)), service);
+            .serve_connection(
+                TokioIo::new(IdleStream::new(stream, idle).with_busy_poll(busy)),
+                service,
+            );
         tokio::select! {
             served = served => {
                 if let Err(e) = served {
