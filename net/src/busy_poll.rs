@@ -14,8 +14,9 @@
 //!
 //! Spinning burns CPU, so it is bounded three ways: it only happens when the worker
 //! has nothing else to run (the runtime's park hook); only sockets whose last input is
-//! recent are polled ("armed" by a read that returned data, disarmed by a spin that
-//! ended without any); and a socket whose spins keep missing (a client far away, or a
+//! recent are polled ("armed" on registration and by a read that returned data,
+//! disarmed by a spin that ended without any, or that found data its task is not
+//! reading); and a socket whose spins keep missing (a client far away, or a
 //! transfer waiting on the other direction) backs off after three misses in a row and
 //! is skipped for the next 1, 3, 7 … 63 reads, so a slow peer costs a spin only now and
 //! then. An idle connection costs one spin after its last request. `busy_poll_us = 0`
@@ -39,28 +40,57 @@ const MAX_BACKOFF: u8 = 6;
 /// A socket a worker may spin on.
 struct Entry {
     fd: Arc<dyn AsFd + Send + Sync>,
-    /// Had input since the last spin that found nothing.
+    /// In its worker's armed queue: had input since the last spin that found nothing.
     armed: AtomicBool,
+    /// Input was read since the last spin saw the socket readable. A socket that is
+    /// readable again without any read in between holds data its task is not reading
+    /// (flow control): not a reason to stop spinning.
+    fresh: AtomicBool,
     /// Consecutive spins that ended without input.
     misses: AtomicU8,
-    /// Reads left before the socket is armed again after a miss.
+    /// Reads left before the socket is armed again after repeated misses.
     skip: AtomicU8,
+}
+
+impl Entry {
+    /// Records a spin that ended without input on this socket.
+    fn missed(&self) {
+        self.armed.store(false, Ordering::Relaxed);
+        let misses = self
+            .misses
+            .load(Ordering::Relaxed)
+            .saturating_add(1)
+            .min(TOLERATED_MISSES + MAX_BACKOFF);
+        self.misses.store(misses, Ordering::Relaxed);
+        let backoff = misses.saturating_sub(TOLERATED_MISSES);
+        self.skip.store((1u8 << backoff) - 1, Ordering::Relaxed);
+    }
 }
 
 struct Worker {
     budget: Duration,
-    entries: Vec<Weak<Entry>>,
+    /// The armed sockets (only those: idle connections cost a park nothing).
+    armed: Vec<Weak<Entry>>,
 }
 
 thread_local! {
     static WORKER: RefCell<Worker> = const {
-        RefCell::new(Worker { budget: Duration::ZERO, entries: Vec::new() })
+        RefCell::new(Worker { budget: Duration::ZERO, armed: Vec::new() })
     };
 }
 
 /// Turns busy polling on for the calling thread (a worker), with `budget` per park.
 pub fn enable(budget: Duration) {
     WORKER.with(|w| w.borrow_mut().budget = budget);
+}
+
+fn queue(entry: &Arc<Entry>) {
+    WORKER.with(|w| {
+        let mut w = w.borrow_mut();
+        if !w.budget.is_zero() {
+            w.armed.push(Arc::downgrade(entry));
+        }
+    });
 }
 
 /// A connection's socket, registered with its worker for busy polling. Reads that
@@ -78,23 +108,21 @@ impl std::fmt::Debug for Registration {
 
 impl Registration {
     /// Registers `fd` (its own handle on the socket, so a poll never sees a closed or
-    /// reused descriptor) with the calling thread's worker; `None` when the thread does
-    /// not busy poll.
+    /// reused descriptor) with the calling thread's worker, armed (a new connection's
+    /// first request is on its way); `None` when the thread does not busy poll.
     pub fn new(fd: Arc<dyn AsFd + Send + Sync>) -> Option<Self> {
-        WORKER.with(|w| {
-            let mut w = w.borrow_mut();
-            if w.budget.is_zero() {
-                return None;
-            }
-            let entry = Arc::new(Entry {
-                fd,
-                armed: AtomicBool::new(true),
-                misses: AtomicU8::new(0),
-                skip: AtomicU8::new(0),
-            });
-            w.entries.push(Arc::downgrade(&entry));
-            Some(Self(entry))
-        })
+        if WORKER.with(|w| w.borrow().budget.is_zero()) {
+            return None;
+        }
+        let entry = Arc::new(Entry {
+            fd,
+            armed: AtomicBool::new(true),
+            fresh: AtomicBool::new(true),
+            misses: AtomicU8::new(0),
+            skip: AtomicU8::new(0),
+        });
+        queue(&entry);
+        Some(Self(entry))
     }
 
     /// Registers a duplicate of `socket`'s descriptor; `None` (and no duplicate) when
@@ -111,68 +139,117 @@ impl Registration {
     /// park (unless it is still backing off from misses).
     pub fn input(&self) {
         let e = &self.0;
+        e.fresh.store(true, Ordering::Relaxed);
         match e.skip.load(Ordering::Relaxed) {
-            0 => e.armed.store(true, Ordering::Relaxed),
+            0 => {
+                if !e.armed.swap(true, Ordering::Relaxed) {
+                    queue(e);
+                }
+            }
             n => e.skip.store(n - 1, Ordering::Relaxed),
         }
     }
 }
 
+/// How a spin ended.
+enum Spin {
+    /// An armed socket has new input, or other work arrived: everything stays armed.
+    Woken,
+    /// The budget ran out: every socket still polled missed.
+    Expired,
+}
+
 /// The runtime's park hook: spins while an armed socket may get input, up to the
-/// worker's budget, and returns as soon as one has.
+/// worker's budget, and returns as soon as one has (or other work arrives).
 pub fn before_park() {
-    let (budget, armed) = WORKER.with(|w| {
+    let (budget, mut armed) = WORKER.with(|w| {
         let mut w = w.borrow_mut();
-        w.entries.retain(|e| e.strong_count() > 0);
-        let armed: Vec<Arc<Entry>> = w
-            .entries
+        let armed: Vec<Arc<Entry>> = std::mem::take(&mut w.armed)
             .iter()
             .filter_map(Weak::upgrade)
             .filter(|e| e.armed.load(Ordering::Relaxed))
             .collect();
         (w.budget, armed)
     });
-    if budget.is_zero() || armed.is_empty() {
-        return;
+    if !budget.is_zero() && !armed.is_empty() {
+        match spin(budget, &mut armed) {
+            Spin::Woken => {}
+            Spin::Expired => {
+                armed.iter().for_each(|e| e.missed());
+                armed.clear();
+            }
+        }
     }
-    let mut fds: Vec<PollFd<'_>> = armed
-        .iter()
-        .map(|e| PollFd::new(&e.fd, PollFlags::IN))
-        .collect();
-    let now = Timespec {
+    WORKER.with(|w| {
+        let mut w = w.borrow_mut();
+        w.armed.extend(armed.iter().map(Arc::downgrade));
+    });
+}
+
+/// Polls `armed` (and the worker's io_uring completions) until one is readable with
+/// fresh input, another thread wakes a task, or `budget` passes. Sockets found
+/// readable without fresh input are disarmed and dropped from `armed`.
+fn spin(budget: Duration, armed: &mut Vec<Arc<Entry>>) -> Spin {
+    let ring = sftpgo_vfs::local::uring::Ring::existing();
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    let zero = Timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     let started = Instant::now();
-    loop {
-        match rustix::event::poll(&mut fds, Some(&now)) {
-            Ok(0) => {}
-            Ok(_) => {
-                for (e, fd) in armed.iter().zip(&fds) {
-                    if !fd.revents().is_empty() {
-                        e.misses.store(0, Ordering::Relaxed);
+    'rebuild: loop {
+        if armed.is_empty() {
+            return Spin::Woken;
+        }
+        let mut fds: Vec<PollFd<'_>> = armed
+            .iter()
+            .map(|e| PollFd::new(&e.fd, PollFlags::IN))
+            .collect();
+        if let Some(r) = &ring {
+            fds.push(PollFd::from_borrowed_fd(r.completion_fd(), PollFlags::IN));
+        }
+        loop {
+            match rustix::event::poll(&mut fds, Some(&zero)) {
+                Ok(0) => {}
+                Ok(_) => {
+                    let ring_ready =
+                        ring.is_some() && fds.last().is_some_and(|f| !f.revents().is_empty());
+                    let mut stale = Vec::new();
+                    let mut woken = ring_ready;
+                    for (i, (e, fd)) in armed.iter().zip(&fds).enumerate() {
+                        if fd.revents().is_empty() {
+                            continue;
+                        }
+                        if e.fresh.swap(false, Ordering::Relaxed) {
+                            e.misses.store(0, Ordering::Relaxed);
+                            woken = true;
+                        } else {
+                            stale.push(i);
+                        }
                     }
+                    drop(fds);
+                    for i in stale.into_iter().rev() {
+                        armed.swap_remove(i).missed();
+                    }
+                    if woken {
+                        return Spin::Woken;
+                    }
+                    continue 'rebuild;
                 }
-                return;
+                // A poll that fails will keep failing: sleep normally.
+                Err(_) => return Spin::Woken,
             }
-            // A poll that fails will keep failing: sleep normally.
-            Err(_) => return,
+            if runtime
+                .as_ref()
+                .is_some_and(|h| h.metrics().global_queue_depth() > 0)
+            {
+                return Spin::Woken;
+            }
+            if started.elapsed() >= budget {
+                return Spin::Expired;
+            }
+            std::hint::spin_loop();
         }
-        if started.elapsed() >= budget {
-            break;
-        }
-        std::hint::spin_loop();
-    }
-    for e in &armed {
-        e.armed.store(false, Ordering::Relaxed);
-        let misses = e
-            .misses
-            .load(Ordering::Relaxed)
-            .saturating_add(1)
-            .min(TOLERATED_MISSES + MAX_BACKOFF);
-        e.misses.store(misses, Ordering::Relaxed);
-        let backoff = misses.saturating_sub(TOLERATED_MISSES);
-        e.skip.store((1u8 << backoff) - 1, Ordering::Relaxed);
     }
 }
 
@@ -190,6 +267,10 @@ mod tests {
         (a, reg)
     }
 
+    fn queued() -> usize {
+        WORKER.with(|w| w.borrow().armed.len())
+    }
+
     #[test]
     fn nothing_registers_where_busy_polling_is_off() {
         enable(Duration::ZERO);
@@ -198,15 +279,40 @@ mod tests {
     }
 
     #[test]
-    fn a_spin_ends_when_input_arrives() {
+    fn a_spin_ends_when_input_arrives_during_it() {
         let (mut peer, reg) = registered(Duration::from_secs(30));
-        peer.write_all(b"next request").unwrap();
-        // Returns at once (not after 30 s), and the socket stays armed.
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            peer.write_all(b"next request").unwrap();
+            peer
+        });
+        let started = Instant::now();
+        before_park();
+        let waited = started.elapsed();
+        let _peer = writer.join().unwrap();
+        // It spun until the input came (not less, not the whole 30 s).
+        assert!(waited >= Duration::from_millis(15), "{waited:?}");
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+        assert!(reg.0.armed.load(Ordering::Relaxed));
+        assert_eq!(reg.0.misses.load(Ordering::Relaxed), 0);
+        assert_eq!(queued(), 1, "a socket that hit stays queued");
+    }
+
+    #[test]
+    fn unread_input_does_not_count_as_a_hit() {
+        let (mut peer, reg) = registered(Duration::from_secs(30));
+        peer.write_all(b"data nobody reads").unwrap();
+        before_park();
+        assert!(
+            reg.0.armed.load(Ordering::Relaxed),
+            "the first sight is a hit"
+        );
+        // No read since: the socket is still readable, but its task is not reading.
         let started = Instant::now();
         before_park();
         assert!(started.elapsed() < Duration::from_secs(10));
-        assert!(reg.0.armed.load(Ordering::Relaxed));
-        assert_eq!(reg.0.misses.load(Ordering::Relaxed), 0);
+        assert!(!reg.0.armed.load(Ordering::Relaxed), "stale input disarms");
+        assert_eq!(queued(), 0);
     }
 
     #[test]
@@ -214,13 +320,16 @@ mod tests {
         let (_peer, reg) = registered(Duration::from_micros(200));
         let skip = || reg.0.skip.load(Ordering::Relaxed);
         let armed = || reg.0.armed.load(Ordering::Relaxed);
-        // A miss disarms; the next input arms again, twice without back-off.
+        // A miss disarms and leaves the queue; the next input arms and queues again,
+        // twice without back-off.
         for _ in 0..TOLERATED_MISSES {
             before_park();
             assert!(!armed(), "a miss disarms");
+            assert_eq!(queued(), 0);
             assert_eq!(skip(), 0);
             reg.input();
             assert!(armed());
+            assert_eq!(queued(), 1);
         }
         // The third miss in a row skips the next read; the one after arms again.
         before_park();
@@ -233,7 +342,8 @@ mod tests {
         before_park();
         assert_eq!(skip(), 3);
         for _ in 0..10 {
-            reg.0.armed.store(true, Ordering::Relaxed);
+            reg.0.skip.store(0, Ordering::Relaxed);
+            reg.input();
             before_park();
         }
         assert_eq!(skip(), 63);
@@ -248,7 +358,6 @@ mod tests {
     fn a_hit_clears_the_misses() {
         let (mut peer, reg) = registered(Duration::from_micros(200));
         before_park();
-        before_park();
         reg.input();
         assert_eq!(reg.0.misses.load(Ordering::Relaxed), 1);
         peer.write_all(b"x").unwrap();
@@ -259,8 +368,9 @@ mod tests {
     #[test]
     fn dropped_registrations_leave_the_worker() {
         let (_peer, reg) = registered(Duration::from_micros(100));
+        assert_eq!(queued(), 1);
         drop(reg);
         before_park();
-        WORKER.with(|w| assert!(w.borrow().entries.is_empty()));
+        assert_eq!(queued(), 0);
     }
 }

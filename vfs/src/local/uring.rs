@@ -48,6 +48,9 @@ pub struct Ring {
     /// Cleared when the driver task is dropped (its runtime shut down): completions
     /// would no longer wake anyone, so the thread needs a new ring.
     driven: Arc<AtomicBool>,
+    /// A duplicate of the completion eventfd: readable while completions wait to be
+    /// reaped (a busy-polling worker watches it; see `Ring::completion_fd`).
+    completions: OwnedFd,
 }
 
 /// Lives inside the driver task; marks the ring undriven when the task goes away.
@@ -134,6 +137,7 @@ impl Ring {
             rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
         )?;
         ring.submitter().register_eventfd(efd.as_raw_fd())?;
+        let completions = efd.try_clone()?;
         let this = Arc::new(Ring {
             inner: Mutex::new(Inner {
                 ring,
@@ -141,6 +145,7 @@ impl Ring {
                 free: Vec::new(),
             }),
             driven: Arc::new(AtomicBool::new(true)),
+            completions,
         });
         let guard = DriverGuard(this.driven.clone());
         let driver = this.clone();
@@ -164,6 +169,17 @@ impl Ring {
             }
         });
         Ok(this)
+    }
+
+    /// This thread's ring if one is running; never starts one.
+    pub fn existing() -> Option<Arc<Ring>> {
+        CURRENT.with(|c| c.borrow().as_ref().and_then(|r| r.clone()))
+    }
+
+    /// Readable while completions wait for the ring's driver task.
+    pub fn completion_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.completions.as_fd()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
