@@ -468,18 +468,18 @@ fn cors_for_browser_clients() {
     assert!(head.contains("\ndav: "), "{head}");
 }
 
-#[test]
-fn a_file_that_shrinks_during_a_get_cuts_the_response_short() {
-    // 256 KB/s: a 2 MiB GET takes about 8 s, time enough to truncate the file.
-    let d = start_dav(Server::builder().user("slow", |u| u["download_bandwidth"] = 256.into()));
-    let home = d.srv.home_of("slow");
+/// GETs `user`'s `big.bin` of `size` bytes with curl (`extra` args), truncates it to
+/// 1000 bytes 1.5 s in, and checks that curl saw a short body without padding.
+fn shrink_during_get(d: &DavServer, user: &str, size: usize, extra: &[&str]) {
+    let home = d.srv.home_of(user);
     fs::create_dir_all(&home).unwrap();
-    write_data(&home.join("big.bin"), 2 * MIB, 9);
+    write_data(&home.join("big.bin"), size, 9);
     let out_path = d.srv.local().join("got.bin");
     let mut curl = Command::new("curl")
         .args(["-sS", "-o"])
         .arg(&out_path)
-        .args(["--user", &format!("slow:{PASSWORD}")])
+        .args(extra)
+        .args(["--user", &format!("{user}:{PASSWORD}")])
         .arg(format!("{}/big.bin", d.base))
         .spawn()
         .unwrap();
@@ -493,11 +493,28 @@ fn a_file_that_shrinks_during_a_get_cuts_the_response_short() {
     let status = curl.wait().unwrap();
     assert!(!status.success(), "curl must see a short body, not padding");
     let got = fs::read(&out_path).unwrap_or_default();
-    assert!(got.len() < 2 * MIB, "{} bytes received", got.len());
+    assert!(got.len() < size, "{} bytes received", got.len());
     assert!(
         !got.ends_with(&[0u8; 4096]),
         "the body must not be padded with zeros"
     );
+    let log = d.srv.log_tail();
+    assert!(log.contains("response cut short"), "{log}");
+}
+
+#[test]
+fn a_file_that_shrinks_during_a_get_cuts_the_response_short() {
+    // 256 KB/s: a 2 MiB GET takes about 8 s, time enough to truncate the file. The
+    // limit counts every byte as it is read, so the body goes through buffers.
+    let d = start_dav(Server::builder().user("slow", |u| u["download_bandwidth"] = 256.into()));
+    shrink_during_get(&d, "slow", 2 * MIB, &[]);
+}
+
+#[test]
+fn a_file_that_shrinks_during_a_zero_copy_get_cuts_the_response_short() {
+    // No server-side limit, so the file goes out with sendfile; curl reads slowly.
+    let d = start_dav(Server::builder());
+    shrink_during_get(&d, USER, 64 * MIB, &["--limit-rate", "2M"]);
 }
 
 #[test]
@@ -782,5 +799,164 @@ fn a_chunked_put_must_carry_the_length_it_declares() {
     assert!(
         log.contains("the body's length differs from the declared one"),
         "{log}"
+    );
+}
+
+/// Sends `raw` on a new connection, closes the sending side and returns everything
+/// the server wrote before it closed.
+fn raw_exchange(port: u16, raw: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    tcp.write_all(raw).unwrap();
+    tcp.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    tcp.read_to_end(&mut out)
+        .expect("the server ends the connection");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn basic_auth() -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    format!("Authorization: Basic {token}\r\n")
+}
+
+#[test]
+fn downloads_ranges_keep_alive_and_pipelining() {
+    let d = start_dav(Server::builder());
+    let home = d.srv.ensure_home();
+    // Clear text: whole files and single ranges go out with sendfile.
+    let data = write_data(&home.join("big.bin"), 3 * MIB + 123, 4);
+    let out = d.curl("/big.bin", &["-o", "got.bin"]);
+    assert!(out.stdout.ends_with("200"), "{}", out.report());
+    assert!(fs::read(d.srv.local().join("got.bin")).unwrap() == data);
+    let out = d.curl("/big.bin", &["-r", "1000-200999", "-o", "part.bin"]);
+    assert!(out.stdout.ends_with("206"), "{}", out.report());
+    assert!(fs::read(d.srv.local().join("part.bin")).unwrap() == data[1000..201_000]);
+    let out = d.curl("/big.bin", &["-r", "-5000", "-o", "tail.bin"]);
+    assert!(out.stdout.ends_with("206"), "{}", out.report());
+    assert!(fs::read(d.srv.local().join("tail.bin")).unwrap() == data[data.len() - 5000..]);
+    // Several ranges: a multipart body, read through buffers.
+    let out = d.curl(
+        "/big.bin",
+        &["-r", "0-9,3145728-3145737", "-o", "multi.bin"],
+    );
+    assert!(out.stdout.ends_with("206"), "{}", out.report());
+    let multi = fs::read(d.srv.local().join("multi.bin")).unwrap();
+    for part in [&data[0..10], &data[3_145_728..3_145_738]] {
+        assert!(multi.windows(10).any(|w| w == part), "a range is missing");
+    }
+    // An empty file.
+    write_file(&home.join("empty.txt"), b"");
+    let out = d.curl("/empty.txt", &["-o", "empty.out"]);
+    assert!(out.stdout.ends_with("200"), "{}", out.report());
+    assert!(
+        fs::read(d.srv.local().join("empty.out"))
+            .unwrap()
+            .is_empty()
+    );
+
+    // curl keeps one connection for three requests (a PUT between two GETs).
+    write_file(
+        &d.srv.local().join("up.txt"),
+        b"uploaded on a kept-alive connection",
+    );
+    let user = format!("{USER}:{PASSWORD}");
+    let each = [
+        "-sS",
+        "-w",
+        "%{num_connects}:%{http_code} ",
+        "--user",
+        &user,
+    ];
+    let out = run(
+        Command::new("curl")
+            .args(each)
+            .args(["-o", "/dev/null", &format!("{}/big.bin", d.base), "--next"])
+            .args(each)
+            .args(["-T", "up.txt", &format!("{}/up.txt", d.base), "--next"])
+            .args(each)
+            .args(["-o", "/dev/null", &format!("{}/up.txt", d.base)])
+            .current_dir(d.srv.local()),
+        CLIENT_TIMEOUT,
+    );
+    assert_eq!(out.stdout.trim(), "1:200 0:201 0:200", "{}", out.report());
+    assert_eq!(
+        fs::read(home.join("up.txt")).unwrap(),
+        b"uploaded on a kept-alive connection"
+    );
+
+    // Pipelined: three requests in one write, three responses in order.
+    let auth = basic_auth();
+    let raw = format!(
+        "GET /up.txt HTTP/1.1\r\nHost: x\r\n{auth}\r\n\
+         PUT /p.txt HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 5\r\n\r\nhello\
+         GET /p.txt HTTP/1.1\r\nHost: x\r\n{auth}\r\n"
+    );
+    let out = raw_exchange(d.port, raw.as_bytes());
+    let first = out
+        .find("uploaded on a kept-alive connection")
+        .unwrap_or(usize::MAX);
+    let second = out.find("HTTP/1.1 201 Created").unwrap_or(0);
+    assert!(first < second, "{out}");
+    assert!(out.ends_with("\r\n\r\nhello"), "{out}");
+}
+
+#[test]
+fn malformed_http_is_refused_and_the_server_goes_on() {
+    let d = start_dav(Server::builder());
+    let home = d.srv.ensure_home();
+    let auth = basic_auth();
+    // A request smuggled behind an ambiguous body: refused, never run.
+    let raw = format!(
+        "PUT /a.txt HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 4\r\n\
+         Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
+         PUT /smuggled.txt HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 1\r\n\r\nx"
+    );
+    let out = raw_exchange(d.port, raw.as_bytes());
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+    assert!(!home.join("smuggled.txt").exists());
+    assert!(!home.join("a.txt").exists());
+    // Two different lengths.
+    let raw = format!(
+        "PUT /a.txt HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 1\r\nContent-Length: 2\r\n\r\nxx"
+    );
+    assert!(raw_exchange(d.port, raw.as_bytes()).starts_with("HTTP/1.1 400 "));
+    // A head larger than 64 KiB.
+    let raw = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    assert!(raw_exchange(d.port, raw.as_bytes()).starts_with("HTTP/1.1 431 "));
+    // A bad chunk size ends the connection before any byte is stored.
+    let raw = format!(
+        "PUT /c.txt HTTP/1.1\r\nHost: x\r\n{auth}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+    );
+    let out = raw_exchange(d.port, raw.as_bytes());
+    assert!(!out.contains(" 201 "), "{out}");
+    assert!(fs::read(home.join("c.txt")).unwrap_or_default().is_empty());
+    // HTTP/1.0 gets its response and the close.
+    let out = raw_exchange(
+        d.port,
+        format!("OPTIONS / HTTP/1.0\r\n{auth}\r\n").as_bytes(),
+    );
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(
+        out.to_ascii_lowercase().contains("connection: close"),
+        "{out}"
+    );
+    // Not HTTP at all.
+    let out = raw_exchange(
+        d.port,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    );
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+    assert_eq!(
+        d.status(
+            "/",
+            &["-X", "PROPFIND", "-H", "Depth: 0", "-o", "/dev/null"]
+        ),
+        207
     );
 }

@@ -1,16 +1,16 @@
-//! A connection that fails once it has moved no byte, in either direction, for a set
-//! time (`common.idle_timeout`).
+//! A stream that fails once it has moved no byte for a set time
+//! (`common.idle_timeout`).
 //!
-//! hyper bounds how long a client may take to send request headers, but nothing
-//! bounds a request body that stops arriving or a response the client stops reading:
-//! such a client would hold its connection, its upload and its session slot forever.
-//! WebDAV wraps each connection in [`IdleStream`]: a read or write that stays pending
-//! past the limit returns `TimedOut`, hyper ends the connection, and the transfer in
-//! progress ends as failed. Progress in either direction counts, so a long download
-//! keeps the connection alive while hyper's read side waits for the next request; an
-//! idle keep-alive connection closes after the same time. Reads that return data also
-//! tell the worker's busy poller (`crate::busy_poll`) that the connection is in an
-//! exchange.
+//! A request head has its own time limit, but nothing else would bound a request body
+//! that stops arriving or a response the client stops reading: such a client would
+//! hold its connection, its upload and its session slot forever. WebDAV wraps each
+//! direction of a connection in [`IdleStream`] ([`crate::http1`]): a read or write
+//! that stays pending past the limit returns `TimedOut`, the connection ends, and the
+//! transfer in progress ends as failed. The connection loop restarts a direction's
+//! clock ([`IdleStream::touch`]) before it waits on it after the other direction
+//! worked, so a long download does not count as idleness of the read side; an idle
+//! keep-alive connection closes after the limit. Reads that return data also tell the
+//! worker's busy poller (`crate::busy_poll`) that the connection is in an exchange.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -45,6 +45,17 @@ impl<S> IdleStream<S> {
             write_timer: Box::pin(tokio::time::sleep_until(deadline)),
             busy: None,
         }
+    }
+
+    /// Restarts the clock, as if a byte had just moved: for a caller about to wait on
+    /// a direction that had nothing to do while the other one worked.
+    pub fn touch(&mut self) {
+        self.last_progress = Instant::now();
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
     }
 
     /// Reports every read that returns data to `busy`.

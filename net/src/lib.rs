@@ -9,18 +9,22 @@
 //!   directly.
 //! - [`ftp`] is the FTP/FTPS front-end (our own RFC 959 server); like SSH, every login
 //!   and file operation goes through `sftpgo-core`.
-//! - [`webdav`] is the WebDAV front-end (dav-server over `sftpgo-core`'s Connection).
+//! - [`webdav`] is the WebDAV front-end (dav-server over `sftpgo-core`'s Connection),
+//!   served by our own HTTP/1.1 connection loop ([`http1`]).
 //! - [`listing`] holds the listing formats SFTP and FTP share; [`tls_stream`] the
 //!   plain-or-TLS stream FTPS and WebDAV share; [`reply_buf`] the recycled buffers
 //!   SFTP and WebDAV send file data from; [`copy_placement`] where file data sits in
-//!   send buffers so the copies around it stay fast; [`idle_stream`] the inactivity
-//!   limit on WebDAV connections.
+//!   send buffers so the copies around it stay fast; [`file_send`] the `sendfile(2)`
+//!   path FTP and WebDAV downloads share; [`idle_stream`] the inactivity limit on
+//!   WebDAV connections.
 //! - This crate knows nothing of SQL, HTTP or concrete storage back-ends.
 
 pub mod admission;
 pub mod busy_poll;
 pub mod copy_placement;
+pub mod file_send;
 pub mod ftp;
+pub mod http1;
 pub mod idle_stream;
 pub mod listing;
 pub mod outbound;

@@ -1,25 +1,21 @@
 //! Moving file bytes over a data connection. Each direction keeps two 256 KiB buffers
 //! so the next file read (or socket read) runs while the previous chunk is written:
 //! the disk and the network work at the same time, with no allocation per chunk.
-//! Plain-text downloads skip the buffers: `sendfile` moves page-cache pages straight
-//! to the socket whenever the storage says the bytes are there (see
-//! `FileHandle::zero_copy_source`), and falls back to a read for the rest; plain-text
+//! Plain-text downloads skip the buffers (see [`crate::file_send`]); plain-text
 //! uploads to memory-backed files are spliced (see [`super::splice`]).
 
-use std::future::Future;
 use std::io;
-use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use sftpgo_core::connection::Transfer;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::splice::{PIPE_BYTES, Pipe};
 use crate::copy_placement;
 
-/// Bytes moved per step.
-pub const CHUNK: usize = 256 * 1024;
+pub use crate::file_send::{CHUNK, PumpError, within};
+
 /// Bytes received per step of an upload whose file writes are ring round trips (disk).
 const UP_CHUNK: usize = 64 * 1024;
 /// Bytes received per step when file writes are inline memory copies (tmpfs): what the
@@ -27,26 +23,6 @@ const UP_CHUNK: usize = 64 * 1024;
 /// the 2-core test VM 16 KiB gave 1.6–1.8 GB/s against 1.3 GB/s with 64 KiB (FTP
 /// STOR of 1 GiB with curl, medians of 8).
 const INLINE_UP_CHUNK: usize = 16 * 1024;
-
-/// Why a transfer stopped.
-#[derive(Debug)]
-pub enum PumpError {
-    /// The file side failed (permissions, quota, storage).
-    File(sftpgo_core::Error),
-    /// The data connection failed.
-    Net(io::Error),
-}
-
-/// Fails a data-connection operation that makes no progress for `idle` (a client that
-/// stopped reading or sending would otherwise hold the transfer forever).
-pub async fn within<T>(idle: Duration, op: impl Future<Output = io::Result<T>>) -> io::Result<T> {
-    tokio::time::timeout(idle, op).await.unwrap_or_else(|_| {
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "no progress on the data connection",
-        ))
-    })
-}
 
 /// Sends the file from `offset` to `out`; returns the bytes sent.
 pub async fn send<W: AsyncWrite + Unpin>(
@@ -89,61 +65,11 @@ fn placed(buf: &mut [u8], offset: u64) -> &mut [u8] {
 /// storage allows it; returns the bytes sent.
 pub async fn send_plain(
     t: &Transfer,
-    mut offset: u64,
-    tcp: &mut TcpStream,
+    offset: u64,
+    tcp: &TcpStream,
     idle: Duration,
 ) -> Result<u64, PumpError> {
-    let mut buf: Vec<u8> = Vec::new();
-    let mut sent = 0u64;
-    loop {
-        let n = match t.zero_copy_source(offset, CHUNK) {
-            Some(fd) => {
-                let n = within(idle, sendfile(tcp, fd, offset, CHUNK))
-                    .await
-                    .map_err(PumpError::Net)?;
-                t.record_sent(n as u64);
-                n
-            }
-            None => {
-                if buf.is_empty() {
-                    buf = vec![0u8; CHUNK];
-                }
-                let n = t.read_at(&mut buf, offset).await.map_err(PumpError::File)?;
-                let data = buf.get(..n).unwrap_or_default();
-                within(idle, tcp.write_all(data))
-                    .await
-                    .map_err(PumpError::Net)?;
-                n
-            }
-        };
-        if n == 0 {
-            break;
-        }
-        offset += n as u64;
-        sent += n as u64;
-    }
-    Ok(sent)
-}
-
-/// One `sendfile(2)` of up to `len` bytes at `offset`, waiting for the socket to take
-/// data; returns the bytes sent (0 at end of file).
-async fn sendfile(
-    tcp: &TcpStream,
-    file: BorrowedFd<'_>,
-    offset: u64,
-    len: usize,
-) -> io::Result<usize> {
-    loop {
-        tcp.writable().await?;
-        let mut at = offset;
-        match tcp.try_io(Interest::WRITABLE, || {
-            rustix::fs::sendfile(tcp, file, Some(&mut at), len).map_err(io::Error::from)
-        }) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    crate::file_send::send_range(t, offset, None, tcp, idle).await
 }
 
 /// Writes what arrives on `input` to the file from `offset` until the client closes

@@ -1,11 +1,12 @@
 //! dav-server's file-system interface over `core::Connection`: every WebDAV method
 //! (GET, PUT, PROPFIND, MKCOL, DELETE, COPY, MOVE) reaches user data through the same
 //! permission, pattern and upload-mode checks as SFTP and FTP. The request's
-//! connection travels as dav-server's "credentials".
+//! connection travels as dav-server's "credentials" ([`Session`]), which also keeps
+//! the download a GET opened so the front-end can send it with `sendfile(2)`.
 
 use std::fmt;
 use std::io::SeekFrom;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes};
@@ -23,8 +24,43 @@ use sftpgo_vfs::{FileInfo, FileKind};
 use super::props::DeadProps;
 use crate::reply_buf::ReplyBuf;
 
-/// The connection of one authenticated request.
-pub type Session = Arc<Connection>;
+/// The connection of one authenticated request, and the download its GET opened
+/// (taken by the front-end to send the file with `sendfile(2)`).
+#[derive(Clone)]
+pub struct Session {
+    conn: Arc<Connection>,
+    download: Arc<Mutex<Option<Arc<Transfer>>>>,
+}
+
+impl Session {
+    /// A session over `conn`.
+    pub fn new(conn: Arc<Connection>) -> Self {
+        Self {
+            conn,
+            download: Arc::default(),
+        }
+    }
+
+    /// The file the request opened for reading, if any.
+    pub fn take_download(&self) -> Option<Arc<Transfer>> {
+        self.download
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    fn remember_download(&self, t: Arc<Transfer>) {
+        *self.download.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+    }
+}
+
+impl std::ops::Deref for Session {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
 
 /// Core error kinds to dav-server's (which maps them to HTTP statuses).
 fn dav_error(e: Error) -> FsError {
@@ -85,7 +121,7 @@ impl DavDirEntry for Entry {
 
 /// An open file with the cursor dav-server expects over a positional [`Transfer`].
 struct File {
-    transfer: Transfer,
+    transfer: Arc<Transfer>,
     pos: u64,
     /// Size of a file being read, once known.
     size: Option<u64>,
@@ -231,9 +267,11 @@ impl GuardedFileSystem<Session> for ConnectionFs {
                     append: options.append,
                     ..Default::default()
                 };
-                conn.open_write(&p, opts).await.map_err(dav_error)?
+                Arc::new(conn.open_write(&p, opts).await.map_err(dav_error)?)
             } else {
-                conn.open_read(&p).await.map_err(dav_error)?
+                let t = Arc::new(conn.open_read(&p).await.map_err(dav_error)?);
+                conn.remember_download(t.clone());
+                t
             };
             Ok(Box::new(File {
                 transfer,

@@ -1,4 +1,4 @@
-//! WebDAV front-end: hyper HTTP/1.1 on the per-core workers, Basic authentication
+//! WebDAV front-end: our HTTP/1.1 loop ([`crate::http1`]) on the per-core workers, Basic authentication
 //! through `sftpgo-core`, and dav-server (RFC 4918 class 1 and 2: PROPFIND, MKCOL, COPY,
 //! MOVE, LOCK/UNLOCK with an in-memory lock table) over each request's
 //! `core::Connection` ([`fs`]).
@@ -24,7 +24,6 @@ mod put_length;
 
 pub use props::DeadProps;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,8 +32,6 @@ use dav_server::body::Body;
 use dav_server::ls::DavLockSystem;
 use dav_server::{DavHandler, DavMethod, DavMethodSet};
 use http::{Request, Response, StatusCode, header};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use limits::SessionBody;
 use login::{add_headers, basic_credentials, login};
 use put_length::DeclaredLength;
@@ -50,7 +47,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use config::{Binding, Cache, Config};
 
-use crate::idle_stream::IdleStream;
+use crate::http1::{RequestBody, SendFile};
 use crate::tls_stream::MaybeTls;
 
 /// How long a client may take to send a request's headers.
@@ -180,21 +177,15 @@ impl DavListener {
         // Every request of the connection is registered with this closer: an admin's
         // close ends the request in flight and the connection with it.
         let closer = Closer::default();
-        let me = self.clone();
-        let request_closer = closer.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let me = me.clone();
-            let cert = cert.clone();
-            let closer = request_closer.clone();
-            async move { Ok::<_, Infallible>(me.handle(req, peer, cert.as_deref(), closer).await) }
+        let settings = crate::http1::Settings {
+            idle,
+            header_timeout: HEADER_TIMEOUT,
+            busy,
+        };
+        let me = &self;
+        let served = crate::http1::serve(stream, settings, |req| {
+            me.handle(req, peer, cert.as_deref(), closer.clone())
         });
-        let served = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .serve_connection(
-                TokioIo::new(IdleStream::new(stream, idle).with_busy_poll(busy)),
-                service,
-            );
         tokio::select! {
             served = served => {
                 if let Err(e) = served {
@@ -211,7 +202,7 @@ impl DavListener {
     /// send none with it); every other response gets the CORS headers.
     async fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         peer: SocketAddr,
         cert: Option<&[u8]>,
         closer: Closer,
@@ -235,7 +226,7 @@ impl DavListener {
 
     async fn respond(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         peer: SocketAddr,
         cert: Option<&[u8]>,
         closer: Closer,
@@ -347,7 +338,9 @@ impl DavListener {
             match limits::read_xml(body).await {
                 Ok(bytes) => {
                     let req = Request::from_parts(parts, http_body_util::Full::new(bytes));
-                    handler.handle_guarded(req, username, conn).await
+                    handler
+                        .handle_guarded(req, username, fs::Session::new(conn))
+                        .await
                 }
                 Err(why) => {
                     tracing::warn!(sender = "WebDAV", remote = %peer, reason = ?why, "XML body refused");
@@ -362,7 +355,8 @@ impl DavListener {
             let body = DeclaredLength::new(body, declared);
             let mismatch = body.mismatch();
             let req = Request::from_parts(parts, body);
-            let mut response = handler.handle_guarded(req, username, conn.clone()).await;
+            let session = fs::Session::new(conn.clone());
+            let mut response = handler.handle_guarded(req, username, session.clone()).await;
             if mismatch.load(std::sync::atomic::Ordering::Relaxed) {
                 tracing::warn!(sender = "WebDAV", remote = %peer, "upload refused: the body's length differs from the declared one");
                 return close(status(
@@ -380,6 +374,11 @@ impl DavListener {
             {
                 self.apply_oc_mtime(&conn, oc_target, t, &mut response)
                     .await;
+            }
+            if method == "GET"
+                && let Some(file) = send_file(&response, &session)
+            {
+                response.extensions_mut().insert(file);
             }
             response
         };
@@ -430,6 +429,40 @@ impl DavListener {
             }
         }
     }
+}
+
+/// The file of a GET response, for `sendfile(2)`: a whole file (200) or one range
+/// (206 with `Content-Range`), sent as the body dav-server built would send it.
+fn send_file(response: &Response<Body>, session: &fs::Session) -> Option<SendFile> {
+    let headers = response.headers();
+    let number = |v: &str| v.trim().parse::<u64>().ok();
+    let len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(number)?;
+    let offset = match response.status() {
+        StatusCode::OK => 0,
+        StatusCode::PARTIAL_CONTENT => {
+            let range = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+            let (first, last) = range
+                .strip_prefix("bytes ")?
+                .split_once('/')?
+                .0
+                .split_once('-')?;
+            let (first, last) = (number(first)?, number(last)?);
+            if last.checked_sub(first)?.checked_add(1)? != len {
+                return None;
+            }
+            first
+        }
+        _ => return None,
+    };
+    let transfer = session.take_download()?;
+    Some(SendFile {
+        transfer,
+        offset,
+        len,
+    })
 }
 
 /// Percent-decodes a URL path (invalid UTF-8 becomes U+FFFD, which no real path holds).
@@ -492,7 +525,7 @@ fn status(code: StatusCode, text: &'static str) -> Response<SessionBody> {
     r
 }
 
-/// Asks hyper to close the connection after this response.
+/// Asks for the connection to close after this response.
 fn close(mut r: Response<SessionBody>) -> Response<SessionBody> {
     r.headers_mut().insert(
         header::CONNECTION,

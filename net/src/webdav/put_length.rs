@@ -1,5 +1,5 @@
-//! PUT bodies held to the length their headers declare. hyper enforces
-//! `Content-Length`; a chunked body can still declare its size with
+//! PUT bodies held to the length their headers declare. The connection
+//! ([`crate::http1`]) enforces `Content-Length`; a chunked body can still declare its size with
 //! `X-Expected-Entity-Length` or a `Content-Range`. dav-server compares those only after
 //! it has flushed the file, and our flush completes the upload, so a body that ends
 //! early (or runs long) would be committed before the check. [`DeclaredLength`] turns
@@ -17,7 +17,7 @@ use http_body::{Body as HttpBody, Frame};
 
 /// The length a chunked PUT body declares, if any: `X-Expected-Entity-Length`, else the
 /// span of `Content-Range: bytes first-last/total`. `None` when `Content-Length` is
-/// present (hyper holds the body to it) or nothing is declared.
+/// present (the connection holds the body to it) or nothing is declared.
 pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
     if headers.contains_key(http::header::CONTENT_LENGTH) {
         return None;
@@ -141,7 +141,7 @@ mod tests {
             declared_length(&headers(&[("content-range", "bytes 0-0/5")])),
             Some(1)
         );
-        // hyper enforces Content-Length itself.
+        // the connection enforces Content-Length itself.
         assert_eq!(
             declared_length(&headers(&[
                 ("content-length", "5"),
