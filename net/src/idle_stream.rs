@@ -8,9 +8,9 @@
 //! that stays pending past the limit returns `TimedOut`, the connection ends, and the
 //! transfer in progress ends as failed. The connection loop restarts a direction's
 //! clock ([`IdleStream::touch`]) before it waits on it after the other direction
-//! worked, so a long download does not count as idleness of the read side; an idle
-//! keep-alive connection closes after the limit. Reads that return data also tell the
-//! worker's busy poller (`crate::busy_poll`) that the connection is in an exchange.
+//! worked, so a long download does not count as idleness of the read side. Reads that
+//! return data also tell the worker's busy poller (`crate::busy_poll`) that the
+//! connection is in an exchange.
 
 use std::future::Future;
 use std::io::{self, IoSlice};

@@ -31,6 +31,9 @@ const BODY_CHUNK: usize = 256 * 1024;
 const MAX_LINE: usize = 4096;
 /// Most trailer bytes accepted after the last chunk.
 const MAX_TRAILERS: usize = 16 * 1024;
+/// Most chunk-extension bytes accepted in one body (each would otherwise cost a
+/// frame and pin its read buffer for a few bytes of data).
+const MAX_EXTENSIONS: usize = 16 * 1024;
 
 /// Why no request head was read.
 #[derive(Debug)]
@@ -56,6 +59,8 @@ enum BodyState {
     ChunkEnd,
     /// Trailer fields, up to an empty line, come next.
     Trailers,
+    /// The body failed: where it ends is unknown, so the connection cannot go on.
+    Broken,
 }
 
 /// The read side with what has been received but not yet used.
@@ -63,6 +68,8 @@ pub struct Reader {
     io: IdleStream<ReadSide>,
     buf: BytesMut,
     body: BodyState,
+    /// Chunk-extension bytes seen in the current body.
+    extensions: usize,
 }
 
 fn invalid(why: &'static str) -> io::Error {
@@ -76,6 +83,7 @@ impl Reader {
             io,
             buf: BytesMut::with_capacity(HEAD_CHUNK),
             body: BodyState::Done,
+            extensions: 0,
         }
     }
 
@@ -100,37 +108,41 @@ impl Reader {
     }
 
     /// The next request head; `Ok(None)` when the client closed the connection
-    /// between requests. Once its first byte has arrived, the whole head must arrive
-    /// within `timeout`.
+    /// between requests. The whole head must arrive within `timeout` of the call: a
+    /// connection that stays silent, or idle between requests, ends then too.
     pub async fn read_head(&mut self, timeout: Duration) -> Result<Option<Head>, HeadError> {
         if self.buf.is_empty() && self.buf.capacity() > 2 * HEAD_CHUNK {
             // What a body's large reads left: an idle connection keeps a small buffer.
             self.buf = BytesMut::with_capacity(HEAD_CHUNK);
         }
-        let mut deadline = None;
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Bytes already parsed as an incomplete head: parsing again waits for a new
+        // line, so a head sent a byte at a time costs one parse per line, not per byte.
+        let mut parsed = 0;
         loop {
             // Empty lines before a request line are allowed (RFC 9112 §2.2).
             while self.buf.starts_with(b"\r\n") {
                 let _ = self.buf.split_to(2);
+                parsed = 0;
             }
-            if !self.buf.is_empty() {
+            let fresh = self.buf.get(parsed..).unwrap_or_default();
+            if !self.buf.is_empty()
+                && (parsed == 0 || fresh.contains(&b'\n') || self.buf.len() >= head::MAX_HEAD)
+            {
                 if let Some((head, len)) = head::parse(&self.buf).map_err(HeadError::Refused)? {
                     let _ = self.buf.split_to(len);
                     return Ok(Some(head));
                 }
-                deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
+                parsed = self.buf.len();
             }
-            let read = match deadline {
-                Some(at) => tokio::time::timeout_at(at, self.fill())
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "request head not received in time",
-                        ))
-                    }),
-                None => self.fill().await,
-            };
+            let read = tokio::time::timeout_at(deadline, self.fill())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "request head not received in time",
+                    ))
+                });
             match read.map_err(HeadError::Io)? {
                 0 if self.buf.is_empty() => return Ok(None),
                 0 => {
@@ -169,6 +181,12 @@ impl Reader {
             Framing::Length(n) => BodyState::Length(n),
             Framing::Chunked => BodyState::ChunkSize,
         };
+        self.extensions = 0;
+    }
+
+    /// Marks the body as failed (its end is unknown).
+    fn break_body(&mut self) {
+        self.body = BodyState::Broken;
     }
 
     /// Whether the current body has been read to its end.
@@ -207,6 +225,9 @@ impl Reader {
                 .get(scanned..)
                 .and_then(|rest| rest.windows(2).position(|w| w == b"\r\n"))
             {
+                if scanned + at > max {
+                    return Err(invalid("chunked body line too long"));
+                }
                 let mut line = self.buf.split_to(scanned + at + 2);
                 line.truncate(scanned + at);
                 return Ok(line);
@@ -230,6 +251,7 @@ impl Reader {
         loop {
             match self.body {
                 BodyState::Done => return Ok(None),
+                BodyState::Broken => return Err(invalid("request body framing lost")),
                 BodyState::Length(left) => {
                     let data = self.data(left).await?;
                     let left = left - data.len() as u64;
@@ -242,7 +264,11 @@ impl Reader {
                 }
                 BodyState::ChunkSize => {
                     let line = self.line(MAX_LINE).await?;
-                    let size = chunk_size(&line)?;
+                    let (size, extension) = chunk_size(&line)?;
+                    self.extensions += extension;
+                    if self.extensions > MAX_EXTENSIONS {
+                        return Err(invalid("too many chunk extension bytes"));
+                    }
                     self.body = if size == 0 {
                         BodyState::Trailers
                     } else {
@@ -274,6 +300,8 @@ impl Reader {
                     }
                     if line.is_empty() {
                         self.body = BodyState::Done;
+                    } else if !is_field_line(&line) {
+                        return Err(invalid("malformed trailer field"));
                     }
                 }
             }
@@ -281,24 +309,59 @@ impl Reader {
     }
 }
 
-/// The size of a chunk-size line (`1a2b` or `1a2b;name=value`).
-fn chunk_size(line: &[u8]) -> io::Result<u64> {
-    let digits = line
-        .split(|&b| b == b';')
-        .next()
-        .unwrap_or_default()
-        .trim_ascii_end();
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(invalid("malformed chunk size"));
+/// A control character other than horizontal tab (CR and LF included): never part of
+/// a chunk extension or a field line.
+fn is_ctl(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// Whether `b` may appear in a token (a field name).
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether a trailer line is `name: value` with a token name and no control
+/// characters (a bare CR or LF would let a proxy see a different end of body).
+fn is_field_line(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (name, value) = line.split_at(colon);
+    !name.is_empty() && name.iter().all(|&b| is_token(b)) && !value.iter().any(|&b| is_ctl(b))
+}
+
+/// The size of a chunk-size line (`1a2b`, `1a2b;name=value`, spaces or tabs allowed
+/// before the `;`) and the length of its extension. Anything else (a bare CR or LF,
+/// control characters, signs, `0x`) is refused: a proxy that read the line
+/// differently would see a different end of body.
+fn chunk_size(line: &[u8]) -> io::Result<(u64, usize)> {
+    let malformed = || invalid("malformed chunk size");
+    let end = line
+        .iter()
+        .position(|b| !b.is_ascii_hexdigit())
+        .unwrap_or(line.len());
+    let (digits, rest) = line.split_at(end);
+    let significant = match digits.iter().position(|&d| d != b'0') {
+        Some(first) => digits.get(first..).unwrap_or_default(),
+        None => &[][..],
+    };
+    if digits.is_empty() || significant.len() > 15 {
+        return Err(malformed());
     }
     let mut size = 0u64;
-    for &d in digits {
-        let v = (d as char)
-            .to_digit(16)
-            .ok_or_else(|| invalid("malformed chunk size"))?;
+    for &d in significant {
+        let v = (d as char).to_digit(16).ok_or_else(malformed)?;
         size = size * 16 + u64::from(v);
     }
-    Ok(size)
+    let after_space = rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .map_or(&[][..], |at| rest.get(at..).unwrap_or_default());
+    match after_space.first() {
+        None => Ok((size, 0)),
+        Some(b';') if !after_space.iter().any(|&b| is_ctl(b)) => Ok((size, after_space.len())),
+        Some(_) => Err(malformed()),
+    }
 }
 
 type Pending =
@@ -307,6 +370,10 @@ type Pending =
 /// A request body read from the connection as the handler polls it.
 pub struct RequestBody {
     reader: Option<Box<Reader>>,
+    /// Whether the handler has polled the body yet.
+    started: bool,
+    /// Whether reading failed (every later poll fails too).
+    failed: bool,
     pending: Option<Pending>,
     back: Option<oneshot::Sender<Box<Reader>>>,
     continue_signal: Option<oneshot::Sender<()>>,
@@ -331,6 +398,8 @@ impl RequestBody {
         };
         Self {
             reader: Some(reader),
+            started: false,
+            failed: false,
             pending: None,
             back: Some(back),
             continue_signal,
@@ -360,6 +429,9 @@ impl http_body::Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = &mut *self;
+        if this.failed {
+            return Poll::Ready(Some(Err(invalid("the request body failed"))));
+        }
         if this.pending.is_none() {
             let Some(mut reader) = this.reader.take() else {
                 return Poll::Ready(None);
@@ -368,6 +440,12 @@ impl http_body::Body for RequestBody {
                 this.reader = Some(reader);
                 this.give_back();
                 return Poll::Ready(None);
+            }
+            if !this.started {
+                // The handler may have worked for a while before reading: that was
+                // no idleness of the client.
+                this.started = true;
+                reader.touch();
             }
             if let Some(signal) = this.continue_signal.take() {
                 let _ = signal.send(());
@@ -390,15 +468,20 @@ impl http_body::Body for RequestBody {
                 Poll::Ready(None)
             }
             Err(e) => {
-                // The framing is lost: the connection cannot carry another request.
-                this.reader = None;
+                // The framing is lost: the connection cannot carry another request,
+                // but the loop gets the reader back to drain it before closing.
+                if let Some(reader) = this.reader.as_mut() {
+                    reader.break_body();
+                }
+                this.failed = true;
+                this.give_back();
                 Poll::Ready(Some(Err(e)))
             }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.pending.is_none() && self.reader.as_ref().is_none_or(|r| r.body_done())
+        !self.failed && self.pending.is_none() && self.reader.as_ref().is_none_or(|r| r.body_done())
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -413,10 +496,12 @@ mod tests {
 
     #[test]
     fn chunk_sizes_are_hex_with_optional_extensions() {
-        assert_eq!(chunk_size(b"0").unwrap(), 0);
-        assert_eq!(chunk_size(b"1a").unwrap(), 26);
-        assert_eq!(chunk_size(b"FF;name=value").unwrap(), 255);
-        assert_eq!(chunk_size(b"10 ").unwrap(), 16);
+        assert_eq!(chunk_size(b"0").unwrap(), (0, 0));
+        assert_eq!(chunk_size(b"1a").unwrap(), (26, 0));
+        assert_eq!(chunk_size(b"FF;name=value").unwrap(), (255, 11));
+        assert_eq!(chunk_size(b"FF \t;x").unwrap(), (255, 2));
+        assert_eq!(chunk_size(b"10 ").unwrap(), (16, 0));
+        assert_eq!(chunk_size(b"00000000000000000005").unwrap(), (5, 0));
         for bad in [
             &b""[..],
             b"x",
@@ -425,8 +510,28 @@ mod tests {
             b" 1",
             b"0x10",
             b"1234567890abcdef0",
+            b"2;\nxx",
+            b"5\n",
+            b"5\r",
+            b"5;a\rb",
+            b"5 x",
         ] {
             assert!(chunk_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn trailer_lines_are_fields() {
+        assert!(is_field_line(b"X-Checksum: abc"));
+        assert!(is_field_line(b"X-Empty:"));
+        for bad in [
+            &b"no colon"[..],
+            b": empty name",
+            b"X: y\nGET /",
+            b"bad name: v",
+            b"X: a\rb",
+        ] {
+            assert!(!is_field_line(bad), "{bad:?}");
         }
     }
 }

@@ -194,7 +194,7 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, Refusal> {
 fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
     let has = |token: &[u8]| tokens(headers, &CONNECTION).any(|t| t.eq_ignore_ascii_case(token));
     match version {
-        Version::HTTP_10 => has(b"keep-alive"),
+        Version::HTTP_10 => has(b"keep-alive") && !has(b"close"),
         _ => !has(b"close"),
     }
 }

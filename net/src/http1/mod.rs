@@ -6,8 +6,9 @@
 //! body could only leave through its buffers. This loop hands a response's file to
 //! `sendfile(2)` when the connection is clear text ([`SendFile`]), and keeps what
 //! hyper gave: keep-alive and pipelining, `100 Continue` sent only once the handler
-//! reads the body, strict framing (see [`head`]), a time limit on request heads and
-//! the idle limit on everything else.
+//! reads the body, strict framing (see [`head`] and [`body`]), a time limit on each
+//! request head counted from when the loop starts waiting for it (a silent or idle
+//! keep-alive connection ends then too), and the idle limit on bodies and responses.
 //!
 //! One request is served at a time. The handler gets the request with a body that
 //! reads from the connection as it is polled; once the response is written, the next
@@ -169,6 +170,8 @@ async fn continue_wanted(rx: &mut Option<oneshot::Receiver<()>>) -> bool {
 /// (a refused upload), so that the connection can carry the next request; false when
 /// it does not arrive in time.
 async fn drain(reader: &mut Reader) -> bool {
+    // The handler may have taken a while: that was no idleness of the client.
+    reader.touch();
     let all = async {
         let mut total = 0u64;
         while let Some(data) = reader.next_chunk().await? {

@@ -127,6 +127,10 @@ fn framing<B: Body>(
     let bodiless = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
+    if status.is_informational() || status == StatusCode::NO_CONTENT {
+        // These never have a body, so no length either.
+        headers.remove(CONTENT_LENGTH);
+    }
     if bodiless || ex.head_request {
         return Wire::None;
     }

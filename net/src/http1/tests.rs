@@ -23,14 +23,14 @@ fn settings() -> Settings {
     }
 }
 
-/// Reads the whole body and answers `METHOD PATH LEN:BODY`.
+/// Reads the whole body and answers `METHOD PATH LEN:BODY` (400 when the body fails).
 async fn echo(req: Request<RequestBody>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let data = body
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
+    let Ok(data) = body.collect().await.map(|c| c.to_bytes()) else {
+        let mut r = Response::new(Full::new(Bytes::from_static(b"bad body")));
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+        return r;
+    };
     let text = format!(
         "{} {} {}:{}",
         parts.method,
@@ -265,4 +265,53 @@ async fn a_small_unread_body_is_drained_and_a_large_one_closes() {
     let out = String::from_utf8_lossy(&out);
     assert_eq!(out.matches("HTTP/1.1 401").count(), 1, "{out}");
     assert!(out.contains("connection: close\r\n"), "{out}");
+}
+
+#[tokio::test]
+async fn a_bare_lf_in_a_chunk_line_or_trailer_smuggles_nothing() {
+    // A proxy that ends lines at LF would see one request in each of these.
+    for raw in [
+        &b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;\nxx\r\n2a\r\n0\r\n\r\nGET /secret HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n"[..],
+        b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\n\r\nxx\r\n0\r\n\r\nGET /secret HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\n\nGET /secret HTTP/1.1\r\nHost: x\r\n\r\n\r\n",
+    ] {
+        let mut c = connect(echo).await;
+        let out = exchange(&mut c, raw).await;
+        assert!(!out.contains("/secret"), "{out}");
+        assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+    }
+}
+
+#[tokio::test]
+async fn chunk_extensions_are_bounded_per_body() {
+    let mut c = connect(echo).await;
+    let mut raw = b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let ext = "e".repeat(3000);
+    for _ in 0..8 {
+        raw.extend_from_slice(format!("1;{ext}\r\nx\r\n").as_bytes());
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let out = exchange(&mut c, &raw).await;
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+}
+
+#[tokio::test]
+async fn a_silent_or_idle_connection_ends_after_the_head_timeout() {
+    let mut c = connect(echo).await;
+    let started = std::time::Instant::now();
+    assert_eq!(read_to_end(&mut c).await, "");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Between requests too, even when the client trickles empty lines.
+    let mut c = connect(echo).await;
+    c.write_all(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if c.write_all(b"\r\n").await.is_err() {
+            break;
+        }
+    }
+    let out = read_to_end(&mut c).await;
+    assert_eq!(out.matches("200 OK").count(), 1, "{out}");
 }
