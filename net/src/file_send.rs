@@ -108,6 +108,24 @@ async fn sendfile(
     }
 }
 
+/// Writes `head` (a response head) with `MSG_MORE`: the kernel holds a partial segment
+/// until the file bytes sent next fill it, so the head and the start of the body
+/// leave in one packet rather than waking the client twice.
+pub async fn write_head_more(tcp: &TcpStream, mut head: &[u8], idle: Duration) -> io::Result<()> {
+    while !head.is_empty() {
+        within(idle, tcp.writable()).await?;
+        match tcp.try_io(Interest::WRITABLE, || {
+            rustix::net::send(tcp, head, rustix::net::SendFlags::MORE).map_err(io::Error::from)
+        }) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => head = head.get(n..).unwrap_or_default(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Writes all of `data` to a socket shared with other borrowers.
 async fn write_all(tcp: &TcpStream, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {

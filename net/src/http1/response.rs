@@ -21,6 +21,11 @@ use super::io::WriteSide;
 use crate::file_send::{self, PumpError};
 use crate::idle_stream::IdleStream;
 
+/// Smallest body sent with `sendfile(2)`: a smaller one goes out with its head in one
+/// write (a second system call and packet cost more than the copy; 2000 GETs of
+/// 4 KiB files took 25% longer with `sendfile`).
+const SENDFILE_MIN: u64 = 64 * 1024;
+
 /// Body bytes gathered with the head (or with the chunk framing around them) into
 /// one write; larger pieces are written straight from their buffers.
 const COALESCE: usize = 64 * 1024;
@@ -91,13 +96,12 @@ where
             w.write_all(&out).await?;
         }
         Wire::Length(n)
-            if send_file.as_ref().is_some_and(|f| f.len == n)
+            if n >= SENDFILE_MIN
+                && send_file.as_ref().is_some_and(|f| f.len == n)
                 && w.get_ref().plain_socket().is_some() =>
         {
-            w.write_all(&out).await?;
-            w.flush().await?;
             if let Some(file) = send_file {
-                send_whole(w, &file, idle).await?;
+                send_whole(w, &out, &file, idle).await?;
             }
         }
         _ => stream_body(w, wire, &mut out, &mut body).await?,
@@ -172,16 +176,20 @@ fn encode_head(status: StatusCode, headers: &HeaderMap) -> Vec<u8> {
     out
 }
 
-/// Sends a [`SendFile`] body and closes its transfer. A file that ends before `len`
-/// fails the connection (the client sees a short body, never padding).
+/// Sends the response head and a [`SendFile`] body, and closes its transfer. A file
+/// that ends before `len` fails the connection (the client sees a short body, never
+/// padding).
 async fn send_whole(
     w: &mut IdleStream<WriteSide>,
+    head: &[u8],
     file: &SendFile,
     idle: Duration,
 ) -> io::Result<()> {
+    w.flush().await?;
     let Some(tcp) = w.get_ref().plain_socket() else {
         return Err(io::Error::other("sendfile needs a clear-text connection"));
     };
+    file_send::write_head_more(tcp, head, idle).await?;
     let sent = file_send::send_range(&file.transfer, file.offset, Some(file.len), tcp, idle)
         .await
         .map_err(|e| match e {
