@@ -111,26 +111,26 @@ async fn sendfile(
 /// Writes `head` (a response head) with `MSG_MORE`: the kernel holds a partial segment
 /// until the file bytes sent next fill it, so the head and the start of the body
 /// leave in one packet rather than waking the client twice.
-pub async fn write_head_more(tcp: &TcpStream, mut head: &[u8], idle: Duration) -> io::Result<()> {
-    while !head.is_empty() {
-        within(idle, tcp.writable()).await?;
-        match tcp.try_io(Interest::WRITABLE, || {
-            rustix::net::send(tcp, head, rustix::net::SendFlags::MORE).map_err(io::Error::from)
-        }) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => head = head.get(n..).unwrap_or_default(),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+pub async fn write_head_more(tcp: &TcpStream, head: &[u8], idle: Duration) -> io::Result<()> {
+    within(idle, send_all(tcp, head, rustix::net::SendFlags::MORE)).await
 }
 
 /// Writes all of `data` to a socket shared with other borrowers.
-async fn write_all(tcp: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+async fn write_all(tcp: &TcpStream, data: &[u8]) -> io::Result<()> {
+    send_all(tcp, data, rustix::net::SendFlags::empty()).await
+}
+
+/// Sends all of `data` with `flags`, waiting for the socket to take it.
+async fn send_all(
+    tcp: &TcpStream,
+    mut data: &[u8],
+    flags: rustix::net::SendFlags,
+) -> io::Result<()> {
     while !data.is_empty() {
         tcp.writable().await?;
-        match tcp.try_write(data) {
+        match tcp.try_io(Interest::WRITABLE, || {
+            rustix::net::send(tcp, data, flags).map_err(io::Error::from)
+        }) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => data = data.get(n..).unwrap_or_default(),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,

@@ -69,9 +69,8 @@ impl AsyncWrite for MaybeTls {
         }
     }
 
-    /// Vectored writes pass through, so hyper queues response bodies as they are
-    /// (one `writev` of head and body) instead of copying every chunk into its own
-    /// buffer first.
+    /// Vectored writes pass through, so a response head and its body can leave in one
+    /// `writev` instead of being copied into one buffer first.
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

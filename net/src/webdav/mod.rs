@@ -444,12 +444,7 @@ fn send_file(response: &Response<Body>, session: &fs::Session) -> Option<SendFil
         StatusCode::OK => 0,
         StatusCode::PARTIAL_CONTENT => {
             let range = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
-            let (first, last) = range
-                .strip_prefix("bytes ")?
-                .split_once('/')?
-                .0
-                .split_once('-')?;
-            let (first, last) = (number(first)?, number(last)?);
+            let (first, last) = put_length::content_range(range)?;
             if last.checked_sub(first)?.checked_add(1)? != len {
                 return None;
             }

@@ -26,14 +26,16 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
     if let Some(n) = text("x-expected-entity-length").and_then(|v| v.trim().parse().ok()) {
         return Some(n);
     }
-    let range = text("content-range")?
-        .trim()
-        .strip_prefix("bytes")?
-        .trim_start();
+    let (first, last) = content_range(text("content-range")?)?;
+    last.checked_sub(first)?.checked_add(1)
+}
+
+/// The first and last byte of a `Content-Range: bytes first-last/total` value.
+pub fn content_range(value: &str) -> Option<(u64, u64)> {
+    let range = value.trim().strip_prefix("bytes")?.trim_start();
     let (span, _total) = range.split_once('/')?;
     let (first, last) = span.split_once('-')?;
-    let (first, last): (u64, u64) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
-    last.checked_sub(first)?.checked_add(1)
+    Some((first.trim().parse().ok()?, last.trim().parse().ok()?))
 }
 
 /// A request body that fails when it carries more or fewer bytes than `expected`.
