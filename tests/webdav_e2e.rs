@@ -214,15 +214,10 @@ fn paths_never_leave_the_home_directory() {
 
 #[test]
 fn https_binding_with_a_prefix() {
-    require_tools(&["openssl"]);
-    let builder = Server::builder()
-        .env("SFTPGO_WEBDAVD__CERTIFICATE_FILE", "server.crt")
-        .env("SFTPGO_WEBDAVD__CERTIFICATE_KEY_FILE", "server.key")
-        .env("SFTPGO_WEBDAVD__BINDINGS__0__ENABLE_HTTPS", "true")
-        .env("SFTPGO_WEBDAVD__BINDINGS__0__PREFIX", "/dav");
-    make_pki(&builder.root().join("cfg"));
-    let mut d = start_dav(builder);
-    d.base = format!("https://127.0.0.1:{}/dav", d.port);
+    let d = start_dav_https(
+        Server::builder().env("SFTPGO_WEBDAVD__BINDINGS__0__PREFIX", "/dav"),
+        "/dav",
+    );
     let home = d.srv.ensure_home();
     write_file(&d.srv.local().join("s.txt"), b"over tls");
     assert_eq!(d.status("/s.txt", &["-T", "s.txt", "-o", "/dev/null"]), 201);
@@ -936,6 +931,13 @@ fn malformed_http_is_refused_and_the_server_goes_on() {
     let out = raw_exchange(d.port, raw.as_bytes());
     assert!(!out.contains(" 201 "), "{out}");
     assert!(fs::read(home.join("c.txt")).unwrap_or_default().is_empty());
+    // A missing or repeated Host (two readers could route the request differently).
+    for hosts in ["", "Host: a\r\nHost: b\r\n", "Host: u@b\r\n"] {
+        let raw = format!("PUT /h.txt HTTP/1.1\r\n{hosts}{auth}Content-Length: 1\r\n\r\nx");
+        let out = raw_exchange(d.port, raw.as_bytes());
+        assert!(out.starts_with("HTTP/1.1 400 "), "{hosts}: {out}");
+    }
+    assert!(!home.join("h.txt").exists());
     // HTTP/1.0 gets its response and the close.
     let out = raw_exchange(
         d.port,
@@ -959,4 +961,102 @@ fn malformed_http_is_refused_and_the_server_goes_on() {
         ),
         207
     );
+}
+
+/// The `Download` transfer lines the server logged for `file` (JSON log lines).
+fn download_lines(d: &DavServer, file: &str) -> Vec<serde_json::Value> {
+    d.srv
+        .log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["sender"] == "Download" && l["file_path"] == file)
+        .collect()
+}
+
+/// Each GET that sent file bytes is logged once as a complete download with the
+/// bytes it sent (ranges that stop before the end too); HEAD and 304 are no
+/// transfers. Over clear text (sendfile for large bodies) and HTTPS (buffers).
+fn downloads_are_logged_with_their_outcome(d: &DavServer) {
+    let home = d.srv.ensure_home();
+    let data = write_data(&home.join("whole.bin"), 300_000, 3);
+    for name in [
+        "range.bin",
+        "small.bin",
+        "multi.bin",
+        "head.bin",
+        "cached.bin",
+    ] {
+        fs::copy(home.join("whole.bin"), home.join(name)).unwrap();
+    }
+    assert_eq!(d.status("/whole.bin", &["-o", "w.bin"]), 200);
+    assert_file_eq(&d.srv.local().join("w.bin"), &data, "GET");
+    assert_eq!(
+        d.status("/range.bin", &["-r", "1000-200999", "-o", "/dev/null"]),
+        206
+    );
+    assert_eq!(
+        d.status("/small.bin", &["-r", "0-99", "-o", "/dev/null"]),
+        206
+    );
+    assert_eq!(
+        d.status("/multi.bin", &["-r", "0-9,100-109", "-o", "/dev/null"]),
+        206
+    );
+    assert_eq!(d.status("/head.bin", &["-I"]), 200);
+    let etag = d.curl("/cached.bin", &["-I"]);
+    let etag = etag
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("etag: ")
+                .or_else(|| l.strip_prefix("ETag: "))
+        })
+        .unwrap_or_else(|| panic!("no ETag: {}", etag.report()))
+        .trim()
+        .to_string();
+    assert_eq!(
+        d.status(
+            "/cached.bin",
+            &["-H", &format!("If-None-Match: {etag}"), "-o", "/dev/null"]
+        ),
+        304
+    );
+    let expected = [
+        ("/whole.bin", 300_000u64),
+        ("/range.bin", 200_000),
+        ("/small.bin", 100),
+        ("/multi.bin", 20),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while expected
+        .iter()
+        .any(|(f, _)| download_lines(d, f).is_empty())
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for (file, size) in expected {
+        let lines = download_lines(d, file);
+        assert_eq!(lines.len(), 1, "{file}: {lines:?}");
+        assert_eq!(lines[0]["ok"], true, "{file}: {lines:?}");
+        // A multipart body counts the file bytes read, not the part headers.
+        assert_eq!(lines[0]["size_bytes"], size, "{file}: {lines:?}");
+    }
+    for file in ["/head.bin", "/cached.bin"] {
+        let lines = download_lines(d, file);
+        assert!(lines.is_empty(), "{file} is no download: {lines:?}");
+    }
+}
+
+#[test]
+fn downloads_are_logged_once_with_their_outcome_over_http() {
+    let d = start_dav(Server::builder());
+    downloads_are_logged_with_their_outcome(&d);
+}
+
+#[test]
+fn downloads_are_logged_once_with_their_outcome_over_https() {
+    let d = start_dav_https(Server::builder(), "");
+    downloads_are_logged_with_their_outcome(&d);
 }

@@ -3,7 +3,8 @@
 use std::process::Command;
 
 use super::{
-    CLIENT_TIMEOUT, CmdOutput, PASSWORD, Server, ServerBuilder, USER, free_port, require_tools, run,
+    CLIENT_TIMEOUT, CmdOutput, PASSWORD, Server, ServerBuilder, USER, free_port, make_pki,
+    require_tools, run,
 };
 
 /// A test server with a WebDAV binding on a free loopback port.
@@ -26,6 +27,20 @@ pub fn start_dav(builder: ServerBuilder) -> DavServer {
         port,
         base: format!("http://127.0.0.1:{port}"),
     }
+}
+
+/// [`start_dav`] with HTTPS on the binding (a fresh PKI in the config dir, the server
+/// certificate `server.crt`); `base` is `https://127.0.0.1:<port><prefix>`.
+pub fn start_dav_https(builder: ServerBuilder, prefix: &str) -> DavServer {
+    require_tools(&["openssl"]);
+    let builder = builder
+        .env("SFTPGO_WEBDAVD__CERTIFICATE_FILE", "server.crt")
+        .env("SFTPGO_WEBDAVD__CERTIFICATE_KEY_FILE", "server.key")
+        .env("SFTPGO_WEBDAVD__BINDINGS__0__ENABLE_HTTPS", "true");
+    make_pki(&builder.root().join("cfg"));
+    let mut d = start_dav(builder);
+    d.base = format!("https://127.0.0.1:{}{prefix}", d.port);
+    d
 }
 
 impl DavServer {

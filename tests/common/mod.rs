@@ -765,6 +765,11 @@ impl Server {
         tail_lines(&self.log_path, LOG_TAIL_LINES)
     }
 
+    /// The whole server log so far.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
     /// `alice@127.0.0.1:<path>` for scp.
     pub fn remote(&self, path: &str) -> String {
         format!("{USER}@127.0.0.1:{path}")

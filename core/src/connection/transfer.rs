@@ -627,6 +627,17 @@ impl Transfer {
         }
     }
 
+    /// Ends a download that sent nothing, because its response had no body (HEAD,
+    /// 304, a refused range), without logging, counting or announcing a transfer:
+    /// the client downloaded nothing. True when it ended it; a transfer that moved
+    /// bytes, an upload or an ended transfer is left as it is.
+    pub fn discard_unused(&self) -> bool {
+        if self.kind != TransferKind::Download || self.bytes.load(Ordering::Relaxed) > 0 {
+            return false;
+        }
+        !self.finished.swap(true, Ordering::AcqRel)
+    }
+
     /// Ends the transfer because the session went away or failed: an atomic upload is
     /// discarded (mode 1) or moved into place for a later resume (mode 2).
     pub async fn abort(&self) {

@@ -5,9 +5,11 @@
 //! Framing is strict, since a front-end and a proxy that disagree on where a request
 //! ends let one client smuggle a request into another's: `Transfer-Encoding` and
 //! `Content-Length` together, conflicting lengths, codings other than `chunked`, or
-//! `Transfer-Encoding` on HTTP/1.0 are refused.
+//! `Transfer-Encoding` on HTTP/1.0 are refused. So is a request whose `Host` is
+//! missing (HTTP/1.1), repeated or malformed (RFC 9112 §3.2): two readers of such a
+//! request may route it to different hosts.
 
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 
 /// Largest request head (request line and header fields) accepted.
@@ -113,6 +115,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Head, usize)>, Refusal> {
         headers.append(name, value);
     }
     let framing = framing(&headers, version)?;
+    check_host(&headers, version)?;
     let keep_alive = keep_alive(&headers, version);
     let expects_continue = match headers.get(EXPECT) {
         None => false,
@@ -191,6 +194,45 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, Refusal> {
     })
 }
 
+/// One `Host` field, required on HTTP/1.1, holding an authority without user
+/// information (`host[:port]`) or nothing.
+fn check_host(headers: &HeaderMap, version: Version) -> Result<(), Refusal> {
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => Err(Refusal::bad("more than one Host field")),
+        (None, None) if version == Version::HTTP_11 => Err(Refusal::bad("no Host field")),
+        (None, _) => Ok(()),
+        (Some(host), None) if valid_host(host.as_bytes()) => Ok(()),
+        (Some(_), None) => Err(Refusal::bad("malformed Host field")),
+    }
+}
+
+/// `uri-host [":" port]` (RFC 3986 §3.2.2): a bracketed IP literal or a registered
+/// name or IPv4 address, and digits after the colon; empty is allowed.
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value.iter().rposition(|&b| b == b':') {
+        Some(at) if !value.ends_with(b"]") => (
+            value.get(..at).unwrap_or_default(),
+            value.get(at + 1..).unwrap_or_default(),
+        ),
+        _ => (value, &b""[..]),
+    };
+    if !port.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    match host {
+        [b'[', inner @ .., b']'] => {
+            !inner.is_empty()
+                && inner
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b))
+        }
+        _ => host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)),
+    }
+}
+
 fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
     let has = |token: &[u8]| tokens(headers, &CONNECTION).any(|t| t.eq_ignore_ascii_case(token));
     match version {
@@ -222,11 +264,12 @@ mod tests {
         assert_eq!(h.framing, Framing::Length(12));
         assert!(h.keep_alive);
         assert!(!h.expects_continue);
-        let h =
-            head("PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
+        let h = head(
+            "PUT /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+        );
         assert_eq!(h.framing, Framing::Chunked);
         assert!(h.expects_continue);
-        let h = head("GET / HTTP/1.1\r\nContent-Length: 0\r\nConnection: Close\r\n\r\n");
+        let h = head("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: Close\r\n\r\n");
         assert_eq!(h.framing, Framing::Empty);
         assert!(!h.keep_alive);
         let h = head("GET / HTTP/1.0\r\n\r\n");
@@ -235,7 +278,8 @@ mod tests {
         assert!(h.keep_alive);
         assert_eq!(h.request.version(), Version::HTTP_10);
         // Repeated equal lengths are one length.
-        let h = head("PUT / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n");
+        let h =
+            head("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n");
         assert_eq!(h.framing, Framing::Length(5));
     }
 
@@ -284,7 +328,7 @@ mod tests {
             bad
         );
         assert_eq!(
-            refused("PUT / HTTP/1.1\r\nExpect: something-else\r\n\r\n"),
+            refused("PUT / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n"),
             StatusCode::EXPECTATION_FAILED
         );
         assert_eq!(
@@ -293,5 +337,26 @@ mod tests {
         );
         assert_eq!(refused("GET /\x01 HTTP/1.1\r\n\r\n"), bad);
         assert_eq!(refused("GET / HTTP/1.1\r\nBad Name: v\r\n\r\n"), bad);
+    }
+
+    #[test]
+    fn host_must_be_present_once_and_well_formed() {
+        let bad = StatusCode::BAD_REQUEST;
+        assert_eq!(refused("GET / HTTP/1.1\r\n\r\n"), bad);
+        assert_eq!(refused("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), bad);
+        assert_eq!(refused("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"), bad);
+        assert_eq!(refused("GET / HTTP/1.1\r\nHost: a, b\r\n\r\n"), bad);
+        assert_eq!(refused("GET / HTTP/1.1\r\nHost: user@evil\r\n\r\n"), bad);
+        assert_eq!(refused("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), bad);
+        assert_eq!(refused("GET / HTTP/1.1\r\nHost: a:x\r\n\r\n"), bad);
+        for ok in [
+            "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+            "GET / HTTP/1.0\r\n\r\n",
+        ] {
+            head(ok);
+        }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! hyper served WebDAV before; it owns the socket for the whole connection, so a GET
 //! body could only leave through its buffers. This loop hands a response's file to
-//! `sendfile(2)` when the connection is clear text ([`SendFile`]), and keeps what
+//! `sendfile(2)` when the connection is clear text ([`FileBody`]), and keeps what
 //! hyper gave: keep-alive and pipelining, `100 Continue` sent only once the handler
 //! reads the body, strict framing (see [`head`] and [`body`]), a time limit on each
 //! request head counted from when the loop starts waiting for it (a silent or idle
@@ -31,7 +31,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 
 pub use body::RequestBody;
-pub use response::SendFile;
+pub use response::FileBody;
 
 use body::{HeadError, Reader};
 use head::Refusal;

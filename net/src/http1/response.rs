@@ -1,8 +1,9 @@
 //! Writing one response: the status line, the header fields, and the body framed the
 //! way the request allows (`Content-Length` when the length is known, `chunked` for
-//! HTTP/1.1 otherwise, the end of the connection for HTTP/1.0). A GET response that
-//! carries a [`SendFile`] goes out with `sendfile(2)` on clear-text connections; its
-//! body (the same bytes, read through buffers) is used everywhere else.
+//! HTTP/1.1 otherwise, the end of the connection for HTTP/1.0). A response that
+//! carries a [`FileBody`] closes that download once its body is written, and goes out
+//! with `sendfile(2)` on clear-text connections when the body is one range of the
+//! file; its body (the same bytes, read through buffers) is used everywhere else.
 
 use std::fmt::Display;
 use std::io::{self, IoSlice};
@@ -30,17 +31,18 @@ const SENDFILE_MIN: u64 = 64 * 1024;
 /// one write; larger pieces are written straight from their buffers.
 const COALESCE: usize = 64 * 1024;
 
-/// A response extension: `len` bytes of `transfer` from `offset` are the response
-/// body, to be sent with `sendfile(2)` when the connection is clear text and the
-/// response's `Content-Length` is `len`. The transfer is closed once they are sent.
+/// A response extension: the download a response's body is read from. Once the
+/// whole body is written the transfer is closed as complete; a response that goes
+/// out without a body (HEAD) ends it unused, so nothing is logged. A transfer left
+/// open (the connection failed mid-body) is dropped and logged as failed.
 #[derive(Clone)]
-pub struct SendFile {
+pub struct FileBody {
     /// The open download.
     pub transfer: Arc<Transfer>,
-    /// First byte.
-    pub offset: u64,
-    /// Bytes to send.
-    pub len: u64,
+    /// `(offset, len)` when the body is exactly those bytes of the file: it is sent
+    /// with `sendfile(2)` when the connection is clear text and the response's
+    /// `Content-Length` is `len`.
+    pub range: Option<(u64, u64)>,
 }
 
 /// What the request says about its response.
@@ -75,7 +77,7 @@ where
     B::Error: Display,
 {
     let (mut parts, mut body) = response.into_parts();
-    let send_file = parts.extensions.remove::<SendFile>();
+    let file = parts.extensions.remove::<FileBody>();
     let headers = &mut parts.headers;
     let mut keep_alive = ex.keep_alive && !asks_close(headers);
     let wire = framing(parts.status, ex, headers, &body, &mut keep_alive);
@@ -91,22 +93,30 @@ where
         headers.insert(DATE, v);
     }
     let mut out = encode_head(parts.status, headers);
-    match wire {
-        Wire::None => {
-            w.write_all(&out).await?;
+    let sendfile_range = match (&file, wire) {
+        (Some(f), Wire::Length(n)) if n >= SENDFILE_MIN && w.get_ref().plain_socket().is_some() => {
+            f.range.filter(|&(_, len)| len == n)
         }
-        Wire::Length(n)
-            if n >= SENDFILE_MIN
-                && send_file.as_ref().is_some_and(|f| f.len == n)
-                && w.get_ref().plain_socket().is_some() =>
-        {
-            if let Some(file) = send_file {
-                send_whole(w, &out, &file, idle).await?;
+        _ => None,
+    };
+    match (wire, sendfile_range, &file) {
+        (Wire::None, _, _) => {
+            w.write_all(&out).await?;
+            if let Some(f) = &file {
+                f.transfer.discard_unused();
             }
+        }
+        (_, Some((offset, len)), Some(f)) => {
+            send_whole(w, &out, &f.transfer, offset, len, idle).await?
         }
         _ => stream_body(w, wire, &mut out, &mut body).await?,
     }
     w.flush().await?;
+    if let Some(f) = file
+        && let Err(e) = f.transfer.close().await
+    {
+        tracing::warn!(sender = "WebDAV", error = %e, "closing a download failed");
+    }
     Ok(keep_alive)
 }
 
@@ -176,13 +186,15 @@ fn encode_head(status: StatusCode, headers: &HeaderMap) -> Vec<u8> {
     out
 }
 
-/// Sends the response head and a [`SendFile`] body, and closes its transfer. A file
-/// that ends before `len` fails the connection (the client sees a short body, never
-/// padding).
+/// Sends the response head and `len` bytes of `transfer` from `offset` as its body. A
+/// file that ends before `len` fails the connection (the client sees a short body,
+/// never padding).
 async fn send_whole(
     w: &mut IdleStream<WriteSide>,
     head: &[u8],
-    file: &SendFile,
+    transfer: &Transfer,
+    offset: u64,
+    len: u64,
     idle: Duration,
 ) -> io::Result<()> {
     w.flush().await?;
@@ -190,16 +202,16 @@ async fn send_whole(
         return Err(io::Error::other("sendfile needs a clear-text connection"));
     };
     file_send::write_head_more(tcp, head, idle).await?;
-    let sent = file_send::send_range(&file.transfer, file.offset, Some(file.len), tcp, idle)
+    let sent = file_send::send_range(transfer, offset, Some(len), tcp, idle)
         .await
         .map_err(|e| match e {
             PumpError::Net(e) => e,
             PumpError::File(e) => io::Error::other(e.to_string()),
         })?;
-    if sent != file.len {
+    if sent != len {
         tracing::warn!(
             sender = "WebDAV",
-            offset = file.offset + sent,
+            offset = offset + sent,
             "the file shrank during the download; response cut short"
         );
         return Err(io::Error::new(
@@ -208,9 +220,6 @@ async fn send_whole(
         ));
     }
     w.touch();
-    if let Err(e) = file.transfer.close().await {
-        tracing::warn!(sender = "WebDAV", error = %e, "closing a download failed");
-    }
     Ok(())
 }
 

@@ -24,8 +24,9 @@ use sftpgo_vfs::{FileInfo, FileKind};
 use super::props::DeadProps;
 use crate::reply_buf::ReplyBuf;
 
-/// The connection of one authenticated request, and the download its GET opened
-/// (taken by the front-end to send the file with `sendfile(2)`).
+/// The connection of one authenticated request, and the download its GET or HEAD
+/// opened (taken by the front-end, which closes it once the body is sent and may send
+/// the file with `sendfile(2)`).
 #[derive(Clone)]
 pub struct Session {
     conn: Arc<Connection>,
@@ -123,8 +124,6 @@ impl DavDirEntry for Entry {
 struct File {
     transfer: Arc<Transfer>,
     pos: u64,
-    /// Size of a file being read, once known.
-    size: Option<u64>,
 }
 
 impl fmt::Debug for File {
@@ -191,20 +190,9 @@ impl DavFile for File {
                 );
                 return Err(FsError::GeneralFailure);
             }
+            // dav-server never closes read handles: the front-end closes the
+            // download once the response body is sent (`http1::FileBody`).
             self.pos += n as u64;
-            if self.transfer.kind() == TransferKind::Download {
-                // dav-server reads exactly up to the end and never closes read handles
-                // (a dropped transfer is logged as failed): reaching the end completes
-                // the download.
-                let size = match self.size {
-                    Some(s) => s,
-                    None => self.transfer.stat().await.map_err(dav_error)?.size,
-                };
-                self.size = Some(size);
-                if n < count || self.pos >= size {
-                    self.transfer.close().await.map_err(dav_error)?;
-                }
-            }
             Ok(buf.freeze(n))
         })
     }
@@ -273,11 +261,7 @@ impl GuardedFileSystem<Session> for ConnectionFs {
                 conn.remember_download(t.clone());
                 t
             };
-            Ok(Box::new(File {
-                transfer,
-                pos: 0,
-                size: None,
-            }) as Box<dyn DavFile>)
+            Ok(Box::new(File { transfer, pos: 0 }) as Box<dyn DavFile>)
         })
     }
 

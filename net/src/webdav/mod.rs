@@ -47,7 +47,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use config::{Binding, Cache, Config};
 
-use crate::http1::{RequestBody, SendFile};
+use crate::http1::{FileBody, RequestBody};
 use crate::tls_stream::MaybeTls;
 
 /// How long a client may take to send a request's headers.
@@ -375,10 +375,17 @@ impl DavListener {
                 self.apply_oc_mtime(&conn, oc_target, t, &mut response)
                     .await;
             }
-            if method == "GET"
-                && let Some(file) = send_file(&response, &session)
-            {
-                response.extensions_mut().insert(file);
+            if let Some(transfer) = session.take_download() {
+                // The download a GET or HEAD opened: closed once the body is sent, or
+                // ended unused when the response carries no file bytes.
+                if method == "GET" && file_status(response.status()) {
+                    let range = sendfile_range(&response);
+                    response
+                        .extensions_mut()
+                        .insert(FileBody { transfer, range });
+                } else {
+                    transfer.discard_unused();
+                }
             }
             response
         };
@@ -431,9 +438,14 @@ impl DavListener {
     }
 }
 
-/// The file of a GET response, for `sendfile(2)`: a whole file (200) or one range
-/// (206 with `Content-Range`), sent as the body dav-server built would send it.
-fn send_file(response: &Response<Body>, session: &fs::Session) -> Option<SendFile> {
+/// Whether a GET response with this status carries the file's bytes.
+fn file_status(status: StatusCode) -> bool {
+    matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT)
+}
+
+/// The bytes of the file a GET response's body is, for `sendfile(2)`: the whole file
+/// (200) or one range (206 with `Content-Range`); `None` for a multipart body.
+fn sendfile_range(response: &Response<Body>) -> Option<(u64, u64)> {
     let headers = response.headers();
     let number = |v: &str| v.trim().parse::<u64>().ok();
     let len = headers
@@ -452,12 +464,7 @@ fn send_file(response: &Response<Body>, session: &fs::Session) -> Option<SendFil
         }
         _ => return None,
     };
-    let transfer = session.take_download()?;
-    Some(SendFile {
-        transfer,
-        offset,
-        len,
-    })
+    Some((offset, len))
 }
 
 /// Percent-decodes a URL path (invalid UTF-8 becomes U+FFFD, which no real path holds).
