@@ -6,6 +6,7 @@
 # Usage: bash perf/ftp-compare.sh [SIZE_MB] [RUNS]       (root: it installs and starts vsftpd)
 # Environment:
 #   OUR_PORT, VSFTPD_PORT   control ports (default 2421, 2422)
+#   SMALL_FILES             files of 4 KiB for the lftp mirror rows (default 1000; 0 skips)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,12 +14,14 @@ SIZE_MB=${1:-1024}
 RUNS=${2:-3}
 OUR_PORT=${OUR_PORT:-2421}
 VSFTPD_PORT=${VSFTPD_PORT:-2422}
+SMALL_FILES=${SMALL_FILES:-1000}
 
 # --- dependencies (idempotent) -------------------------------------------------------
 need=()
 command -v /usr/sbin/vsftpd >/dev/null || need+=(vsftpd)
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
+command -v lftp >/dev/null || need+=(lftp)
 if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
@@ -48,6 +51,11 @@ head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom > "$work/local/big.bin"
 want=$(sha256sum < "$work/local/big.bin" | cut -d' ' -f1)
 cp "$work/local/big.bin" "$work/ours/big.bin"
 cp "$work/local/big.bin" "$work/vs/pub/big.bin"
+mkdir -p "$work/local/small"
+for i in $(seq "$SMALL_FILES"); do head -c 4096 /dev/urandom > "$work/local/small/f$i"; done
+chmod 644 "$work/local/small"/* 2>/dev/null || true
+cp -r "$work/local/small" "$work/ours/small"
+cp -r "$work/local/small" "$work/vs/pub/small"
 chmod 644 "$work/vs/pub/big.bin"
 chown ftp "$work/vs/up"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -66,6 +74,7 @@ anon_root=$work/vs
 write_enable=YES
 anon_upload_enable=YES
 anon_other_write_enable=YES
+anon_mkdir_write_enable=YES
 local_enable=NO
 pasv_enable=YES
 pasv_min_port=51000
@@ -175,3 +184,58 @@ for tls in no yes; do
 done
 echo
 echo "Ours FTPS / ours plain FTP: RETR ${tls_ratio[down]}, STOR ${tls_ratio[up]}."
+
+[ "$SMALL_FILES" -gt 0 ] || exit 0
+
+# mirror SERVER DIR: seconds of one lftp mirror of the small files (down: from the
+# server into tmpfs; up: -R into the server's upload directory), checked with diff -r
+# after the clock stops. Plain FTP, passive mode, one connection (lftp's default).
+mirror() {
+    local server=$1 dir=$2 src dst start end
+    local cmd="set ftp:ssl-allow no; set net:max-retries 1; set cmd:fail-exit yes;"
+    if [ "$dir" = down ]; then
+        src=$([ "$server" = ours ] && echo /small || echo /pub/small)
+        dst="$work/local/got"
+        cmd+=" mirror --no-perms $src $dst; quit"
+    else
+        dst=$([ "$server" = ours ] && echo /put || echo /up/put)
+        cmd+=" mirror -R --no-perms $work/local/small $dst; quit"
+    fi
+    start=$(date +%s.%N)
+    lftp -u "$(creds "$server")" -p "$(port_of "$server")" -e "$cmd" 127.0.0.1 >/dev/null
+    end=$(date +%s.%N)
+    local landed
+    if [ "$dir" = down ]; then
+        landed="$work/local/got"
+    else
+        landed=$([ "$server" = ours ] && echo "$work/ours/put" || echo "$work/vs/up/put")
+    fi
+    diff -r "$work/local/small" "$landed" >/dev/null \
+        || { echo "mirror $dir with $server differs" >&2; exit 1; }
+    rm -rf "$landed"
+    echo "$start $end" | awk '{print $2 - $1}'
+}
+
+# median_fps SECONDS...: files/s of the median of the given times.
+median_fps() {
+    printf '%s\n' "$@" | sort -n | awk -v n="$SMALL_FILES" \
+        '{a[NR]=$1} END {m=a[int((NR+1)/2)]; printf "%.0f", n/m}'
+}
+
+# vsftpd's anonymous uploads may create directories under up/.
+echo
+echo "### FTP: $SMALL_FILES files of 4 KiB, lftp mirror, median of $RUNS (files/s)"
+echo
+echo "| transfer | ours | vsftpd | ratio |"
+echo "|---|---:|---:|---:|"
+for dir in up down; do
+    o_times=() v_times=()
+    for _ in $(seq "$RUNS"); do
+        o_times+=("$(mirror ours "$dir")")
+        v_times+=("$(mirror vsftpd "$dir")")
+    done
+    o=$(median_fps "${o_times[@]}")
+    v=$(median_fps "${v_times[@]}")
+    name=$([ "$dir" = down ] && echo "mirror (download)" || echo "mirror -R (upload)")
+    echo "| $name | $o | $v | $(awk -v a="$o" -v b="$v" 'BEGIN{printf "%.2f", a/b}') |"
+done
