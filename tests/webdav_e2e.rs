@@ -1060,3 +1060,89 @@ fn downloads_are_logged_once_with_their_outcome_over_https() {
     let d = start_dav_https(Server::builder(), "");
     downloads_are_logged_with_their_outcome(&d);
 }
+
+const PROPPATCH_COLOR: &str = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="http://example.com/ns"><D:set><D:prop><Z:color>red</Z:color></D:prop></D:set></D:propertyupdate>"#;
+
+/// The dead properties of `path` as `user` (an allprop PROPFIND's response).
+fn all_props(d: &DavServer, user: &str, path: &str) -> String {
+    let out = d.curl_as(user, path, &["-X", "PROPFIND", "-H", "Depth: 0"]);
+    assert!(out.stdout.ends_with("207"), "{}", out.report());
+    out.stdout
+}
+
+/// Whether the file system under `dir` keeps user extended attributes.
+fn user_xattrs_work(dir: &std::path::Path) -> bool {
+    let probe = dir.join(".xattr-probe");
+    fs::write(&probe, b"").unwrap();
+    let ok =
+        rustix::fs::setxattr(&probe, "user.probe", b"1", rustix::fs::XattrFlags::empty()).is_ok();
+    let _ = fs::remove_file(&probe);
+    ok
+}
+
+#[test]
+fn dead_properties_live_with_the_file() {
+    let d = start_dav(Server::builder());
+    let home = d.srv.ensure_home();
+    if !user_xattrs_work(&home) {
+        eprintln!(
+            "skipped: {} keeps no user extended attributes",
+            home.display()
+        );
+        return;
+    }
+    write_file(&home.join("a.txt"), b"a");
+    let set = d.curl(
+        "/a.txt",
+        &["-X", "PROPPATCH", "--data-binary", PROPPATCH_COLOR],
+    );
+    assert!(set.stdout.ends_with("207"), "{}", set.report());
+    assert!(all_props(&d, USER, "/a.txt").contains(">red<"));
+    // Stored with the file, so another server on the same directory (as this one
+    // after a restart) reads them.
+    let mut probe = [0u8; 256];
+    assert!(
+        rustix::fs::getxattr(
+            home.join("a.txt").as_path(),
+            "user.sftpgo.dav.props",
+            &mut probe[..]
+        )
+        .is_ok()
+    );
+    let other = start_dav(
+        Server::builder().user("bob", |u| u["home_dir"] = serde_json::json!(home.clone())),
+    );
+    assert!(all_props(&other, "bob", "/a.txt").contains(">red<"));
+    // A rename by another protocol takes them along.
+    d.srv
+        .sftp_batch(&["rename a.txt b.txt"])
+        .assert_ok("sftp rename");
+    assert!(all_props(&d, USER, "/b.txt").contains(">red<"));
+    // COPY copies them.
+    let dest = format!("Destination: {}/c.txt", d.base);
+    assert_eq!(
+        d.status("/b.txt", &["-X", "COPY", "-H", &dest, "-o", "/dev/null"]),
+        201
+    );
+    assert!(all_props(&d, USER, "/c.txt").contains(">red<"));
+    // A file deleted and created again under the same name starts without them.
+    write_file(&d.srv.local().join("new.txt"), b"new");
+    d.srv
+        .sftp_batch(&["rm b.txt", "put new.txt b.txt"])
+        .assert_ok("sftp rm and put");
+    assert!(!all_props(&d, USER, "/b.txt").contains(">red<"));
+    assert!(all_props(&d, USER, "/c.txt").contains(">red<"));
+    // PROPPATCH needs `overwrite` where the resource is; `/ro` only lists and reads.
+    fs::create_dir_all(home.join("ro")).unwrap();
+    write_file(&home.join("ro/r.txt"), b"r");
+    let denied = d.curl(
+        "/ro/r.txt",
+        &["-X", "PROPPATCH", "--data-binary", PROPPATCH_COLOR],
+    );
+    assert!(
+        !denied.stdout.ends_with("207") || denied.stdout.contains("403"),
+        "{}",
+        denied.report()
+    );
+    assert!(!all_props(&d, USER, "/ro/r.txt").contains(">red<"));
+}

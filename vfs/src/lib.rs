@@ -87,6 +87,27 @@ pub trait Fs: Send + Sync {
     async fn set_attrs(&self, path: &str, attrs: &SetAttrs, follow: bool) -> FsResult<()>;
     /// File-system statistics for the back-end holding `path`.
     async fn statvfs(&self, path: &str) -> FsResult<StatVfs>;
+    /// The value of the extended attribute `name` (in the `user.` namespace) of
+    /// `path`, `None` when it has none. [`FsErrorKind::Unsupported`] by default and
+    /// where the storage keeps no such attributes.
+    async fn get_xattr(&self, path: &str, name: &str) -> FsResult<Option<Vec<u8>>> {
+        let _ = (path, name);
+        Err(FsError::new(
+            FsErrorKind::Unsupported,
+            "extended attributes are not supported",
+        ))
+    }
+    /// Sets (or, with `None`, removes) the extended attribute `name` (in the `user.`
+    /// namespace) of `path`; removing a missing one is no error. Unsupported by
+    /// default, like [`Fs::get_xattr`]; a value the storage cannot hold is
+    /// [`FsErrorKind::NoSpace`].
+    async fn set_xattr(&self, path: &str, name: &str, value: Option<&[u8]>) -> FsResult<()> {
+        let _ = (path, name, value);
+        Err(FsError::new(
+            FsErrorKind::Unsupported,
+            "extended attributes are not supported",
+        ))
+    }
     /// Where `path` is on the host, for back-ends that have one (reported to event
     /// actions as `{{.FsPath}}`; never opened through it). `None` by default.
     fn host_path(&self, path: &str) -> Option<std::path::PathBuf> {

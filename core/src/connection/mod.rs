@@ -16,6 +16,7 @@ mod ops;
 mod quota;
 mod storage;
 mod transfer;
+mod xattrs;
 
 use std::sync::Arc;
 

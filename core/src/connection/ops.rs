@@ -70,7 +70,7 @@ impl Connection {
         }
     }
 
-    fn require_visible(&self, p: &VirtualPath) -> Result<()> {
+    pub(super) fn require_visible(&self, p: &VirtualPath) -> Result<()> {
         if p.name().starts_with(TEMP_UPLOAD_PREFIX) || self.user.name_allowed(p) == (false, true) {
             return Err(Error::not_found());
         }

@@ -341,9 +341,9 @@ impl GuardedFileSystem<Session> for ConnectionFs {
             let (f, t) = (resolve(conn, from)?, resolve(conn, to)?);
             // dav-server has already removed the target when `Overwrite: T` allows it,
             // so an existing target here must stay (`Overwrite: F` races).
+            let carried = self.props.before_carry(conn, &f).await;
             conn.rename(&f, &t, false).await.map_err(dav_error)?;
-            self.props
-                .carry(Self::user(conn), f.as_str(), t.as_str(), false);
+            self.props.carry(conn, &f, &t, false, carried).await;
             Ok(())
         })
     }
@@ -356,9 +356,9 @@ impl GuardedFileSystem<Session> for ConnectionFs {
     ) -> FsFuture<'a, ()> {
         Box::pin(async move {
             let (f, t) = (resolve(conn, from)?, resolve(conn, to)?);
+            let carried = self.props.before_carry(conn, &f).await;
             conn.copy(&f, &t).await.map_err(dav_error)?;
-            self.props
-                .carry(Self::user(conn), f.as_str(), t.as_str(), true);
+            self.props.carry(conn, &f, &t, true, carried).await;
             Ok(())
         })
     }
@@ -385,7 +385,7 @@ impl GuardedFileSystem<Session> for ConnectionFs {
             if !conn.may(Permission::Overwrite, &p.parent()) {
                 return Err(FsError::Forbidden);
             }
-            Ok(self.props.patch(Self::user(conn), p.as_str(), patch))
+            self.props.patch(conn, &p, patch).await.map_err(dav_error)
         })
     }
 
@@ -398,7 +398,10 @@ impl GuardedFileSystem<Session> for ConnectionFs {
         Box::pin(async move {
             let p = resolve(conn, path)?;
             conn.stat(&p).await.map_err(dav_error)?;
-            Ok(self.props.get(Self::user(conn), p.as_str(), do_content))
+            self.props
+                .get(conn, &p, do_content)
+                .await
+                .map_err(dav_error)
         })
     }
 
@@ -412,7 +415,9 @@ impl GuardedFileSystem<Session> for ConnectionFs {
             let p = resolve(conn, path)?;
             conn.stat(&p).await.map_err(dav_error)?;
             self.props
-                .value(Self::user(conn), p.as_str(), &prop)
+                .value(conn, &p, &prop)
+                .await
+                .map_err(dav_error)?
                 .ok_or(FsError::NotFound)
         })
     }

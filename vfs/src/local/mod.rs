@@ -177,6 +177,19 @@ pub(crate) fn info_from_stat(name: &str, st: &rustix::fs::Stat) -> FileInfo {
     }
 }
 
+/// `name` when it is in the `user.` namespace: the only one served (the others are
+/// the system's, and the server may run as root).
+fn user_xattr(name: &str) -> FsResult<&str> {
+    if name.len() > "user.".len() && name.starts_with("user.") && !name.contains('\0') {
+        Ok(name)
+    } else {
+        Err(FsError::new(
+            FsErrorKind::InvalidInput,
+            "only user. extended attributes are served",
+        ))
+    }
+}
+
 fn last_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -363,6 +376,60 @@ impl Fs for LocalFs {
         }
         let fd = self.resolve(path, OFlags::PATH, 0)?;
         Self::set_attrs_fd(&fd, attrs)
+    }
+
+    async fn get_xattr(&self, path: &str, name: &str) -> FsResult<Option<Vec<u8>>> {
+        let name = user_xattr(name)?;
+        let fd = self.resolve(path, OFlags::PATH, 0)?;
+        let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd));
+        // Most values are small: one call into a small buffer, a second sized one
+        // only when it does not fit.
+        let mut small = [0u8; 4096];
+        match rustix::fs::getxattr(&proc_path, name, &mut small[..]) {
+            Ok(n) => return Ok(Some(small.get(..n).unwrap_or_default().to_vec())),
+            Err(rustix::io::Errno::NODATA) => return Ok(None),
+            Err(rustix::io::Errno::RANGE) => {}
+            Err(e) => return Err(e.into()),
+        }
+        loop {
+            let len = match rustix::fs::getxattr_query(&proc_path, name) {
+                Ok(len) => len,
+                Err(rustix::io::Errno::NODATA) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let mut value = vec![0u8; len];
+            match rustix::fs::getxattr(&proc_path, name, &mut value[..]) {
+                Ok(n) => {
+                    value.truncate(n);
+                    return Ok(Some(value));
+                }
+                Err(rustix::io::Errno::NODATA) => return Ok(None),
+                // It grew in between: ask again.
+                Err(rustix::io::Errno::RANGE) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn set_xattr(&self, path: &str, name: &str, value: Option<&[u8]>) -> FsResult<()> {
+        let name = user_xattr(name)?;
+        let fd = self.resolve(path, OFlags::PATH, 0)?;
+        let proc_path = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&fd));
+        let done = match value {
+            Some(v) => rustix::fs::setxattr(&proc_path, name, v, rustix::fs::XattrFlags::empty()),
+            None => match rustix::fs::removexattr(&proc_path, name) {
+                Err(rustix::io::Errno::NODATA) => Ok(()),
+                other => other,
+            },
+        };
+        match done {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::TOOBIG | rustix::io::Errno::RANGE) => Err(FsError::new(
+                FsErrorKind::NoSpace,
+                "the value is too large for the file system",
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn statvfs(&self, path: &str) -> FsResult<StatVfs> {

@@ -262,3 +262,84 @@ fn a_new_runtime_on_the_same_thread_gets_a_driven_ring() {
         });
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn user_xattrs_are_kept_per_file_and_stay_inside_the_root() {
+    let (tmp, fs) = setup();
+    std::fs::write(tmp.path().join("root/f"), b"x").unwrap();
+    match fs.set_xattr("f", "user.sftpgo.test", Some(b"v1")).await {
+        Err(e) if e.kind == FsErrorKind::Unsupported => {
+            eprintln!("skipped: the temp dir's file system has no user xattrs");
+            return;
+        }
+        other => other.unwrap(),
+    }
+    assert_eq!(
+        fs.get_xattr("f", "user.sftpgo.test")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"v1"
+    );
+    // A value larger than the first read buffer.
+    let big = vec![7u8; 10_000];
+    match fs.set_xattr("f", "user.sftpgo.test", Some(&big)).await {
+        // ext4 keeps at most a block of attributes per inode.
+        Err(e) if e.kind == FsErrorKind::NoSpace => {}
+        other => {
+            other.unwrap();
+            assert_eq!(
+                fs.get_xattr("f", "user.sftpgo.test")
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                big
+            );
+        }
+    }
+    // They follow a rename and go away with the file.
+    fs.rename("f", "g", false).await.unwrap();
+    assert!(
+        fs.get_xattr("g", "user.sftpgo.test")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    fs.set_xattr("g", "user.sftpgo.test", None).await.unwrap();
+    assert!(
+        fs.get_xattr("g", "user.sftpgo.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    fs.set_xattr("g", "user.sftpgo.test", None).await.unwrap();
+    // Only the user namespace.
+    for name in [
+        "trusted.x",
+        "security.x",
+        "system.posix_acl_access",
+        "user.",
+        "user.a\0b",
+    ] {
+        let e = fs.set_xattr("g", name, Some(b"v")).await.unwrap_err();
+        assert_eq!(e.kind, FsErrorKind::InvalidInput, "{name}");
+        assert!(fs.get_xattr("g", name).await.is_err(), "{name}");
+    }
+    // A symlink out of the root reaches nothing outside.
+    std::os::unix::fs::symlink(tmp.path().join("secret"), tmp.path().join("root/out")).unwrap();
+    assert_eq!(
+        fs.set_xattr("out", "user.sftpgo.test", Some(b"v"))
+            .await
+            .unwrap_err()
+            .kind,
+        FsErrorKind::NotFound
+    );
+    assert!(
+        rustix::fs::getxattr(
+            tmp.path().join("secret").as_path(),
+            "user.sftpgo.test",
+            &mut [0u8; 16][..]
+        )
+        .is_err()
+    );
+}

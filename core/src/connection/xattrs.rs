@@ -1,0 +1,46 @@
+//! Extended attributes of files and directories (in the storage's `user.`
+//! namespace): metadata a front-end keeps with a file, such as WebDAV's dead
+//! properties, so that it follows the file through renames by any protocol and goes
+//! away with it. Reading needs the path to be visible, as `stat` does; writing
+//! changes the resource, so it needs `overwrite` in its directory.
+
+use sftpgo_vfs::FsErrorKind;
+
+use super::Connection;
+use crate::model::Permission;
+use crate::path::VirtualPath;
+use crate::{Error, Result};
+
+impl Connection {
+    /// The value of attribute `name` of `p`, `None` when it has none. An error of kind
+    /// `Unsupported` when its storage keeps no extended attributes.
+    pub async fn get_xattr(&self, p: &VirtualPath, name: &str) -> Result<Option<Vec<u8>>> {
+        if !p.is_root() {
+            self.require(Permission::List, &p.parent())?;
+            self.require_visible(p)?;
+        }
+        let r = self.storage.route(p);
+        match r.fs.get_xattr(r.rel, name).await {
+            // A directory that only exists as the way to a virtual folder.
+            Err(e) if e.kind == FsErrorKind::NotFound && self.storage.leads_to_mount(p) => {
+                Err(Error::new(crate::ErrorKind::Unsupported, "no storage here"))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Sets (or, with `None`, removes) attribute `name` of `p`.
+    pub async fn set_xattr(&self, p: &VirtualPath, name: &str, value: Option<&[u8]>) -> Result<()> {
+        if !p.is_root() {
+            self.require_visible(p)?;
+        }
+        self.require(Permission::Overwrite, &p.parent())?;
+        let r = self.storage.route(p);
+        match r.fs.set_xattr(r.rel, name, value).await {
+            Err(e) if e.kind == FsErrorKind::NotFound && self.storage.leads_to_mount(p) => {
+                Err(Error::new(crate::ErrorKind::Unsupported, "no storage here"))
+            }
+            other => Ok(other?),
+        }
+    }
+}
