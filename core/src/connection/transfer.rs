@@ -120,6 +120,13 @@ impl Connection {
         self.open_read_for(p, true).await
     }
 
+    /// Opens `p` for a request that only looks at the file without sending its bytes
+    /// (a WebDAV HEAD): needs `download` like [`Self::open_read`], but is no client
+    /// download (no `pre-download` event, no transfer limits, no `download` event).
+    pub async fn open_read_quiet(&self, p: &VirtualPath) -> Result<Transfer> {
+        self.open_read_for(p, false).await
+    }
+
     /// Opens `p` for reading; a `client` transfer runs under the user's transfer
     /// limits, the server's own reads (copies, digests) do not.
     pub(super) async fn open_read_for(&self, p: &VirtualPath, client: bool) -> Result<Transfer> {

@@ -2,7 +2,8 @@
 //! namespace): metadata a front-end keeps with a file, such as WebDAV's dead
 //! properties, so that it follows the file through renames by any protocol and goes
 //! away with it. Reading needs the path to be visible, as `stat` does; writing
-//! changes the resource, so it needs `overwrite` in its directory.
+//! changes the resource, so it needs `overwrite` in its directory (or, for what a
+//! copy or move carries along, what that copy or move needed).
 
 use sftpgo_vfs::FsErrorKind;
 
@@ -29,12 +30,27 @@ impl Connection {
         }
     }
 
-    /// Sets (or, with `None`, removes) attribute `name` of `p`.
+    /// Sets (or, with `None`, removes) attribute `name` of `p`: a change of the
+    /// resource, so `overwrite` in its directory and a name the user may write.
     pub async fn set_xattr(&self, p: &VirtualPath, name: &str, value: Option<&[u8]>) -> Result<()> {
         if !p.is_root() {
-            self.require_visible(p)?;
+            self.require_name(p)?;
         }
         self.require(Permission::Overwrite, &p.parent())?;
+        self.write_xattr(p, name, value).await
+    }
+
+    /// Gives `p`, just copied or moved here, the attribute `name` its source had:
+    /// needs `upload` or `overwrite` in its directory, as the copy or move did.
+    pub async fn carry_xattr(&self, p: &VirtualPath, name: &str, value: &[u8]) -> Result<()> {
+        if !p.is_root() {
+            self.require_name(p)?;
+        }
+        self.require_any(&[Permission::Upload, Permission::Overwrite], &p.parent())?;
+        self.write_xattr(p, name, Some(value)).await
+    }
+
+    async fn write_xattr(&self, p: &VirtualPath, name: &str, value: Option<&[u8]>) -> Result<()> {
         let r = self.storage.route(p);
         match r.fs.set_xattr(r.rel, name, value).await {
             Err(e) if e.kind == FsErrorKind::NotFound && self.storage.leads_to_mount(p) => {

@@ -299,28 +299,33 @@ mod tests {
     fn ambiguous_framing_is_refused() {
         let bad = StatusCode::BAD_REQUEST;
         assert_eq!(
-            refused("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            refused(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ),
             bad
         );
         assert_eq!(
-            refused("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"),
+            refused("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"),
             bad
         );
         assert_eq!(
-            refused("POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n"),
+            refused("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n"),
             bad
         );
         assert_eq!(
-            refused("POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n"),
-            bad
-        );
-        assert_eq!(refused("POST / HTTP/1.1\r\nContent-Length: ,\r\n\r\n"), bad);
-        assert_eq!(
-            refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n"),
+            refused("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n"),
             bad
         );
         assert_eq!(
-            refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            refused("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ,\r\n\r\n"),
+            bad
+        );
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n"),
+            bad
+        );
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
             StatusCode::NOT_IMPLEMENTED
         );
         assert_eq!(
@@ -336,7 +341,10 @@ mod tests {
             StatusCode::HTTP_VERSION_NOT_SUPPORTED
         );
         assert_eq!(refused("GET /\x01 HTTP/1.1\r\n\r\n"), bad);
-        assert_eq!(refused("GET / HTTP/1.1\r\nBad Name: v\r\n\r\n"), bad);
+        assert_eq!(
+            refused("GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n"),
+            bad
+        );
     }
 
     #[test]

@@ -32,9 +32,9 @@ const SENDFILE_MIN: u64 = 64 * 1024;
 const COALESCE: usize = 64 * 1024;
 
 /// A response extension: the download a response's body is read from. Once the
-/// whole body is written the transfer is closed as complete; a response that goes
-/// out without a body (HEAD) ends it unused, so nothing is logged. A transfer left
-/// open (the connection failed mid-body) is dropped and logged as failed.
+/// whole body is written the transfer is closed as complete (a response framed
+/// without a body ends it unused, so nothing is logged). A transfer left open (the
+/// connection failed mid-body) is dropped and logged as failed.
 #[derive(Clone)]
 pub struct FileBody {
     /// The open download.

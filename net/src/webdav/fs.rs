@@ -24,13 +24,16 @@ use sftpgo_vfs::{FileInfo, FileKind};
 use super::props::DeadProps;
 use crate::reply_buf::ReplyBuf;
 
-/// The connection of one authenticated request, and the download its GET or HEAD
-/// opened (taken by the front-end, which closes it once the body is sent and may send
-/// the file with `sendfile(2)`).
+/// The connection of one authenticated request, and the file its GET or HEAD opened
+/// (taken by the front-end, which closes a GET's download once the body is sent,
+/// possibly with `sendfile(2)`, and ends a file no body was sent from unused).
 #[derive(Clone)]
 pub struct Session {
     conn: Arc<Connection>,
     download: Arc<Mutex<Option<Arc<Transfer>>>>,
+    /// The request only looks at files (HEAD): they are opened without counting as
+    /// downloads.
+    looks_only: bool,
 }
 
 impl Session {
@@ -39,7 +42,15 @@ impl Session {
         Self {
             conn,
             download: Arc::default(),
+            looks_only: false,
         }
+    }
+
+    /// A session whose request only looks at files, such as HEAD: a file it opens
+    /// runs no `pre-download` event and is no download.
+    pub fn looking_only(mut self) -> Self {
+        self.looks_only = true;
+        self
     }
 
     /// The file the request opened for reading, if any.
@@ -257,7 +268,12 @@ impl GuardedFileSystem<Session> for ConnectionFs {
                 };
                 Arc::new(conn.open_write(&p, opts).await.map_err(dav_error)?)
             } else {
-                let t = Arc::new(conn.open_read(&p).await.map_err(dav_error)?);
+                let opened = if conn.looks_only {
+                    conn.open_read_quiet(&p).await
+                } else {
+                    conn.open_read(&p).await
+                };
+                let t = Arc::new(opened.map_err(dav_error)?);
                 conn.remember_download(t.clone());
                 t
             };

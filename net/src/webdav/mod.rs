@@ -355,7 +355,10 @@ impl DavListener {
             let body = DeclaredLength::new(body, declared);
             let mismatch = body.mismatch();
             let req = Request::from_parts(parts, body);
-            let session = fs::Session::new(conn.clone());
+            let session = match method.as_str() {
+                "HEAD" => fs::Session::new(conn.clone()).looking_only(),
+                _ => fs::Session::new(conn.clone()),
+            };
             let mut response = handler.handle_guarded(req, username, session.clone()).await;
             if mismatch.load(std::sync::atomic::Ordering::Relaxed) {
                 tracing::warn!(sender = "WebDAV", remote = %peer, "upload refused: the body's length differs from the declared one");

@@ -4,7 +4,9 @@
 //! properties are one attribute of the file or directory ([`XATTR`]): they survive a
 //! restart, follow the file through a rename by any protocol, go away when it is
 //! deleted, and cannot outlive it to reappear on a new file of the same name. COPY
-//! copies them, and a MOVE to another storage takes them along.
+//! copies them for each file it copies, and a MOVE to another storage takes the
+//! moved resource's own along (not those of a moved collection's members, nor of the
+//! collections a COPY creates: dav-server copies those with `create_dir`).
 //!
 //! Elsewhere they are kept in memory per user and path: they follow WebDAV MOVE and
 //! COPY, go away with WebDAV DELETE, and are lost on restart.
@@ -35,13 +37,30 @@ const MAX_RESOURCES: usize = 100_000;
 
 type Props = BTreeMap<(String, String), DavProp>;
 
+/// Locks serialising PROPPATCHes of resources that hash alike.
+const WRITE_LOCKS: usize = 64;
+
 /// The store, shared by every binding and worker.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct DeadProps {
     /// Properties of resources whose storage has no extended attributes.
     memory: Arc<Mutex<HashMap<String, Props>>>,
-    /// Serialises PROPPATCHes (each reads, changes and writes a whole set).
-    writes: Arc<tokio::sync::Mutex<()>>,
+    /// A PROPPATCH reads, changes and writes a resource's whole set: two on the same
+    /// resource must not interleave (one lock per hash of user and path).
+    writes: Arc<Vec<tokio::sync::Mutex<()>>>,
+}
+
+impl Default for DeadProps {
+    fn default() -> Self {
+        Self {
+            memory: Arc::default(),
+            writes: Arc::new(
+                (0..WRITE_LOCKS)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// Where a resource's properties live.
@@ -103,17 +122,25 @@ impl DeadProps {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The properties of `p` and where they live.
+    /// The properties of `p` and where they live. An attribute that cannot be read
+    /// (damaged, or written by a later version) is an error, so that a PROPPATCH
+    /// does not overwrite it (readers see no properties, see [`Self::load_or_none`]).
     async fn load(&self, conn: &Connection, p: &VirtualPath) -> Result<(Place, Props), Error> {
         match conn.get_xattr(p, XATTR).await {
-            Ok(Some(bytes)) => Ok((Place::Attribute, codec::decode(&bytes).unwrap_or_else(|| {
-                tracing::warn!(sender = "WebDAV", path = %p, "unreadable dead properties ignored");
-                Props::new()
-            }))),
+            Ok(Some(bytes)) => match codec::decode(&bytes) {
+                Some(props) => Ok((Place::Attribute, props)),
+                None => Err(Error::new(
+                    ErrorKind::Internal,
+                    "the stored dead properties cannot be read",
+                )),
+            },
             Ok(None) => Ok((Place::Attribute, Props::new())),
             Err(e) if e.kind == ErrorKind::Unsupported => {
                 let k = key(&conn.user().username, p.as_str());
-                Ok((Place::Memory, self.memory().get(&k).cloned().unwrap_or_default()))
+                Ok((
+                    Place::Memory,
+                    self.memory().get(&k).cloned().unwrap_or_default(),
+                ))
             }
             Err(e) => Err(e),
         }
@@ -127,7 +154,10 @@ impl DeadProps {
         p: &VirtualPath,
         patch: Vec<(bool, DavProp)>,
     ) -> Result<Vec<(http::StatusCode, DavProp)>, Error> {
-        let _one_at_a_time = self.writes.lock().await;
+        let _one_at_a_time = match self.write_lock(&conn.user().username, p) {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         let (place, mut next) = self.load(conn, p).await?;
         for (set, prop) in &patch {
             if *set {
@@ -178,7 +208,7 @@ impl DeadProps {
         p: &VirtualPath,
         with_values: bool,
     ) -> Result<Vec<DavProp>, Error> {
-        let (_, props) = self.load(conn, p).await?;
+        let props = self.load_or_none(conn, p).await?;
         Ok(props
             .into_values()
             .map(|prop| {
@@ -198,7 +228,7 @@ impl DeadProps {
         p: &VirtualPath,
         prop: &DavProp,
     ) -> Result<Option<Vec<u8>>, Error> {
-        let (_, props) = self.load(conn, p).await?;
+        let props = self.load_or_none(conn, p).await?;
         Ok(props.get(&prop_key(prop)).and_then(|v| v.xml.clone()))
     }
 
@@ -236,11 +266,41 @@ impl DeadProps {
         if !keep && matches!(conn.get_xattr(to, XATTR).await, Ok(Some(_))) {
             return;
         }
-        if let Err(e) = conn
-            .set_xattr(to, XATTR, Some(&codec::encode(&props)))
-            .await
-        {
-            tracing::warn!(sender = "WebDAV", path = %to, error = %e, "dead properties not carried");
+        match conn.carry_xattr(to, XATTR, &codec::encode(&props)).await {
+            Ok(()) => {}
+            // Moved or copied to storage without extended attributes.
+            Err(e) if e.kind == ErrorKind::Unsupported => {
+                let k = key(&conn.user().username, to.as_str());
+                let mut all = self.memory();
+                if all.contains_key(&k) || all.len() < MAX_RESOURCES {
+                    all.insert(k, props);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(sender = "WebDAV", path = %to, error = %e, "dead properties not carried");
+            }
+        }
+    }
+
+    /// The lock of `p`'s PROPPATCHes.
+    fn write_lock(&self, user: &str, p: &VirtualPath) -> Option<&tokio::sync::Mutex<()>> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (user, p.as_str()).hash(&mut h);
+        let i = usize::try_from(h.finish() % WRITE_LOCKS as u64).unwrap_or(0);
+        self.writes.get(i)
+    }
+
+    /// [`Self::load`] for readers: an unreadable attribute is logged and reads as no
+    /// properties.
+    async fn load_or_none(&self, conn: &Connection, p: &VirtualPath) -> Result<Props, Error> {
+        match self.load(conn, p).await {
+            Ok((_, props)) => Ok(props),
+            Err(e) if e.kind == ErrorKind::Internal => {
+                tracing::warn!(sender = "WebDAV", path = %p, "unreadable dead properties ignored");
+                Ok(Props::new())
+            }
+            Err(e) => Err(e),
         }
     }
 
