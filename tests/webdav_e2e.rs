@@ -1143,6 +1143,21 @@ fn dead_properties_live_with_the_file() {
         201
     );
     assert!(all_props(&d, USER, "/c.txt").contains(">red<"));
+    // A collection's COPY copies its own properties and its members'.
+    fs::create_dir_all(home.join("col/sub")).unwrap();
+    write_file(&home.join("col/sub/f.txt"), b"f");
+    for path in ["/col/", "/col/sub/", "/col/sub/f.txt"] {
+        let set = d.curl(path, &["-X", "PROPPATCH", "--data-binary", PROPPATCH_COLOR]);
+        assert!(set.stdout.contains(" 200 OK"), "{path}: {}", set.report());
+    }
+    let dest = format!("Destination: {}/col2/", d.base);
+    assert_eq!(
+        d.status("/col/", &["-X", "COPY", "-H", &dest, "-o", "/dev/null"]),
+        201
+    );
+    for path in ["/col2/", "/col2/sub/", "/col2/sub/f.txt"] {
+        assert!(all_props(&d, USER, path).contains(">red<"), "{path}");
+    }
     // A file deleted and created again under the same name starts without them.
     write_file(&d.srv.local().join("new.txt"), b"new");
     d.srv

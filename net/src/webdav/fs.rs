@@ -34,6 +34,9 @@ pub struct Session {
     /// The request only looks at files (HEAD): they are opened without counting as
     /// downloads.
     looks_only: bool,
+    /// A COPY's source and destination: the collections it creates take the dead
+    /// properties of their sources (dav-server creates them with `create_dir`).
+    copying: Option<(VirtualPath, VirtualPath)>,
 }
 
 impl Session {
@@ -43,7 +46,28 @@ impl Session {
             conn,
             download: Arc::default(),
             looks_only: false,
+            copying: None,
         }
+    }
+
+    /// A session whose request copies `from` to `to`.
+    pub fn copying(mut self, from: VirtualPath, to: VirtualPath) -> Self {
+        self.copying = Some((from, to));
+        self
+    }
+
+    /// Where a collection a COPY creates at `p` is copied from.
+    fn copy_source(&self, p: &VirtualPath) -> Option<VirtualPath> {
+        let (from, to) = self.copying.as_ref()?;
+        let rest = p.as_str().strip_prefix(to.as_str())?;
+        if !rest.is_empty() && !rest.starts_with('/') && !to.is_root() {
+            return None;
+        }
+        let rest = rest.trim_start_matches('/');
+        if rest.is_empty() {
+            return Some(from.clone());
+        }
+        VirtualPath::parse(&format!("{}/{rest}", from.as_str().trim_end_matches('/'))).ok()
     }
 
     /// A session whose request only looks at files, such as HEAD: a file it opens
@@ -325,7 +349,12 @@ impl GuardedFileSystem<Session> for ConnectionFs {
     fn create_dir<'a>(&'a self, path: &'a DavPath, conn: &'a Session) -> FsFuture<'a, ()> {
         Box::pin(async move {
             let p = resolve(conn, path)?;
-            conn.mkdir(&p, 0).await.map_err(dav_error)
+            conn.mkdir(&p, 0).await.map_err(dav_error)?;
+            if let Some(source) = conn.copy_source(&p) {
+                let carried = self.props.before_carry(conn, &source).await;
+                self.props.carry(conn, &source, &p, true, carried).await;
+            }
+            Ok(())
         })
     }
 

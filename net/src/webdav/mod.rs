@@ -1,7 +1,7 @@
 //! WebDAV front-end: our HTTP/1.1 loop ([`crate::http1`]) on the per-core workers, Basic authentication
 //! through `sftpgo-core`, and dav-server (RFC 4918 class 1 and 2: PROPFIND, MKCOL, COPY,
 //! MOVE, LOCK/UNLOCK with an in-memory lock table) over each request's
-//! `core::Connection` ([`fs`]).
+//! `core::Connection` (`fs`).
 //!
 //! Each request is authenticated and registered as a session for its duration, as in
 //! SFTPGo, so `max_sessions`, the connection list and the defender apply; an admin's
@@ -357,6 +357,10 @@ impl DavListener {
             let req = Request::from_parts(parts, body);
             let session = match method.as_str() {
                 "HEAD" => fs::Session::new(conn.clone()).looking_only(),
+                "COPY" => match (self.target(&conn, &req), self.destination(&conn, &req)) {
+                    (Some(from), Some(to)) => fs::Session::new(conn.clone()).copying(from, to),
+                    _ => fs::Session::new(conn.clone()),
+                },
                 _ => fs::Session::new(conn.clone()),
             };
             let mut response = handler.handle_guarded(req, username, session.clone()).await;
@@ -399,6 +403,16 @@ impl DavListener {
     /// The request's target as a virtual path.
     fn target<B>(&self, conn: &Connection, req: &Request<B>) -> Option<VirtualPath> {
         let path = req.uri().path();
+        let path = path.strip_prefix(self.prefix.as_str()).unwrap_or(path);
+        conn.resolve(&percent_decode(path)).ok()
+    }
+
+    /// A COPY or MOVE's `Destination` as a virtual path (an absolute URL or an
+    /// absolute path, under this binding's prefix).
+    fn destination<B>(&self, conn: &Connection, req: &Request<B>) -> Option<VirtualPath> {
+        let value = req.headers().get("destination")?.to_str().ok()?;
+        let uri: http::Uri = value.parse().ok()?;
+        let path = uri.path();
         let path = path.strip_prefix(self.prefix.as_str()).unwrap_or(path);
         conn.resolve(&percent_decode(path)).ok()
     }

@@ -4,9 +4,9 @@
 //! properties are one attribute of the file or directory ([`XATTR`]): they survive a
 //! restart, follow the file through a rename by any protocol, go away when it is
 //! deleted, and cannot outlive it to reappear on a new file of the same name. COPY
-//! copies them for each file it copies, and a MOVE to another storage takes the
-//! moved resource's own along (not those of a moved collection's members, nor of the
-//! collections a COPY creates: dav-server copies those with `create_dir`).
+//! copies them (each file it copies, and each collection it creates, see
+//! `fs::Session::copying`), and a MOVE to another storage takes the moved resource's
+//! own along (not those of a moved collection's members).
 //!
 //! Elsewhere they are kept in memory per user and path: they follow WebDAV MOVE and
 //! COPY, go away with WebDAV DELETE, and are lost on restart.
