@@ -637,7 +637,8 @@ impl Transfer {
     /// Ends a download that sent nothing, because its response had no body (HEAD,
     /// 304, a refused range), without logging, counting or announcing a transfer:
     /// the client downloaded nothing. True when it ended it; a transfer that moved
-    /// bytes, an upload or an ended transfer is left as it is.
+    /// bytes, an upload or an ended transfer is left as it is. For a transfer no one
+    /// reads any more: a read racing with it would be counted but never logged.
     pub fn discard_unused(&self) -> bool {
         if self.kind != TransferKind::Download || self.bytes.load(Ordering::Relaxed) > 0 {
             return false;

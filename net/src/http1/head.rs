@@ -221,11 +221,12 @@ fn valid_host(value: &[u8]) -> bool {
         return false;
     }
     match host {
+        // An IPv6 address (with an RFC 6874 zone such as `%25eth0`) or `vX.…`.
         [b'[', inner @ .., b']'] => {
             !inner.is_empty()
                 && inner
                     .iter()
-                    .all(|&b| b.is_ascii_hexdigit() || b":.vV".contains(&b))
+                    .all(|&b| b.is_ascii_alphanumeric() || b":.%-_~".contains(&b))
         }
         _ => host
             .iter()
@@ -357,10 +358,13 @@ mod tests {
         assert_eq!(refused("GET / HTTP/1.1\r\nHost: user@evil\r\n\r\n"), bad);
         assert_eq!(refused("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), bad);
         assert_eq!(refused("GET / HTTP/1.1\r\nHost: a:x\r\n\r\n"), bad);
+        assert_eq!(refused("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n"), bad);
+        assert_eq!(refused("GET / HTTP/1.1\r\nHost: [a/b]\r\n\r\n"), bad);
         for ok in [
             "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: [fe80::1%25eth0]:8080\r\n\r\n",
             "GET / HTTP/1.1\r\nHost:\r\n\r\n",
             "GET / HTTP/1.0\r\n\r\n",
         ] {
