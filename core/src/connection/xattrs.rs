@@ -21,13 +21,7 @@ impl Connection {
             self.require_visible(p)?;
         }
         let r = self.storage.route(p);
-        match r.fs.get_xattr(r.rel, name).await {
-            // A directory that only exists as the way to a virtual folder.
-            Err(e) if e.kind == FsErrorKind::NotFound && self.storage.leads_to_mount(p) => {
-                Err(Error::new(crate::ErrorKind::Unsupported, "no storage here"))
-            }
-            other => Ok(other?),
-        }
+        self.on_storage(p, r.fs.get_xattr(r.rel, name).await)
     }
 
     /// Sets (or, with `None`, removes) attribute `name` of `p`: a change of the
@@ -52,7 +46,13 @@ impl Connection {
 
     async fn write_xattr(&self, p: &VirtualPath, name: &str, value: Option<&[u8]>) -> Result<()> {
         let r = self.storage.route(p);
-        match r.fs.set_xattr(r.rel, name, value).await {
+        self.on_storage(p, r.fs.set_xattr(r.rel, name, value).await)
+    }
+
+    /// A back-end's answer for `p`; a directory that only exists as the way to a
+    /// virtual folder has no storage to keep attributes in (Unsupported).
+    fn on_storage<T>(&self, p: &VirtualPath, found: sftpgo_vfs::FsResult<T>) -> Result<T> {
+        match found {
             Err(e) if e.kind == FsErrorKind::NotFound && self.storage.leads_to_mount(p) => {
                 Err(Error::new(crate::ErrorKind::Unsupported, "no storage here"))
             }
